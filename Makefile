@@ -1,0 +1,37 @@
+# Every target sets itself up: the first run creates ./venv (the same virtualenv that
+# Pulumi.yaml names) and installs requirements.txt into it.
+PYTHON ?= python3
+VENV := venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-requirements
+STACKS := shared dev staging prod
+
+.PHONY: install test plan lint typecheck bench clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+plan: $(STAMP)
+	@for s in $(STACKS); do $(PY) -m infra plan $$s || exit $$?; echo; done
+
+lint: $(STAMP)
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
+
+typecheck: $(STAMP)
+	$(PY) -m mypy infra model_packaging
+
+bench: $(STAMP)
+	$(PY) bench/plan_scaling.py
+	$(PY) bench/packaging.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

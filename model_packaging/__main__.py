@@ -1,0 +1,5 @@
+import sys
+
+from model_packaging.cli import main
+
+sys.exit(main())
