@@ -52,7 +52,9 @@ ACCOUNT_RE = re.compile(r"^\d{12}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
-SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$")
+SCHEDULE_RE = re.compile(
+    r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$"
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,6 +140,23 @@ class Deployment(_Strict):
     # Ceiling on the whole blue/green update; SageMaker rolls back past it.
     maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=14400)] = 3600
     auto_rollback: bool = True
+
+    def traffic_shift_seconds(self) -> int:
+        """How long the traffic shift itself takes, watched step by step by the alarms."""
+        if self.strategy is Strategy.LINEAR:
+            return -(-100 // self.linear_step_percent) * self.wait_seconds
+        if self.strategy is Strategy.CANARY:
+            return 2 * self.wait_seconds  # the canary step, then the rest of the fleet
+        return self.wait_seconds
+
+    def update_timeout_seconds(self) -> int:
+        """A ceiling for one create or update: longer than SageMaker's own, never cut short.
+
+        Provisioning the new fleet comes on top of the execution timeout, and the old fleet is
+        kept for ``termination_wait_seconds`` after the shift (terraform-provider-aws #39040).
+        """
+        provisioning = 45 * 60
+        return self.maximum_execution_timeout_seconds + self.termination_wait_seconds + provisioning
 
 
 class DataCapture(_Strict):
@@ -311,7 +330,9 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
 
     environment = project.pop("environment", stack)
     if environment not in ENVIRONMENTS:
-        problems.add("environment", f"must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+        problems.add(
+            "environment", f"must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}"
+        )
         raise SettingsError(problems.lines, source or f"stack {stack}")
 
     data: dict[str, Any] = {"environment": environment, "region": config.get("aws:region")}
@@ -552,6 +573,13 @@ def _check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: _
     for i, group in enumerate(network.security_group_ids):
         if not SECURITY_GROUP_RE.match(group):
             p.add(f"{path}.network.security_group_ids.{i}", f"{group!r} is not a security group id")
+
+    shift = model.deployment.traffic_shift_seconds()
+    if model.deployment.maximum_execution_timeout_seconds < shift:
+        p.add(
+            f"{path}.deployment.maximum_execution_timeout_seconds",
+            f"must be >= the traffic shift's total wait ({shift} s)",
+        )
 
     if env.environment == "prod":
         if model.deployment.strategy is Strategy.ALL_AT_ONCE and model.serverless is None:

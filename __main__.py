@@ -1,0 +1,17 @@
+"""Entry point for ``pulumi up``/``pulumi preview``: read the stack's settings once, then build."""
+
+import pulumi
+from pulumi.runtime.config import CONFIG, get_config_env
+
+from infra.program import define_stack
+from infra.settings import SettingsError, decode_runtime_config, load_settings
+
+stack = pulumi.get_stack()
+try:
+    settings = load_settings(decode_runtime_config({**get_config_env(), **CONFIG.get()}), stack)
+except SettingsError as exc:
+    # Nothing has been registered yet: an invalid config changes nothing.
+    raise pulumi.RunError(str(exc)) from None
+
+for key, value in define_stack(settings).items():
+    pulumi.export(key, value)

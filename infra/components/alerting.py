@@ -1,0 +1,50 @@
+"""An environment's alert topic: KMS-encrypted SNS, subscriptions from config."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.settings import AlertSubscription
+
+
+@dataclass(frozen=True)
+class AlertingArgs:
+    kms_key_arn: pulumi.Input[str]
+    account: pulumi.Input[str]
+    subscriptions: list[AlertSubscription]
+    tags: dict[str, str]
+
+
+class Alerting(pulumi.ComponentResource):
+    topic_arn: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: AlertingArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlserve:observability:Alerting", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        topic = aws.sns.Topic(
+            f"{name}-topic", kms_master_key_id=args.kms_key_arn, tags=args.tags, opts=child
+        )
+        aws.sns.TopicPolicy(
+            f"{name}-topic-policy",
+            arn=topic.arn,
+            policy=pulumi.Output.all(topic.arn, args.account).apply(
+                lambda ta: pulumi.Output.json_dumps(iam.alarm_publish_policy(ta[0], ta[1]))
+            ),
+            opts=child,
+        )
+        for i, subscription in enumerate(args.subscriptions):
+            aws.sns.TopicSubscription(
+                f"{name}-{subscription.protocol}-{i}",
+                topic=topic.arn,
+                protocol=subscription.protocol,
+                endpoint=subscription.endpoint,
+                opts=child,
+            )
+        self.topic_arn = topic.arn
+        self.register_outputs({"topic_arn": self.topic_arn})

@@ -1,0 +1,105 @@
+"""The shared stack's artifact store: bucket, key, Model Package Groups and read grants."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import iam
+from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    region: str
+    partition: str
+    account: pulumi.Input[str]
+    # Model name -> description. One Model Package Group each.
+    models: dict[str, str]
+    tags: dict[str, str]
+    # Accounts whose execution roles (under iam.ROLE_PATH) may read artifacts and versions.
+    reader_accounts: list[str]
+    noncurrent_version_days: int = 90
+    abort_incomplete_multipart_days: int = 1
+
+
+class ArtifactStore(pulumi.ComponentResource):
+    bucket_name: pulumi.Output[str]
+    bucket_arn: pulumi.Output[str]
+    key_arn: pulumi.Output[str]
+    group_arns: dict[str, pulumi.Output[str]]
+
+    def __init__(
+        self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlserve:storage:ArtifactStore", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        readers = args.reader_accounts
+
+        key = EncryptionKey(
+            f"{name}-kms",
+            EncryptionKeyArgs(
+                description="Encrypts model artifacts in the artifact store",
+                alias=f"{name}",
+                partition=args.partition,
+                account=args.account,
+                region=args.region,
+                tags=args.tags,
+                reader_accounts=readers,
+            ),
+            opts=child,
+        )
+        bucket = SecureBucket(
+            name,
+            SecureBucketArgs(
+                kms_key_arn=key.arn,
+                tags=args.tags,
+                noncurrent_version_days=args.noncurrent_version_days,
+                abort_incomplete_multipart_days=args.abort_incomplete_multipart_days,
+                extra_statements=(
+                    (lambda arn: [iam.artifact_read_statement(args.partition, arn, readers)])
+                    if readers
+                    else None
+                ),
+            ),
+            opts=child,
+        )
+
+        self.group_arns = {}
+        for model, description in sorted(args.models.items()):
+            group = aws.sagemaker.ModelPackageGroup(
+                f"{model}-group",
+                model_package_group_name=model,
+                model_package_group_description=description or f"Versions of {model}",
+                tags={**args.tags, "model": model},
+                opts=child,
+            )
+            if readers:
+                aws.sagemaker.ModelPackageGroupPolicy(
+                    f"{model}-group-policy",
+                    model_package_group_name=group.model_package_group_name,
+                    resource_policy=pulumi.Output.from_input(args.account).apply(
+                        lambda account, model=model: pulumi.Output.json_dumps(
+                            iam.model_package_group_policy(
+                                args.partition, args.region, account, model, readers
+                            )
+                        )
+                    ),
+                    opts=child,
+                )
+            self.group_arns[model] = group.arn
+
+        self.bucket_name = bucket.name
+        self.bucket_arn = bucket.arn
+        self.key_arn = key.arn
+        self.register_outputs(
+            {
+                "bucket_name": self.bucket_name,
+                "bucket_arn": self.bucket_arn,
+                "key_arn": self.key_arn,
+                "group_arns": self.group_arns,
+            }
+        )

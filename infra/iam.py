@@ -1,0 +1,295 @@
+"""IAM and resource policy documents, as plain dicts.
+
+Every statement is scoped to the resources it is for. The only ``"Resource": "*"`` statements
+are for actions whose API has no resource-level permissions (``GLOBAL_ACTIONS``); tests hold
+the program to that list.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+Document = dict[str, Any]
+
+# Actions that IAM evaluates only against "*": they accept no resource ARN.
+GLOBAL_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
+    }
+)
+
+# Execution roles live under this path, so the artifact store can grant them across accounts
+# without knowing each role's generated name.
+ROLE_PATH = "/mlserve/"
+
+
+def document(*statements: Document) -> Document:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+def service_trust(service: str) -> Document:
+    return document(
+        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    )
+
+
+def execution_role_policy(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    artifact_bucket_arn: str,
+    artifact_prefixes: list[str],
+    artifact_key_arn: str,
+    log_group_arn: str,
+    capture_bucket_arn: str | None,
+    capture_prefix: str | None,
+    environment_key_arn: str,
+    subnet_ids: list[str],
+    security_group_ids: list[str],
+) -> Document:
+    """What a SageMaker endpoint's execution role may do, and nothing more.
+
+    It reads its own model's artifacts only, decrypts with the artifact key only, writes its own
+    log group and (when data capture is on) its own capture prefix, and pulls images.
+    """
+    statements: list[Document] = [
+        {
+            "Sid": "ReadOwnArtifacts",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+            "Resource": [f"{artifact_bucket_arn}/{prefix}*" for prefix in artifact_prefixes],
+        },
+        {
+            "Sid": "ListOwnArtifacts",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": artifact_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{p}*" for p in artifact_prefixes]}},
+        },
+        {
+            "Sid": "DecryptArtifacts",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:DescribeKey"],
+            "Resource": artifact_key_arn,
+        },
+        {
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+        },
+        {
+            "Sid": "PullImages",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            "Resource": f"arn:{partition}:ecr:{region}:*:repository/*",
+        },
+        {
+            "Sid": "EcrToken",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "EndpointMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+        },
+    ]
+    if capture_bucket_arn is not None and capture_prefix is not None:
+        statements += [
+            {
+                "Sid": "WriteOwnDataCapture",
+                "Effect": "Allow",
+                "Action": "s3:PutObject",
+                "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
+            },
+            {
+                "Sid": "EncryptDataCapture",
+                "Effect": "Allow",
+                "Action": ["kms:GenerateDataKey", "kms:Encrypt", "kms:Decrypt"],
+                "Resource": environment_key_arn,
+            },
+        ]
+    if subnet_ids:
+        ec2 = f"arn:{partition}:ec2:{region}:{account}"
+        statements += [
+            {
+                "Sid": "VpcInterfaces",
+                "Effect": "Allow",
+                "Action": "ec2:CreateNetworkInterface",
+                "Resource": [
+                    f"{ec2}:network-interface/*",
+                    *(f"{ec2}:subnet/{s}" for s in subnet_ids),
+                    *(f"{ec2}:security-group/{g}" for g in security_group_ids),
+                ],
+            },
+            {
+                "Sid": "VpcInterfaceLifecycle",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:CreateNetworkInterfacePermission",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:DeleteNetworkInterfacePermission",
+                ],
+                "Resource": f"{ec2}:network-interface/*",
+            },
+            {
+                "Sid": "VpcDescribe",
+                "Effect": "Allow",
+                "Action": [
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeVpcs",
+                    "ec2:DescribeDhcpOptions",
+                    "ec2:DescribeSubnets",
+                    "ec2:DescribeSecurityGroups",
+                ],
+                "Resource": "*",
+            },
+        ]
+    return document(*statements)
+
+
+def tls_only_statement(bucket_arn: str) -> Document:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def deny_unencrypted_uploads_statement(bucket_arn: str) -> Document:
+    return {
+        "Sid": "DenyNonKmsUploads",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"{bucket_arn}/*",
+        "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+    }
+
+
+def reader_principals(partition: str, accounts: list[str]) -> Document:
+    return {"AWS": [f"arn:{partition}:iam::{a}:root" for a in accounts]}
+
+
+def execution_roles_condition(partition: str, accounts: list[str]) -> Document:
+    """Limits a cross-account grant to the execution roles under ``ROLE_PATH``."""
+    return {
+        "ArnLike": {
+            "aws:PrincipalArn": [f"arn:{partition}:iam::{a}:role{ROLE_PATH}*" for a in accounts]
+        }
+    }
+
+
+def artifact_read_statement(partition: str, bucket_arn: str, accounts: list[str]) -> Document:
+    return {
+        "Sid": "EnvironmentRolesReadArtifacts",
+        "Effect": "Allow",
+        "Principal": reader_principals(partition, accounts),
+        "Action": ["s3:GetObject", "s3:GetObjectVersion"],
+        "Resource": f"{bucket_arn}/models/*",
+        "Condition": execution_roles_condition(partition, accounts),
+    }
+
+
+def key_policy(
+    *,
+    partition: str,
+    account: str,
+    region: str,
+    service_principals: list[str],
+    reader_accounts: list[str] = (),  # type: ignore[assignment]
+) -> Document:
+    """A KMS key policy. In a key policy ``"Resource": "*"`` means this key and no other."""
+    statements: list[Document] = [
+        {
+            "Sid": "AccountAdministers",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        }
+    ]
+    for service in service_principals:
+        statement: Document = {
+            "Sid": "Service" + "".join(part.title() for part in service.split(".")[0].split("-")),
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }
+        if service.startswith("logs."):
+            statement["Condition"] = {
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": (
+                        f"arn:{partition}:logs:{region}:{account}:log-group:*"
+                    )
+                }
+            }
+        statements.append(statement)
+    if reader_accounts:
+        statements.append(
+            {
+                "Sid": "EnvironmentRolesDecrypt",
+                "Effect": "Allow",
+                "Principal": reader_principals(partition, list(reader_accounts)),
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+                "Condition": execution_roles_condition(partition, list(reader_accounts)),
+            }
+        )
+    return document(*statements)
+
+
+def model_package_group_policy(
+    partition: str, region: str, account: str, group: str, accounts: list[str]
+) -> Document:
+    """Lets the environment accounts deploy this group's versions."""
+    base = f"arn:{partition}:sagemaker:{region}:{account}"
+    return document(
+        {
+            "Sid": "EnvironmentAccountsDeployVersions",
+            "Effect": "Allow",
+            "Principal": reader_principals(partition, accounts),
+            "Action": [
+                "sagemaker:DescribeModelPackage",
+                "sagemaker:ListModelPackages",
+                "sagemaker:DescribeModelPackageGroup",
+            ],
+            "Resource": [
+                f"{base}:model-package-group/{group}",
+                f"{base}:model-package/{group}/*",
+            ],
+        }
+    )
+
+
+def alarm_publish_policy(topic_arn: str, account: str) -> Document:
+    return document(
+        {
+            "Sid": "CloudWatchAlarmsPublish",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudwatch.amazonaws.com"},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }
+    )

@@ -1,0 +1,177 @@
+"""Pulumi mocks that answer like AWS: realistic names, ARNs and account ids.
+
+Used by the offline plan and the tests. The monitor records every registration with its parent,
+dependencies and options, which ``MockResourceArgs`` alone does not carry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+# A believable account per stack, matching the reader accounts in stacks/Pulumi.shared.yaml.
+ACCOUNTS = {
+    "shared": "111111111111",
+    "dev": "222222222222",
+    "staging": "333333333333",
+    "prod": "444444444444",
+}
+DEFAULT_ACCOUNT = "123456789012"
+
+
+@dataclass
+class Registration:
+    urn: str
+    type: str
+    name: str
+    parent_urn: str
+    custom: bool
+    inputs: dict[str, Any]
+    state: dict[str, Any]
+    dependencies: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    retain_on_delete: bool = False
+    delete_before_replace: bool = False
+
+
+def _suffix(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:7]
+
+
+class AwsMocks(pulumi.runtime.Mocks):
+    def __init__(self, stack: str, region: str, shared_outputs: dict[str, Any]) -> None:
+        self.account = ACCOUNTS.get(stack, DEFAULT_ACCOUNT)
+        self.region = region
+        self.shared_outputs = shared_outputs
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": self.account,
+                "arn": f"arn:aws:sts::{self.account}:assumed-role/deployer/pulumi",
+                "userId": "AROAEXAMPLEDEPLOYER:pulumi",
+                "id": self.account,
+            }
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"name": self.region, "region": self.region, "id": self.region}
+        return {}
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        inputs = dict(args.inputs)
+        if args.typ == "pulumi:pulumi:StackReference":
+            return args.name, {**inputs, "outputs": self.shared_outputs}
+        physical = f"{args.name}-{_suffix(args.name)}"
+        state: dict[str, Any] = dict(inputs)
+        region, account = self.region, self.account
+        typ = args.typ
+        if typ == "aws:s3/bucket:Bucket":
+            name = inputs.get("bucket") or physical
+            state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
+            return name, state
+        if typ == "aws:kms/key:Key":
+            key_id = str(uuid.UUID(hashlib.md5(args.name.encode()).hexdigest()))
+            state.update(key_id=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
+            return key_id, state
+        if typ == "aws:iam/role:Role":
+            name = inputs.get("name") or physical
+            path = inputs.get("path", "/")
+            state.update(name=name, arn=f"arn:aws:iam::{account}:role{path}{name}")
+            return name, state
+        if typ == "aws:sns/topic:Topic":
+            name = inputs.get("name") or physical
+            arn = f"arn:aws:sns:{region}:{account}:{name}"
+            state.update(name=name, arn=arn)
+            return arn, state
+        if typ == "aws:cloudwatch/logGroup:LogGroup":
+            name = inputs.get("name") or physical
+            state.update(name=name, arn=f"arn:aws:logs:{region}:{account}:log-group:{name}")
+            return name, state
+        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            name = inputs.get("name") or physical
+            state.update(name=name, arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
+            return name, state
+        if typ == "aws:cloudwatch/dashboard:Dashboard":
+            name = inputs["dashboardName"]
+            state["dashboardArn"] = f"arn:aws:cloudwatch::{account}:dashboard/{name}"
+            return name, state
+        if typ == "aws:sagemaker/modelPackageGroup:ModelPackageGroup":
+            name = inputs["modelPackageGroupName"]
+            state["arn"] = f"arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
+            return name, state
+        if typ.startswith("aws:sagemaker/"):
+            kind = {
+                "aws:sagemaker/model:Model": "model",
+                "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "endpoint-config",
+                "aws:sagemaker/endpoint:Endpoint": "endpoint",
+            }.get(typ, typ.rsplit(":", 1)[-1].lower())
+            name = inputs.get("name") or physical
+            state.update(name=name, arn=f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
+            return name, state
+        if typ == "aws:appautoscaling/target:Target":
+            state["arn"] = (
+                f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/"
+                f"{_suffix(args.name)}"
+            )
+            return inputs.get("resourceId", physical), state
+        state.setdefault("arn", f"arn:aws:mock:{region}:{account}:{physical}")
+        return physical, state
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that keeps every registration, in order."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.registrations: list[Registration] = []
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().ReadResource(request)
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent_urn=request.parent,
+                custom=True,
+                inputs=pulumi.runtime.rpc.deserialize_properties(request.properties),
+                state=dict(self.resources[response.urn].state),
+                dependencies=list(request.dependencies),
+            )
+        )
+        return response
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            return response
+        registered = self.resources[response.urn]
+        timeouts = request.customTimeouts
+        self.registrations.append(
+            Registration(
+                urn=response.urn,
+                type=request.type,
+                name=request.name,
+                parent_urn=request.parent,
+                custom=bool(request.custom),
+                inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
+                state=dict(registered.state),
+                dependencies=list(request.dependencies),
+                custom_timeouts={
+                    k: v
+                    for k, v in (
+                        ("create", timeouts.create),
+                        ("update", timeouts.update),
+                        ("delete", timeouts.delete),
+                    )
+                    if v
+                },
+                retain_on_delete=bool(request.retainOnDelete),
+                delete_before_replace=bool(request.deleteBeforeReplace),
+            )
+        )
+        return response

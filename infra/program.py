@@ -1,0 +1,142 @@
+"""The Pulumi program: typed settings in, components out, outputs returned.
+
+``define_stack`` reads no config: ``__main__.py`` (under ``pulumi up``) and the offline plan
+(under mocks) both load the settings first and pass them in, so both evaluate exactly this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from infra import naming
+from infra.components.alerting import Alerting, AlertingArgs
+from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
+from infra.components.model_endpoint import ModelEndpoint, ModelEndpointArgs
+from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
+from infra.settings import EnvironmentSettings, Settings, SharedSettings
+
+# Outputs of the shared stack that environment stacks read through a StackReference.
+SHARED_OUTPUTS = ("artifact_bucket_name", "artifact_bucket_arn", "artifact_key_arn")
+
+
+def define_stack(settings: Settings) -> dict[str, Any]:
+    """Register every resource of the stack; return the stack outputs."""
+    if isinstance(settings, SharedSettings):
+        return _shared(settings)
+    return _environment(settings)
+
+
+def _account() -> pulumi.Output[str]:
+    return aws.get_caller_identity_output().account_id
+
+
+def _shared(settings: SharedSettings) -> dict[str, Any]:
+    tags = naming.base_tags(settings.environment, settings.owner, settings.cost_center)
+    store = ArtifactStore(
+        "mlserve-artifacts",
+        ArtifactStoreArgs(
+            region=settings.region,
+            partition=naming.partition(settings.region),
+            account=_account(),
+            models={name: group.description for name, group in settings.models.items()},
+            tags=tags,
+            reader_accounts=settings.artifact_store.reader_accounts,
+            noncurrent_version_days=settings.artifact_store.noncurrent_version_days,
+            abort_incomplete_multipart_days=settings.artifact_store.abort_incomplete_multipart_days,
+        ),
+    )
+    return {
+        "artifact_bucket_name": store.bucket_name,
+        "artifact_bucket_arn": store.bucket_arn,
+        "artifact_key_arn": store.key_arn,
+        "model_package_groups": store.group_arns,
+        "region": settings.region,
+    }
+
+
+def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
+    env = settings.environment
+    region = settings.region
+    partition = naming.partition(region)
+    account = _account()
+    tags = naming.base_tags(env, settings.owner, settings.cost_center)
+    shared = pulumi.StackReference(settings.shared_stack)
+
+    key = EncryptionKey(
+        f"mlserve-{env}",
+        EncryptionKeyArgs(
+            description=f"Encrypts the {env} endpoints' volumes, logs, captures and alerts",
+            alias=f"mlserve-{env}",
+            partition=partition,
+            account=account,
+            region=region,
+            tags=tags,
+            service_principals=[f"logs.{region}.amazonaws.com", "cloudwatch.amazonaws.com"],
+        ),
+    )
+    alerting = Alerting(
+        f"mlserve-{env}-alerts",
+        AlertingArgs(
+            kms_key_arn=key.arn,
+            account=account,
+            subscriptions=settings.alerts.subscriptions,
+            tags=tags,
+        ),
+    )
+    capture = None
+    if any(m.data_capture.enabled for m in settings.models.values()):
+        capture = SecureBucket(
+            f"mlserve-{env}-capture",
+            SecureBucketArgs(
+                kms_key_arn=key.arn,
+                tags=tags,
+                # Captured requests are personal data more often than not: keep them no
+                # longer than drift analysis needs.
+                expire_current_days=90,
+                noncurrent_version_days=7,
+            ),
+        )
+
+    models: dict[str, Any] = {}
+    for name, model in sorted(settings.models.items()):
+        endpoint = ModelEndpoint(
+            name,
+            ModelEndpointArgs(
+                model_name=name,
+                environment=env,
+                region=region,
+                partition=partition,
+                account=account,
+                settings=model,
+                base_tags=tags,
+                artifact_bucket_arn=shared.require_output("artifact_bucket_arn"),
+                artifact_key_arn=shared.require_output("artifact_key_arn"),
+                environment_key_arn=key.arn,
+                alert_topic_arn=alerting.topic_arn,
+                capture_bucket_name=capture.name if capture else None,
+                capture_bucket_arn=capture.arn if capture else None,
+            ),
+        )
+        models[name] = {
+            "endpoint_name": endpoint.endpoint_name,
+            "endpoint_arn": endpoint.endpoint_arn,
+            "role_arn": endpoint.role_arn,
+            "alarm_names": endpoint.alarm_names,
+            "rollback_alarm_names": endpoint.rollback_alarm_names,
+            "dashboard_url": endpoint.dashboard_url,
+            "version": model.version.model_dump(exclude_none=True),
+            "challenger": (
+                model.challenger.version.model_dump(exclude_none=True) if model.challenger else None
+            ),
+            "shadow": model.shadow.version.model_dump(exclude_none=True) if model.shadow else None,
+        }
+    return {
+        "environment": env,
+        "alert_topic_arn": alerting.topic_arn,
+        "capture_bucket": capture.name if capture else None,
+        "models": models,
+    }
