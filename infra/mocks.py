@@ -49,7 +49,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.region = region
         self.shared_outputs = shared_outputs
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> Any:  # a dict: the mock monitor allows it
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             return {
                 "accountId": self.account,

@@ -117,7 +117,10 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     runtime_settings.SETTINGS.rpc_manager.clear()
     runtime_settings.SETTINGS.outputs.clear()
 
-    _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM), run_name="__main__")))
+    def program() -> None:
+        runpy.run_path(str(PROGRAM), run_name="__main__")
+
+    _sync_await(run_pulumi_func(program))
     root = runtime_settings.get_root_resource()
     exported = getattr(root, "outputs", {})
     outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}

@@ -343,14 +343,16 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
 
     settings: Settings | None
     if environment == "shared":
-        settings = _validate(SharedSettings, data, problems)
-        if settings is not None:
-            _check_shared(settings, problems)
+        shared: SharedSettings | None = _validate(SharedSettings, data, problems)
+        if shared is not None:
+            _check_shared(shared, problems)
+        settings = shared
     else:
         data["models"] = _validate_models(data.get("models"), environment, problems)
-        settings = _validate(EnvironmentSettings, data, problems)
-        if settings is not None:
-            _check_environment(settings, problems)
+        env: EnvironmentSettings | None = _validate(EnvironmentSettings, data, problems)
+        if env is not None:
+            _check_environment(env, problems)
+        settings = env
 
     if problems.lines or settings is None:
         raise SettingsError(problems.lines, source or f"stack {stack}")

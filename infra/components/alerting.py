@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -34,7 +35,7 @@ class Alerting(pulumi.ComponentResource):
             f"{name}-topic-policy",
             arn=topic.arn,
             policy=pulumi.Output.all(topic.arn, args.account).apply(
-                lambda ta: pulumi.Output.json_dumps(iam.alarm_publish_policy(ta[0], ta[1]))
+                lambda ta: json.dumps(iam.alarm_publish_policy(ta[0], ta[1]))
             ),
             opts=child,
         )

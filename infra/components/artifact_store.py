@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import dataclass
 
 import pulumi
@@ -82,11 +84,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     f"{model}-group-policy",
                     model_package_group_name=group.model_package_group_name,
                     resource_policy=pulumi.Output.from_input(args.account).apply(
-                        lambda account, model=model: pulumi.Output.json_dumps(
-                            iam.model_package_group_policy(
-                                args.partition, args.region, account, model, readers
-                            )
-                        )
+                        functools.partial(_group_policy, args, model)
                     ),
                     opts=child,
                 )
@@ -103,3 +101,11 @@ class ArtifactStore(pulumi.ComponentResource):
                 "group_arns": self.group_arns,
             }
         )
+
+
+def _group_policy(args: ArtifactStoreArgs, model: str, account: str) -> str:
+    return json.dumps(
+        iam.model_package_group_policy(
+            args.partition, args.region, account, model, args.reader_accounts
+        )
+    )

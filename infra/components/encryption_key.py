@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -36,7 +37,7 @@ class EncryptionKey(pulumi.ComponentResource):
         super().__init__("mlserve:security:EncryptionKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         policy = pulumi.Output.all(args.partition, args.account).apply(
-            lambda pa: pulumi.Output.json_dumps(
+            lambda pa: json.dumps(
                 iam.key_policy(
                     partition=pa[0],
                     account=pa[1],

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -261,9 +262,9 @@ class ModelEndpoint(pulumi.ComponentResource):
 
     def _variant_args(
         self, variant: _Variant, models: dict[str, aws.sagemaker.Model]
-    ) -> dict[str, object]:
+    ) -> dict[str, Any]:
         model = self._args.settings
-        common: dict[str, object] = {
+        common: dict[str, Any] = {
             "variant_name": variant.name,
             "model_name": models[variant.name].name,
             "initial_variant_weight": variant.weight,

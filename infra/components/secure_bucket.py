@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -106,7 +107,7 @@ class SecureBucket(pulumi.ComponentResource):
         )
         extra = args.extra_statements or (lambda arn: [])
         policy = self.bucket.arn.apply(
-            lambda arn: pulumi.Output.json_dumps(
+            lambda arn: json.dumps(
                 iam.document(
                     iam.tls_only_statement(arn),
                     iam.deny_unencrypted_uploads_statement(arn),
