@@ -129,49 +129,45 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.registrations: list[Registration] = []
 
-    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().ReadResource(request)
+    def _record(self, request: Any, urn: str, inputs: Any, **options: Any) -> None:
         self.registrations.append(
             Registration(
-                urn=response.urn,
+                urn=urn,
                 type=request.type,
                 name=request.name,
                 parent_urn=request.parent,
-                custom=True,
-                inputs=pulumi.runtime.rpc.deserialize_properties(request.properties),
-                state=dict(self.resources[response.urn].state),
+                inputs=pulumi.runtime.rpc.deserialize_properties(inputs),
+                state=dict(self.resources[urn].state),
                 dependencies=list(request.dependencies),
+                **options,
             )
         )
+
+    def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().ReadResource(request)
+        self._record(request, response.urn, request.properties, custom=True)
         return response
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             return response
-        registered = self.resources[response.urn]
         timeouts = request.customTimeouts
-        self.registrations.append(
-            Registration(
-                urn=response.urn,
-                type=request.type,
-                name=request.name,
-                parent_urn=request.parent,
-                custom=bool(request.custom),
-                inputs=pulumi.runtime.rpc.deserialize_properties(request.object),
-                state=dict(registered.state),
-                dependencies=list(request.dependencies),
-                custom_timeouts={
-                    k: v
-                    for k, v in (
-                        ("create", timeouts.create),
-                        ("update", timeouts.update),
-                        ("delete", timeouts.delete),
-                    )
-                    if v
-                },
-                retain_on_delete=bool(request.retainOnDelete),
-                delete_before_replace=bool(request.deleteBeforeReplace),
-            )
+        self._record(
+            request,
+            response.urn,
+            request.object,
+            custom=bool(request.custom),
+            custom_timeouts={
+                k: v
+                for k, v in (
+                    ("create", timeouts.create),
+                    ("update", timeouts.update),
+                    ("delete", timeouts.delete),
+                )
+                if v
+            },
+            retain_on_delete=bool(request.retainOnDelete),
+            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         return response
