@@ -1,0 +1,166 @@
+"""publish: put a built artifact in the artifact store and register it in the Model Registry.
+
+The order of the steps is what makes publishing safe to repeat and safe to interrupt:
+
+1. everything that can be checked without writing is checked first: the local bytes against
+   the manifest (a tampered artifact is refused), the image for this region, the model's
+   package group and the bucket, so a wrong setup uploads nothing;
+2. the files go to ``s3://<bucket>/models/<name>/sha256-<digest>/``, the manifest last; objects
+   already there with the same checksum are skipped, so a second publish sends zero bytes;
+3. only then is a version registered, unless one already exists for the digest.
+
+A run that dies in step 2 leaves no version and no visible object; a run that dies between 2 and
+3 leaves complete objects that the next run reuses. Either way, re-running converges on exactly
+one version per digest.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from model_packaging import aws, registry, upload
+from model_packaging.archive import hash_file, listing_digest
+from model_packaging.errors import PackagingError
+from model_packaging.manifest import (
+    MANIFEST_NAME,
+    LoadedArtifact,
+    Manifest,
+    check_artifact,
+    load_artifact,
+)
+from model_packaging.progress import progress_bar
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishResult:
+    version_arn: str
+    uploaded_bytes: int
+    """Bytes S3 acknowledged in this run: 0 when every object was already there."""
+    created: bool
+    """False when a version for this digest already existed and was returned instead."""
+    s3_uri: str
+    """The model data: model.tar.gz, or the ``model/`` prefix of an uncompressed build."""
+
+
+def artifact_prefix(name: str, digest: str) -> str:
+    """Where an artifact lives in the bucket: addressed by content, so never overwritten."""
+    return f"models/{name}/sha256-{digest}/"
+
+
+def publish(
+    artifact: Path, *, bucket: str, kms_key: str | None = None, progress: bool = True
+) -> PublishResult:
+    """Upload ``artifact`` to ``bucket`` with SSE-KMS and register a version awaiting approval.
+
+    ``artifact`` is a build output folder or its manifest.json. ``kms_key`` (id, ARN or alias)
+    selects the key; without it S3 uses the account's default key for S3 (aws/s3).
+    """
+    loaded = load_artifact(artifact)
+    manifest = loaded.manifest
+    prefix = artifact_prefix(manifest.name, manifest.digest)
+    clients = aws.connect()
+    image = _image(manifest, clients.region)
+    files = _checked_files(loaded, prefix, progress)
+    registry.require_group(clients.sagemaker, manifest.name)
+    upload.require_bucket(clients.s3, bucket)
+
+    sent = upload.upload(clients.s3, bucket, prefix, files, kms_key=kms_key, progress=progress)
+    log.info("sent %d bytes to s3://%s/%s", sent, bucket, prefix)
+
+    model_data = f"s3://{bucket}/{prefix}{manifest.artifact.path}"
+    existing = registry.find_version(clients.sagemaker, manifest.name, manifest.digest)
+    if existing is not None:
+        log.info("version %s already holds sha256:%s", existing.arn, manifest.digest)
+        return PublishResult(existing.arn, sent, created=False, s3_uri=model_data)
+
+    git = manifest.git
+    version = registry.create_version(
+        clients.sagemaker,
+        registry.VersionSpec(
+            group=manifest.name,
+            digest=manifest.digest,
+            image=image,
+            model_data_uri=model_data,
+            compressed=manifest.compression == "gzip",
+            manifest_uri=f"s3://{bucket}/{prefix}{MANIFEST_NAME}",
+            environment=manifest.environment,
+            request_types=manifest.content_types.request,
+            response_types=manifest.content_types.response,
+            git_commit=git.commit if git else None,
+            git_dirty=bool(git and git.dirty),
+            summary=_summary(manifest),
+        ),
+    )
+    log.info("registered %s", version.arn)
+    return PublishResult(version.arn, sent, created=True, s3_uri=model_data)
+
+
+def republished_bytes(artifact: Path, *, bucket: str, kms_key: str | None = None) -> int:
+    """Publish ``artifact`` twice and return what the second run sent: 0 when it is idempotent.
+
+    For the benchmark: a re-run must cost a few requests, not another upload.
+    """
+    publish(artifact, bucket=bucket, kms_key=kms_key, progress=False)
+    return publish(artifact, bucket=bucket, kms_key=kms_key, progress=False).uploaded_bytes
+
+
+def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[upload.LocalFile]:
+    """The files to upload, checked against the manifest first; the manifest itself comes last.
+
+    Refusing here, before any network call, means a tampered or half-copied artifact never
+    reaches the store under a digest that does not describe it.
+    """
+    manifest = loaded.manifest
+    total = sum(record.size for record in manifest.files)
+    if manifest.compression == "gzip":
+        total = manifest.artifact.size
+    with progress_bar(total, f"check {loaded.artifact_path}", progress) as bar:
+        check_artifact(loaded, bar.update)
+    if manifest.compression == "gzip":
+        files = [
+            upload.local_file(
+                loaded.artifact_path,
+                prefix + manifest.artifact.path,
+                manifest.artifact.size,
+                manifest.digest,
+            )
+        ]
+    else:
+        # check_artifact proved the files; this ties them to the digest that names the upload.
+        if listing_digest(manifest.files) != manifest.digest:
+            raise PackagingError(
+                f"{loaded.directory / MANIFEST_NAME}: digest does not match its file list;"
+                " the manifest was modified after it was built"
+            )
+        files = [
+            upload.local_file(
+                loaded.artifact_path / record.path,
+                f"{prefix}{manifest.artifact.path}{record.path}",
+                record.size,
+                record.sha256,
+            )
+            for record in manifest.files
+        ]
+    manifest_path = loaded.directory / MANIFEST_NAME
+    sha256, size = hash_file(manifest_path)
+    return [*files, upload.local_file(manifest_path, prefix + MANIFEST_NAME, size, sha256)]
+
+
+def _image(manifest: Manifest, region: str) -> str:
+    if region not in manifest.images:
+        raise PackagingError(
+            f"the manifest of {manifest.name!r} has no image for region {region}"
+            f" (it has: {', '.join(sorted(manifest.images)) or 'none'}); rebuild it for {region}"
+        )
+    return manifest.images[region]
+
+
+def _summary(manifest: Manifest) -> str:
+    text = f"{manifest.framework.name} {manifest.framework.version}"
+    if manifest.git:
+        text += f", git {manifest.git.commit[:12]}{' (dirty)' if manifest.git.dirty else ''}"
+    return text
