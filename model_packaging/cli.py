@@ -56,6 +56,9 @@ def _publish(args: argparse.Namespace) -> int:
         kms_key=args.kms_key,
         progress=not args.quiet,
     )
+    # stdout carries only the ARN, for scripts; what happened goes to stderr for people.
+    outcome = "registered a new version" if result.created else "version already registered"
+    print(f"{outcome}; sent {result.uploaded_bytes} bytes to {result.s3_uri}", file=sys.stderr)
     print(result.version_arn)
     return 0
 

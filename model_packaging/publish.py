@@ -99,15 +99,6 @@ def publish(
     return PublishResult(version.arn, sent, created=True, s3_uri=model_data)
 
 
-def republished_bytes(artifact: Path, *, bucket: str, kms_key: str | None = None) -> int:
-    """Publish ``artifact`` twice and return what the second run sent: 0 when it is idempotent.
-
-    For the benchmark: a re-run must cost a few requests, not another upload.
-    """
-    publish(artifact, bucket=bucket, kms_key=kms_key, progress=False)
-    return publish(artifact, bucket=bucket, kms_key=kms_key, progress=False).uploaded_bytes
-
-
 def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[upload.LocalFile]:
     """The files to upload, checked against the manifest first; the manifest itself comes last.
 
