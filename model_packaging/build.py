@@ -1,0 +1,222 @@
+"""``build``: a model folder in, an immutable artifact and its manifest out.
+
+Output files appear under their final names only when complete: each is written under a
+temporary name in the output folder and moved into place with ``os.replace``; on any error
+the temporary files are removed and earlier outputs stay as they were. The artifact is
+replaced before the manifest, so a crash in between leaves a manifest that verify rejects
+rather than one that vouches for the wrong bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from model_packaging.archive import (
+    SourceFile,
+    WrittenArtifact,
+    copy_tree,
+    listing_digest,
+    write_tar_gz,
+)
+from model_packaging.container import serving_environment
+from model_packaging.descriptor import DESCRIPTOR_NAME, Descriptor, load_descriptor
+from model_packaging.errors import PackagingError
+from model_packaging.images import resolve_images
+from model_packaging.manifest import (
+    ARTIFACT_PATHS,
+    MANIFEST_NAME,
+    MANIFEST_VERSION,
+    GitInfo,
+    Manifest,
+    SampleRecord,
+)
+from model_packaging.paths import CODE_DIR
+from model_packaging.progress import progress_bar
+from model_packaging.sources import collect
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    artifact_path: Path
+    manifest_path: Path
+    digest: str
+    manifest: Manifest
+
+
+def build(
+    model_dir: Path,
+    out_dir: Path,
+    *,
+    compression: str = "gzip",
+    allow: tuple[str, ...] = (),
+    progress: bool = True,
+) -> BuildResult:
+    """Package ``model_dir`` into ``out_dir``: model.tar.gz (or model/) and manifest.json.
+
+    Every check runs before the first byte is written, so a refused folder leaves nothing
+    behind. The artifact's bytes depend only on the folder's file names, contents and
+    executable bits (see archive.py), never on times, owners or umask.
+    """
+    if compression not in ARTIFACT_PATHS:
+        raise PackagingError(f"compression {compression!r}: must be one of gzip, none")
+    model_dir, out_dir = Path(model_dir), Path(out_dir)
+    descriptor = load_descriptor(model_dir)
+    files = collect(model_dir, allow)
+    entry_point = f"{CODE_DIR}/{descriptor.entry_point}"
+    if entry_point not in {file.path for file in files}:
+        raise PackagingError(
+            f"{model_dir / entry_point}: entry point not found "
+            f"(model.yaml entry_point: {descriptor.entry_point}; inference code lives in "
+            f"{CODE_DIR}/)"
+        )
+    if out_dir.resolve().is_relative_to(model_dir.resolve()):
+        raise PackagingError(f"{out_dir}: the output folder must not be inside {model_dir}")
+    images = resolve_images(
+        descriptor.framework, descriptor.image_regions, model_dir / DESCRIPTOR_NAME
+    )
+    samples = [
+        SampleRecord.with_body(
+            s.name, s.content_type, s.accept, s.request_bytes(model_dir), s.expected
+        )
+        for s in descriptor.samples
+    ]
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
+    with progress_bar(sum(f.size for f in files), f"build {descriptor.name}", progress) as bar:
+        write = _write_tarball if compression == "gzip" else _write_tree
+        written = write(files, artifact_path, bar.update)
+
+    manifest = _manifest(descriptor, compression, written, images, samples, model_dir)
+    manifest_path = out_dir / MANIFEST_NAME
+    _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
+    other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
+    _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
+    return BuildResult(artifact_path, manifest_path, manifest.digest, manifest)
+
+
+def _manifest(
+    descriptor: Descriptor,
+    compression: str,
+    written: WrittenArtifact,
+    images: dict[str, str],
+    samples: list[SampleRecord],
+    model_dir: Path,
+) -> Manifest:
+    framework = descriptor.framework
+    return Manifest.model_validate(
+        {
+            "manifest_version": MANIFEST_VERSION,
+            "name": descriptor.name,
+            "digest": written.sha256,
+            "compression": compression,
+            "artifact": {
+                "path": ARTIFACT_PATHS[compression],
+                "size": written.size,
+                "sha256": written.sha256,
+            },
+            "files": written.files,
+            "framework": framework.model_dump(include={"name", "version", "python_version"}),
+            "entry_point": descriptor.entry_point,
+            "environment": serving_environment(
+                descriptor.entry_point, descriptor.content_types.response[0]
+            ),
+            "content_types": descriptor.content_types,
+            "images": images,
+            "git": git_state(model_dir),
+            "samples": samples,
+        }
+    )
+
+
+def _write_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
+    """Write ``path`` through a temporary file in the same folder, then move it into place.
+
+    fsync before the rename: without it a crash can leave the final name pointing at a file
+    whose data never reached the disk.
+    """
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    try:
+        with open(fd, "wb") as out:
+            result = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return result
+
+
+def _write_tarball(
+    files: Sequence[SourceFile], path: Path, progress: Callable[[int], object]
+) -> WrittenArtifact:
+    return _write_file(path, lambda out: write_tar_gz(files, out, progress))
+
+
+def _write_tree(
+    files: Sequence[SourceFile], path: Path, progress: Callable[[int], object]
+) -> WrittenArtifact:
+    """Copy into a temporary folder, then swap it in; the old folder is removed afterwards."""
+    temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
+    try:
+        records = copy_tree(files, temp, progress)
+        temp.chmod(0o755)
+        if path.exists():
+            retired = temp.with_name(temp.name.replace(".partial", ".old"))
+            os.replace(path, retired)
+            os.replace(temp, path)
+            shutil.rmtree(retired)
+        else:
+            os.replace(temp, path)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
+    return WrittenArtifact(records, listing_digest(records), sum(r.size for r in records))
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def git_state(folder: Path) -> GitInfo | None:
+    """The commit the folder is at and whether the folder has uncommitted changes.
+
+    None when the folder is not in a git work tree (or git is not installed): the manifest
+    then simply has no provenance, which is better than failing a build.
+    """
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(folder), *args],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
+        ).stdout.strip()
+
+    try:
+        if git("rev-parse", "--is-inside-work-tree") != "true":
+            return None
+        commit = git("rev-parse", "--verify", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=normal", "--", "."))
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return GitInfo(commit=commit, dirty=dirty)
