@@ -57,7 +57,7 @@ def publish(
     """Upload ``artifact`` to ``bucket`` with SSE-KMS and register a version awaiting approval.
 
     ``artifact`` is a build output folder or its manifest.json. ``kms_key`` (id, ARN or alias)
-    selects the key; without it S3 uses the account's default key for S3 (aws/s3).
+    selects the key; by default it is the bucket's default KMS key, named explicitly.
     """
     loaded = load_artifact(artifact)
     manifest = loaded.manifest
@@ -67,8 +67,9 @@ def publish(
     files = _checked_files(loaded, prefix, progress)
     registry.require_group(clients.sagemaker, manifest.name)
     upload.require_bucket(clients.s3, bucket)
+    key = kms_key or upload.bucket_kms_key(clients.s3, bucket)
 
-    sent = upload.upload(clients.s3, bucket, prefix, files, kms_key=kms_key, progress=progress)
+    sent = upload.upload(clients.s3, bucket, prefix, files, kms_key=key, progress=progress)
     log.info("sent %d bytes to s3://%s/%s", sent, bucket, prefix)
 
     model_data = f"s3://{bucket}/{prefix}{manifest.artifact.path}"

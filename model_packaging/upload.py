@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import threading
 from collections.abc import Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -32,7 +33,7 @@ from typing import Any, TypeVar
 from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
-from model_packaging.aws import describe, http_status, reporting
+from model_packaging.aws import describe, error_code, http_status, reporting
 from model_packaging.errors import PackagingError
 from model_packaging.progress import progress_bar
 
@@ -46,6 +47,7 @@ MAX_PARTS = 10_000
 WORKERS = 4
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def part_size_for(size: int) -> int:
@@ -109,7 +111,7 @@ def upload(
     prefix: str,
     files: Sequence[LocalFile],
     *,
-    kms_key: str | None,
+    kms_key: str,
     progress: bool,
 ) -> int:
     """Upload the files S3 does not already hold; return the number of bytes sent.
@@ -122,8 +124,7 @@ def upload(
         return 0
     if any(not f.key.startswith(prefix) for f in files):
         raise ValueError(f"every key must start with {prefix!r}")
-    with reporting(f"cannot clean up incomplete uploads under s3://{bucket}/{prefix}"):
-        _abort_incomplete(s3, bucket, prefix)
+    _abort_incomplete(s3, bucket, prefix)
     with reporting(f"cannot check existing objects under s3://{bucket}/{prefix}"):
         todo = [f for f in files if not _present(s3, bucket, f)]
     if not todo:
@@ -156,8 +157,8 @@ def require_bucket(s3: Any, bucket: str) -> None:
             raise PackagingError(f"bucket {bucket!r} does not exist") from exc
         if status == 403:
             raise PackagingError(
-                f"access denied to bucket {bucket!r}: the credentials need s3:ListBucket,"
-                " s3:GetObject and s3:PutObject on it, and kms:GenerateDataKey on its key"
+                f"access denied to bucket {bucket!r}: docs/publishing.md lists the permissions"
+                " publish needs"
             ) from exc
         if status == 301:
             region = exc.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -166,6 +167,35 @@ def require_bucket(s3: Any, bucket: str) -> None:
         raise PackagingError(f"cannot check bucket {bucket!r}: {describe(exc)}") from exc
     except BotoCoreError as exc:
         raise PackagingError(f"cannot reach S3 for bucket {bucket!r}: {describe(exc)}") from exc
+
+
+def bucket_kms_key(s3: Any, bucket: str) -> str:
+    """The KMS key the bucket encrypts with by default, to name it in every upload.
+
+    An upload that says ``aws:kms`` without a key gets the account's AWS managed key (aws/s3),
+    not the bucket's default key, and other accounts can never decrypt with that one: endpoints
+    in the environment accounts would fail to load the model. So the key is always explicit.
+    """
+    try:
+        rules = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+            "Rules"
+        ]
+    except ClientError as exc:
+        if error_code(exc) != "ServerSideEncryptionConfigurationNotFoundError":
+            raise PackagingError(
+                f"cannot read the default encryption of bucket {bucket!r} ({describe(exc)});"
+                " pass --kms-key with the artifact store's key"
+            ) from exc
+        rules = []
+    except BotoCoreError as exc:
+        raise PackagingError(f"cannot reach S3 for bucket {bucket!r}: {describe(exc)}") from exc
+    for rule in rules:
+        default = rule.get("ApplyServerSideEncryptionByDefault", {})
+        if default.get("SSEAlgorithm") == "aws:kms" and default.get("KMSMasterKeyID"):
+            return str(default["KMSMasterKeyID"])
+    raise PackagingError(
+        f"bucket {bucket!r} has no default KMS key; pass --kms-key with the artifact store's key"
+    )
 
 
 def _present(s3: Any, bucket: str, f: LocalFile) -> bool:
@@ -194,17 +224,34 @@ def _abort_incomplete(s3: Any, bucket: str, prefix: str) -> None:
 
     Their parts are invisible but billed. A publisher of the same digest running at this very
     moment would lose its upload and fail with a clear error; its re-run then finds the objects.
+    Credentials without s3:ListBucketMultipartUploads or s3:AbortMultipartUpload can still
+    publish: the cleanup is skipped with a warning and the lifecycle rule does it later.
     """
-    for page in s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix):
-        for stale in page.get("Uploads", []):
-            s3.abort_multipart_upload(Bucket=bucket, Key=stale["Key"], UploadId=stale["UploadId"])
+    try:
+        pages = s3.get_paginator("list_multipart_uploads").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for stale in page.get("Uploads", []):
+                s3.abort_multipart_upload(
+                    Bucket=bucket, Key=stale["Key"], UploadId=stale["UploadId"]
+                )
+                log.info("aborted incomplete upload of s3://%s/%s", bucket, stale["Key"])
+    except ClientError as exc:
+        if http_status(exc) != 403:
+            raise PackagingError(
+                f"cannot clean up incomplete uploads under s3://{bucket}/{prefix}: {describe(exc)}"
+            ) from exc
+        log.warning("not allowed to clean up incomplete uploads under s3://%s/%s", bucket, prefix)
+    except BotoCoreError as exc:
+        raise PackagingError(
+            f"cannot clean up incomplete uploads under s3://{bucket}/{prefix}: {describe(exc)}"
+        ) from exc
 
 
 class _Transfer:
     """Sends files and parts from a thread pool and counts what S3 acknowledged."""
 
     def __init__(
-        self, s3: Any, bucket: str, kms_key: str | None, bar: tqdm, pool: ThreadPoolExecutor
+        self, s3: Any, bucket: str, kms_key: str, bar: tqdm, pool: ThreadPoolExecutor
     ) -> None:
         self.sent = 0
         self._s3 = s3
@@ -212,9 +259,7 @@ class _Transfer:
         self._bar = bar
         self._pool = pool
         self._lock = threading.Lock()
-        self._encryption: dict[str, str] = {"ServerSideEncryption": "aws:kms"}
-        if kms_key:
-            self._encryption["SSEKMSKeyId"] = kms_key
+        self._encryption = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": kms_key}
 
     def put_all(self, files: Sequence[LocalFile]) -> None:
         """Send small files with one PUT each, in parallel."""

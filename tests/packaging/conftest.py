@@ -86,7 +86,8 @@ class Store:
 
 
 def create_store(bucket: str, group: str) -> Store:
-    """What the shared stack provides: a bucket, its KMS key and the model's package group.
+    """What the shared stack provides: a bucket encrypted by default with its own KMS key, and
+    the model's package group.
 
     Uses the default session like the product code, so it seeds moto in-process or a moto server
     alike. Returns clients for the assertions, and the key's ARN.
@@ -95,6 +96,20 @@ def create_store(bucket: str, group: str) -> Store:
     s3, sagemaker = session.client("s3"), session.client("sagemaker")
     s3.create_bucket(Bucket=bucket)
     key_arn = str(session.client("kms").create_key()["KeyMetadata"]["Arn"])
+    s3.put_bucket_encryption(
+        Bucket=bucket,
+        ServerSideEncryptionConfiguration={
+            "Rules": [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": "aws:kms",
+                        "KMSMasterKeyID": key_arn,
+                    },
+                    "BucketKeyEnabled": True,
+                }
+            ]
+        },
+    )
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     return Store(s3, sagemaker, key_arn)
 

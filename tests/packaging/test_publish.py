@@ -13,6 +13,7 @@ import boto3
 import pytest
 from conftest import IMAGE, REGION, ArtifactFactory, Store, create_store
 from moto import mock_aws
+from moto.core.authorization import enable_iam_authentication
 
 from model_packaging import registry, upload
 from model_packaging.errors import PackagingError
@@ -185,6 +186,32 @@ def test_large_file_goes_multipart_with_a_composite_checksum(
     assert publish(artifact, bucket=BUCKET, progress=False).uploaded_bytes == 0
 
 
+def test_without_kms_key_the_bucket_default_key_is_named_explicitly(
+    aws: Store, make_artifact: ArtifactFactory
+) -> None:
+    result = publish(make_artifact(), bucket=BUCKET, progress=False)
+
+    key = result.s3_uri.removeprefix(f"s3://{BUCKET}/")
+    head = aws.s3.head_object(Bucket=BUCKET, Key=key)
+    assert head["ServerSideEncryption"] == "aws:kms"
+    assert head["SSEKMSKeyId"] == aws.key_arn
+
+
+def test_bucket_without_a_default_kms_key_needs_kms_key(
+    aws: Store, make_artifact: ArtifactFactory
+) -> None:
+    aws.s3.create_bucket(Bucket="plain-bucket")
+    artifact = make_artifact()
+
+    with pytest.raises(
+        PackagingError, match=r"^bucket 'plain-bucket' has no default KMS key; pass"
+    ):
+        publish(artifact, bucket="plain-bucket", progress=False)
+
+    result = publish(artifact, bucket="plain-bucket", kms_key=aws.key_arn, progress=False)
+    assert result.created is True
+
+
 def test_stale_multipart_uploads_under_the_prefix_are_aborted(
     aws: Store, make_artifact: ArtifactFactory
 ) -> None:
@@ -252,31 +279,57 @@ def test_missing_bucket_is_named(aws: Store, make_artifact: ArtifactFactory) -> 
     assert versions(aws.sagemaker) == []
 
 
-def test_access_denied_to_the_bucket_is_named(
-    aws: Store, make_artifact: ArtifactFactory, monkeypatch: pytest.MonkeyPatch
+def use_credentials_allowed_to(
+    monkeypatch: pytest.MonkeyPatch, *statements: dict[str, Any]
 ) -> None:
-    from moto.core.authorization import enable_iam_authentication
-
+    """Switch this process's credentials to a moto IAM user with exactly these statements."""
     iam = boto3.session.Session().client("iam")
     iam.create_user(UserName="data-scientist")
     iam.put_user_policy(
         UserName="data-scientist",
-        PolicyName="registry-only",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [{"Effect": "Allow", "Action": "sagemaker:*", "Resource": "*"}],
-            }
-        ),
+        PolicyName="publish",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": list(statements)}),
     )
     key = iam.create_access_key(UserName="data-scientist")["AccessKey"]
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", key["SecretAccessKey"])
 
+
+def allow(*actions: str) -> dict[str, Any]:
+    return {"Effect": "Allow", "Action": list(actions), "Resource": "*"}
+
+
+def test_access_denied_to_the_bucket_is_named(
+    aws: Store, make_artifact: ArtifactFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    use_credentials_allowed_to(monkeypatch, allow("sagemaker:*"))
+
     with enable_iam_authentication(), pytest.raises(PackagingError) as raised:
         publish(make_artifact(), bucket=BUCKET, progress=False)
 
     assert str(raised.value).startswith(f"access denied to bucket '{BUCKET}'")
+    assert "\n" not in str(raised.value)
+
+
+def test_publish_works_without_permission_to_clean_up_incomplete_uploads(
+    aws: Store,
+    make_artifact: ArtifactFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # AWS authorizes HeadBucket with s3:ListBucket; moto asks for a made-up s3:HeadBucket.
+    use_credentials_allowed_to(
+        monkeypatch,
+        allow("sagemaker:*", "kms:*", "s3:ListBucket", "s3:HeadBucket"),
+        allow("s3:GetEncryptionConfiguration"),
+        allow("s3:GetObject", "s3:PutObject"),
+    )
+
+    with enable_iam_authentication():
+        result = publish(make_artifact(), bucket=BUCKET, progress=False)
+
+    assert result.created is True
+    assert "not allowed to clean up incomplete uploads" in caplog.text
 
 
 def test_find_version_matches_the_digest_metadata_not_only_the_description(
