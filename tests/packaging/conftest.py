@@ -23,6 +23,8 @@ from model_packaging.archive import FileRecord, listing_digest
 from model_packaging.manifest import Manifest
 
 REGION = "us-east-1"
+BUCKET = "artifact-store"
+GROUP = "churn"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
 
 
@@ -112,6 +114,12 @@ def create_store(bucket: str, group: str) -> Store:
     )
     sagemaker.create_model_package_group(ModelPackageGroupName=group)
     return Store(s3, sagemaker, key_arn)
+
+
+@pytest.fixture
+def server_store(moto_endpoint: str) -> Store:
+    """The shared stack's resources in the emptied moto server; its clients talk to it directly."""
+    return create_store(BUCKET, GROUP)
 
 
 ArtifactFactory = Callable[..., Path]

@@ -16,11 +16,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import Store, create_store, free_port
+from conftest import BUCKET, Store, create_store, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "models" / "churn"
-BUCKET = "artifact-store"
 
 
 def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -44,17 +43,12 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-@pytest.fixture
-def store(moto_endpoint: str) -> Store:
-    return create_store(BUCKET, "churn")
-
-
-def test_build_verify_publish_twice_and_serve(store: Store, built: Path) -> None:
+def test_build_verify_publish_twice_and_serve(server_store: Store, built: Path) -> None:
     out = built
     verified = run_cli("verify", str(out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
-    first = run_cli("publish", str(out), "--bucket", BUCKET, "--kms-key", store.key_arn)
+    first = run_cli("publish", str(out), "--bucket", BUCKET, "--kms-key", server_store.key_arn)
     assert first.returncode == 0, first.stderr
     second = run_cli("publish", str(out / "manifest.json"), "--bucket", BUCKET, "--quiet")
     assert second.returncode == 0, second.stderr
@@ -63,15 +57,15 @@ def test_build_verify_publish_twice_and_serve(store: Store, built: Path) -> None
     assert arn.startswith("arn:aws:sagemaker:us-east-1:123456789012:model-package/churn/")
     assert second.stdout.strip() == arn
     assert "sent 0 bytes" in second.stderr
-    summaries = store.sagemaker.list_model_packages(ModelPackageGroupName="churn")
+    summaries = server_store.sagemaker.list_model_packages(ModelPackageGroupName="churn")
     assert [s["ModelPackageArn"] for s in summaries["ModelPackageSummaryList"]] == [arn]
     manifest = json.loads((out / "manifest.json").read_text())
-    version = store.sagemaker.describe_model_package(ModelPackageName=arn)
+    version = server_store.sagemaker.describe_model_package(ModelPackageName=arn)
     (container,) = version["InferenceSpecification"]["Containers"]
     assert container["Image"] == manifest["images"]["us-east-1"]
     key = f"models/churn/sha256-{manifest['digest']}/model.tar.gz"
     assert container["ModelDataUrl"] == f"s3://{BUCKET}/{key}"
-    stored = store.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
+    stored = server_store.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert stored == (out / "model.tar.gz").read_bytes()
 
     serve_and_invoke(out)

@@ -8,19 +8,19 @@ user would set, read by the same default session the product code always uses.
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ArtifactFactory, Store, create_store, free_port
+from conftest import BUCKET, ArtifactFactory, Store, free_port
 
 from model_packaging import upload
 from model_packaging.cli import main
 from model_packaging.publish import artifact_prefix, publish
 
-BUCKET = "artifact-store"
 MiB = upload.MiB
 
 
@@ -109,34 +109,30 @@ def _close(sock: socket.socket) -> None:
 
 
 @pytest.fixture
-def store(moto_endpoint: str) -> Store:
-    """The shared stack's resources in the moto server; its clients talk to moto directly."""
-    return create_store(BUCKET, "churn")
-
-
-@pytest.fixture
 def big_artifact(make_artifact: ArtifactFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
     """12 MiB in 5 MiB parts (S3's minimum): three parts, so a cut at 7 MiB is mid-upload."""
     monkeypatch.setattr(upload, "PART_SIZE", 5 * MiB)
     return make_artifact(size=12 * MiB)
 
 
+ProxyFactory = Callable[..., CuttingProxy]
+
+
 @pytest.fixture
-def through_proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[type]:
-    """Route this process's new clients through a CuttingProxy made by the test."""
+def through_proxy(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[ProxyFactory]:
+    """Make a CuttingProxy in front of the moto server and route new clients through it."""
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     proxies: list[CuttingProxy] = []
 
-    class Proxy(CuttingProxy):
-        def __init__(self, budget: int, *, outage: bool) -> None:
-            super().__init__(int(moto_endpoint.rsplit(":", 1)[1]), budget, outage=outage)
-            proxies.append(self)
-            monkeypatch.setenv("AWS_ENDPOINT_URL", self.url)
+    def make(budget: int, *, outage: bool) -> CuttingProxy:
+        proxy = CuttingProxy(int(moto_endpoint.rsplit(":", 1)[1]), budget, outage=outage)
+        proxies.append(proxy)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
+        return proxy
 
-    yield Proxy
+    yield make
     for proxy in proxies:
         proxy.close()
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_endpoint)
 
 
 def publish_cli(artifact: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
@@ -145,8 +141,6 @@ def publish_cli(artifact: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int
 
 
 def final_objects(store: Store, artifact: Path) -> list[str]:
-    import json
-
     digest = json.loads((artifact / "manifest.json").read_text())["digest"]
     listing = store.s3.list_objects_v2(Bucket=BUCKET, Prefix=artifact_prefix("churn", digest))
     return [o["Key"] for o in listing.get("Contents", [])]
@@ -169,9 +163,9 @@ def rerun_directly(artifact: Path, moto_endpoint: str, monkeypatch: pytest.Monke
 
 
 def test_cut_mid_upload_leaves_nothing_and_a_rerun_converges(
-    store: Store,
+    server_store: Store,
     big_artifact: Path,
-    through_proxy: type,
+    through_proxy: ProxyFactory,
     moto_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -185,19 +179,21 @@ def test_cut_mid_upload_leaves_nothing_and_a_rerun_converges(
     assert err.count("\n") == 1
     assert err.startswith(f"error: upload of s3://{BUCKET}/models/churn/sha256-")
     assert "failed at part" in err
-    assert final_objects(store, big_artifact) == []
-    assert incomplete_uploads(store) == []  # the connection came back: the abort went through
-    assert version_count(store) == 0
+    assert final_objects(server_store, big_artifact) == []
+    assert (
+        incomplete_uploads(server_store) == []
+    )  # the connection came back: the abort went through
+    assert version_count(server_store) == 0
 
     rerun_directly(big_artifact, moto_endpoint, monkeypatch)
-    assert version_count(store) == 1
-    assert len(final_objects(store, big_artifact)) == 2
+    assert version_count(server_store) == 1
+    assert len(final_objects(server_store, big_artifact)) == 2
 
 
 def test_outage_mid_upload_leaves_an_upload_the_rerun_aborts(
-    store: Store,
+    server_store: Store,
     big_artifact: Path,
-    through_proxy: type,
+    through_proxy: ProxyFactory,
     moto_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
@@ -209,13 +205,13 @@ def test_outage_mid_upload_leaves_an_upload_the_rerun_aborts(
     assert status == 1
     assert err.count("\n") == 1
     assert "could not be aborted: the next publish aborts it" in err
-    assert final_objects(store, big_artifact) == []
-    assert len(incomplete_uploads(store)) == 1
-    assert version_count(store) == 0
+    assert final_objects(server_store, big_artifact) == []
+    assert len(incomplete_uploads(server_store)) == 1
+    assert version_count(server_store) == 0
 
     rerun_directly(big_artifact, moto_endpoint, monkeypatch)
-    assert incomplete_uploads(store) == []
-    assert version_count(store) == 1
+    assert incomplete_uploads(server_store) == []
+    assert version_count(server_store) == 1
 
 
 def test_unreachable_endpoint_is_one_line_naming_the_group(
