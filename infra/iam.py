@@ -232,11 +232,17 @@ def key_policy(
             "Sid": "Service" + "".join(part.title() for part in service.split(".")[0].split("-")),
             "Effect": "Allow",
             "Principal": {"Service": service},
-            "Action": ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"],
             "Resource": "*",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
         }
         if service.startswith("logs."):
+            # CloudWatch Logs encrypts log groups; the encryption context names the group.
+            statement["Action"] = [
+                "kms:Encrypt*",
+                "kms:Decrypt*",
+                "kms:ReEncrypt*",
+                "kms:GenerateDataKey*",
+                "kms:Describe*",
+            ]
             statement["Condition"] = {
                 "ArnLike": {
                     "kms:EncryptionContext:aws:logs:arn": (
@@ -244,6 +250,9 @@ def key_policy(
                     )
                 }
             }
+        else:
+            # Alarms publishing to an encrypted topic: the service needs a data key only.
+            statement["Action"] = ["kms:Decrypt", "kms:GenerateDataKey*"]
         statements.append(statement)
     if reader_accounts:
         statements.append(
