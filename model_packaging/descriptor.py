@@ -280,6 +280,8 @@ def validation_problems(error: ValidationError) -> list[str]:
             message = "must be a mapping of keys to values"
         elif kind == "too_short":
             message = f"must have at least {item.get('ctx', {}).get('min_length', 1)} item(s)"
+        elif kind == "string_too_long":
+            message = f"must be at most {item.get('ctx', {}).get('max_length')} characters"
         elif kind == "string_type" and isinstance(value, int | float):
             message = f"must be a string (quote it in YAML: '{value}')"
         elif message.startswith("Input should be"):

@@ -94,6 +94,7 @@ class ModelServer(ThreadingHTTPServer):
         # keeps handlers that are not thread-safe correct.
         self.lock = threading.Lock()
         self._workdir = workdir
+        self.model_dir = Path(workdir.name, "model")
         super().__init__(address, _Handler)
 
     @property

@@ -1,0 +1,276 @@
+"""verify: digests against bytes, then the samples through the container's handler contract."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from model_packaging.build import build
+from model_packaging.cli import main
+from model_packaging.descriptor import Expected
+from model_packaging.errors import PackagingError
+from model_packaging.verify import compare, verify
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("verify") / "out"
+    build(EXAMPLE, out, progress=False)
+    return out
+
+
+def copy_of(out: Path, tmp_path: Path) -> Path:
+    return Path(shutil.copytree(out, tmp_path / "copy"))
+
+
+def test_the_example_verifies_with_one_timed_line_per_sample(built: Path) -> None:
+    report = verify(built, progress=False)
+
+    assert report.ok
+    digest = json.loads((built / "manifest.json").read_text())["digest"]
+    lines = report.lines()
+    assert lines[0] == f"ok    sha256:{digest} {built / 'model.tar.gz'} (5 files match)"
+    assert lines[1].startswith("ok    model loaded in ")
+    names = ["new-customer-many-calls", "two-loyal-customers", "batch-csv"]
+    for line, name in zip(lines[2:5], names, strict=True):
+        assert line.startswith(f"ok    sample {name}")
+        assert line.endswith(" ms")
+    assert lines[5:] == ["verified: 3 of 3 samples match"]
+
+
+def test_a_changed_expected_value_fails_and_names_the_sample(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = copy_of(built, tmp_path)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["samples"][0]["expected"]["json"]["predictions"][0]["churn_probability"] = 0.5
+    manifest["samples"][2]["expected"]["text"] = "0.997300\n0.007230\n0.7\n"
+    manifest_path.write_text(json.dumps(manifest))
+
+    status = main(["verify", str(manifest_path), "--rel-tolerance", "1e-3"])
+
+    lines = capsys.readouterr().out.splitlines()
+    assert status == 1
+    assert lines[2].startswith("FAIL  sample new-customer-many-calls")
+    assert lines[2].endswith(
+        "$.predictions[0].churn_probability: expected 0.5, got 0.9853373955224617 "
+        "(rel tolerance 0.001)"
+    )
+    assert lines[3].startswith("ok    sample two-loyal-customers")
+    assert lines[4].startswith("FAIL  sample batch-csv")
+    assert lines[4].endswith(
+        "expected text '0.997300\\n0.007230\\n0.7\\n', got '0.997300\\n0.007230\\n0.726575\\n'"
+    )
+    assert lines[5] == "verify failed: 2 of 3 samples differ: new-customer-many-calls, batch-csv"
+
+
+def test_tampered_tarball_bytes_are_refused_naming_the_file(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = copy_of(built, tmp_path)
+    tarball = out / "model.tar.gz"
+    data = bytearray(tarball.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    tarball.write_bytes(bytes(data))
+
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+    status = main(["verify", str(out)])
+
+    message = str(caught.value)
+    expected = json.loads((out / "manifest.json").read_text())["digest"]
+    assert message.startswith(f"{tarball}: sha256 ")
+    assert f"does not match the manifest ({expected}); the artifact was modified" in message
+    assert status == 1
+    assert capsys.readouterr().err == f"error: {message}\n"
+
+
+def test_a_missing_artifact_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError) as caught:
+        verify(tmp_path, progress=False)
+
+    assert str(caught.value) == (
+        f"{tmp_path}: no manifest.json found; pass a build output folder or its manifest.json"
+    )
+
+
+def tiny_model(tmp_path: Path, code: str, samples: list[dict[str, Any]]) -> Path:
+    """A model folder with a custom image (no SDK lookup) and the given inference code."""
+    model_dir = tmp_path / "tiny"
+    (model_dir / "code").mkdir(parents=True)
+    (model_dir / "code" / "inference.py").write_text(code)
+    descriptor = {
+        "name": "tiny",
+        "framework": {"name": "custom", "version": "1", "image": IMAGE},
+        "content_types": {
+            "request": ["text/csv", "application/json", "application/x-npy"],
+            "response": ["application/json", "text/csv"],
+        },
+        "regions": ["us-east-1"],
+        "samples": samples,
+    }
+    (model_dir / "model.yaml").write_text(yaml.safe_dump(descriptor))
+    return model_dir
+
+
+SUMMER = """
+class Summer:
+    def predict(self, data):
+        return data.sum(axis=1)
+
+
+def model_fn(model_dir):
+    return Summer()
+"""
+
+
+def test_an_uncompressed_artifact_verifies_and_a_changed_file_is_named(tmp_path: Path) -> None:
+    sample = {
+        "name": "rows",
+        "content_type": "text/csv",
+        "accept": "application/json",
+        "body": "1,2\n3,4\n",
+        "expected": {"json": [3, 7]},
+    }
+    out = tmp_path / "out"
+    build(tiny_model(tmp_path, SUMMER, [sample]), out, compression="none", progress=False)
+
+    assert verify(out, progress=False).ok
+
+    tree = out / "model"
+    (tree / "extra.txt").write_text("x")
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+    assert str(caught.value) == f"{tree}: extra.txt is not listed in the manifest"
+
+    (tree / "extra.txt").unlink()
+    (tree / "code" / "inference.py").write_text("changed")
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+    assert str(caught.value).startswith(f"{tree}: code/inference.py has sha256 ")
+
+    (tree / "code" / "inference.py").unlink()
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+    assert str(caught.value) == f"{tree}: code/inference.py is listed in the manifest but missing"
+
+
+def test_omitted_handlers_behave_like_the_scikit_learn_container(tmp_path: Path) -> None:
+    samples = [
+        {
+            "name": "csv-rows",
+            "content_type": "text/csv",
+            "accept": "application/json",
+            "body": "1,2\n3,4.5\n",
+            "expected": {"json": [3, 7.5]},
+        },
+        {
+            "name": "json-rows",
+            "content_type": "application/json",
+            "accept": "text/csv",
+            "body": [[1, 2, 3]],
+            "expected": {"text": "6.0\n"},
+        },
+        {
+            "name": "npy-rows",
+            "content_type": "application/x-npy",
+            "accept": "application/json",
+            "body_file": "rows.npy",
+            "expected": {"json": [3]},
+        },
+        {
+            # One CSV row is squeezed to a 1-D array by the container's decoder.
+            "name": "single-row",
+            "content_type": "text/csv",
+            "accept": "application/json",
+            "body": "1,2,3",
+            "expected": {"json": [6]},
+        },
+    ]
+    model_dir = tiny_model(tmp_path, SUMMER, samples)
+    np.save(model_dir / "rows.npy", np.array([[1, 2]], dtype=np.int64))
+    out = tmp_path / "out"
+    build(model_dir, out, progress=False)
+
+    report = verify(out, progress=False)
+
+    assert json.loads((out / "manifest.json").read_text())["samples"][2]["body_base64"]
+    assert [(s.name, s.ok) for s in report.samples] == [
+        ("csv-rows", True),
+        ("json-rows", True),
+        ("npy-rows", True),
+        ("single-row", False),
+    ]
+    assert report.samples[3].problem == (
+        "predict_fn failed: AxisError: axis 1 is out of bounds for array of dimension 1"
+    )
+    assert not report.ok
+    assert report.lines()[-1] == "verify failed: 1 of 4 samples differ: single-row"
+
+
+def test_a_model_that_does_not_load_fails_with_the_reason(tmp_path: Path) -> None:
+    sample = {
+        "name": "any",
+        "content_type": "text/csv",
+        "accept": "application/json",
+        "body": "1",
+        "expected": {"json": 1},
+    }
+    out = tmp_path / "out"
+    build(tiny_model(tmp_path, "import json\n", [sample]), out, progress=False)
+
+    report = verify(out, progress=False)
+
+    assert not report.ok
+    assert report.lines()[1:] == [
+        "FAIL  model did not load: model_fn is missing: the container has no default model "
+        "loader; define model_fn(model_dir) in code/<entry_point>",
+        "verify failed: the model did not load",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("expected", "body", "problem"),
+    [
+        ({"json": {"p": [0.5, 1]}}, b'{"p": [0.5000001, 1]}', None),
+        (
+            {"json": {"p": [0.5, 1]}},
+            b'{"p": [0.5001, 1]}',
+            "$.p[0]: expected 0.5, got 0.5001 (rel tolerance 1e-06)",
+        ),
+        ({"json": [0.0]}, b"[1e-17]", None),
+        ({"json": [1, 2]}, b"[1]", "$: expected 2 items, got 1"),
+        (
+            {"json": {"a": 1}},
+            b'{"b": 1}',
+            "$: keys differ (missing ['a'], unexpected ['b'])",
+        ),
+        ({"json": [True]}, b"[1]", "$[0]: expected 'true', got '1'"),
+        ({"json": None}, b"null", None),
+        ({"json": 1}, b"one", "response is not JSON: 'one'"),
+        ({"text": "a\n"}, b"a\n", None),
+        ({"text": "a\n"}, b"a", "expected text 'a\\n', got 'a'"),
+    ],
+)
+def test_responses_compare_structurally_with_a_numeric_tolerance(
+    expected: dict[str, Any], body: bytes, problem: str | None
+) -> None:
+    assert compare(Expected.model_validate(expected), body, 1e-6) == problem
+
+
+def test_cli_verify_usage_errors_exit_two(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["verify"])
+
+    assert caught.value.code == 2
+    assert "usage:" in capsys.readouterr().err
