@@ -127,6 +127,9 @@ def upload(
     _abort_incomplete(s3, bucket, prefix)
     with reporting(f"cannot check existing objects under s3://{bucket}/{prefix}"):
         todo = [f for f in files if not _present(s3, bucket, f)]
+    for f in files:
+        if f not in todo:
+            log.info("s3://%s/%s already holds these %d bytes", bucket, f.key, f.size)
     if not todo:
         return 0
     body = [f for f in todo if f is not files[-1]]
@@ -286,6 +289,7 @@ class _Transfer:
                     UploadId=upload_id,
                     MultipartUpload={"Parts": parts},
                 )
+            log.info("sent %s: %d bytes in %d parts", where, f.size, len(parts))
         except BaseException as exc:
             cleanup = self._abort(f.key, upload_id)
             if isinstance(exc, PackagingError) and cleanup:
@@ -302,6 +306,7 @@ class _Transfer:
                 ChecksumSHA256=f.s3_checksum,
                 **self._encryption,
             )
+        log.info("sent s3://%s/%s: %d bytes", self._bucket, f.key, f.size)
         self._count(f.size)
 
     def _part(self, f: LocalFile, upload_id: str, number: int) -> dict[str, Any]:
