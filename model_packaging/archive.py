@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from isal import igzip, isal_zlib
 
@@ -40,6 +40,13 @@ GZIP_LEVEL = 1
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
 Progress = Callable[[int], object]
+# What a damaged tar.gz raises while being read (isal's error type is untyped in its stubs).
+_CORRUPT_STREAM_ERRORS = (
+    OSError,
+    EOFError,
+    tarfile.TarError,
+    cast(type[Exception], isal_zlib.error),
+)
 
 
 def _no_progress(_: int) -> None:
@@ -317,7 +324,7 @@ def extract_tar_gz(path: Path, dest: Path, progress: Progress = _no_progress) ->
                     pass
         except PackagingError:
             raise
-        except (OSError, EOFError, tarfile.TarError, isal_zlib.error) as exc:
+        except _CORRUPT_STREAM_ERRORS as exc:
             error = str(exc) or type(exc).__name__
         hashing.drain()
     return ExtractedArtifact(records, hashing.sha256.hexdigest(), hashing.size, error)

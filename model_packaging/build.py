@@ -91,17 +91,19 @@ def build(
         for s in descriptor.samples
     ]
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
-    with progress_bar(sum(f.size for f in files), f"build {descriptor.name}", progress) as bar:
-        write = _write_tarball if compression == "gzip" else _write_tree
-        written = write(files, artifact_path, bar.update)
-
-    manifest = _manifest(descriptor, compression, written, images, samples, model_dir)
     manifest_path = out_dir / MANIFEST_NAME
-    _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
-    other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
-    _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with progress_bar(sum(f.size for f in files), f"build {descriptor.name}", progress) as bar:
+            write = _write_tarball if compression == "gzip" else _write_tree
+            written = write(files, artifact_path, bar.update)
+        manifest = _manifest(descriptor, compression, written, images, samples, model_dir)
+        _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
+        other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
+        _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
+    except OSError as exc:  # a full disk or an unwritable folder is the user's to fix
+        raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
     return BuildResult(artifact_path, manifest_path, manifest.digest, manifest)
 
 

@@ -220,7 +220,9 @@ def load(model_dir: Path, entry_point: str) -> InferenceModel:
     return InferenceModel(module, model_dir)
 
 
-def run_requests(model_dir: Path, entry_point: str, requests: list[dict[str, str]]) -> dict:
+def run_requests(
+    model_dir: Path, entry_point: str, requests: list[dict[str, str]]
+) -> dict[str, Any]:
     """Load the model and run each request, timing each one; errors are results, not raises."""
     started = time.perf_counter()
     try:

@@ -40,7 +40,8 @@ DESCRIPTOR_NAME = "model.yaml"
 NAME_PATTERN = r"^[a-z0-9](-*[a-z0-9])*$"
 MAX_NAME_LENGTH = 40
 SAMPLE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
-MEDIA_TYPE_PATTERN = r"^[A-Za-z0-9][\w.+-]*/[A-Za-z0-9][\w.+-]*$"
+# Media types are case-insensitive; requiring lowercase keeps matching a plain comparison.
+MEDIA_TYPE_PATTERN = r"^[a-z0-9][a-z0-9._+-]*/[a-z0-9][a-z0-9._+-]*$"
 ENTRY_POINT_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*\.py$"
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 
@@ -110,7 +111,12 @@ class ContentTypes(StrictModel):
     @classmethod
     def _media_types(cls, values: list[str]) -> list[str]:
         for value in values:
-            _check(value, MEDIA_TYPE_PATTERN, "media_type", "must be a media type like text/csv")
+            _check(
+                value,
+                MEDIA_TYPE_PATTERN,
+                "media_type",
+                "must be a lowercase media type like text/csv",
+            )
         if len(set(values)) != len(values):
             raise PydanticCustomError("duplicate", "lists a media type twice")
         return values
@@ -160,7 +166,9 @@ class Sample(StrictModel):
     @field_validator("content_type", "accept")
     @classmethod
     def _media_type(cls, value: str) -> str:
-        return _check(value, MEDIA_TYPE_PATTERN, "media_type", "must be a media type like text/csv")
+        return _check(
+            value, MEDIA_TYPE_PATTERN, "media_type", "must be a lowercase media type like text/csv"
+        )
 
     @field_validator("body_file")
     @classmethod

@@ -92,7 +92,12 @@ def collect(model_dir: Path, allow: Iterable[str] = ()) -> list[SourceFile]:
             raise PackagingError(f"--allow {path}: {problem}")
         allowed.add(path)
     files: list[SourceFile] = []
-    _walk(model_dir, root, "", allowed, files)
+    try:
+        _walk(model_dir, root, "", allowed, files)
+    except OSError as exc:
+        raise PackagingError(
+            f"{exc.filename or model_dir}: cannot be read: {exc.strerror}"
+        ) from None
     unused = sorted(allowed - {f.path for f in files})
     if unused:
         raise PackagingError(f"--allow {unused[0]}: no such file in {model_dir}")

@@ -155,7 +155,8 @@ def _run_in_fresh_process(loaded: LoadedArtifact, model_dir: Path, work: Path) -
     if process.returncode != 0 or not results_path.is_file():
         last = (process.stderr.strip().splitlines() or ["no output"])[-1]
         return _load_failure(f"model process exited with status {process.returncode}: {last}")
-    return json.loads(results_path.read_text(encoding="utf-8"))
+    outcome: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
+    return outcome
 
 
 def _load_failure(message: str) -> dict[str, Any]:

@@ -96,6 +96,11 @@ def test_the_tarball_has_normalised_sorted_entries_and_a_fixed_gzip_header(tmp_p
 
 def test_gnu_tar_and_gzip_read_the_tarball_back_to_the_same_files(tmp_path: Path) -> None:
     model_dir = copy_example(tmp_path / "churn")
+    # Names past ustar's 100 characters or outside ASCII go into PAX records.
+    long_name = model_dir / ("deep/" * 20) / ("w" * 120 + ".bin")
+    long_name.parent.mkdir(parents=True)
+    long_name.write_bytes(os.urandom(3000))
+    (model_dir / "données-名前.txt").write_text("ünïcode\n")
     result = build(model_dir, tmp_path / "out", progress=False)
     unpacked = tmp_path / "unpacked"
     unpacked.mkdir()
@@ -369,6 +374,16 @@ def test_allow_takes_only_relative_paths_of_files_in_the_folder(
         build(model_dir, tmp_path / "out", allow=(allowed,), progress=False)
 
     assert str(caught.value) == f"--allow {allowed}: " + problem.format(model_dir=model_dir)
+
+
+def test_an_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
+    model_dir = copy_example(tmp_path / "churn")
+    (tmp_path / "out").write_text("a file, not a folder")
+
+    with pytest.raises(PackagingError) as caught:
+        build(model_dir, tmp_path / "out", progress=False)
+
+    assert str(caught.value) == f"{tmp_path / 'out'}: File exists"
 
 
 def test_the_output_folder_may_not_be_inside_the_model_folder(tmp_path: Path) -> None:
