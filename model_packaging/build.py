@@ -70,6 +70,8 @@ def build(
     if compression not in ARTIFACT_PATHS:
         raise PackagingError(f"compression {compression!r}: must be one of gzip, none")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
+    if not model_dir.is_dir():
+        raise PackagingError(f"{model_dir}: no such folder")
     descriptor = load_descriptor(model_dir)
     files = collect(model_dir, allow)
     entry_point = f"{CODE_DIR}/{descriptor.entry_point}"

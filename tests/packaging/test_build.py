@@ -376,6 +376,13 @@ def test_allow_takes_only_relative_paths_of_files_in_the_folder(
     assert str(caught.value) == f"--allow {allowed}: " + problem.format(model_dir=model_dir)
 
 
+def test_a_missing_model_folder_is_named(tmp_path: Path) -> None:
+    with pytest.raises(PackagingError) as caught:
+        build(tmp_path / "nowhere", tmp_path / "out", progress=False)
+
+    assert str(caught.value) == f"{tmp_path / 'nowhere'}: no such folder"
+
+
 def test_an_unwritable_output_is_a_one_line_error(tmp_path: Path) -> None:
     model_dir = copy_example(tmp_path / "churn")
     (tmp_path / "out").write_text("a file, not a folder")

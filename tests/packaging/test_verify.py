@@ -134,6 +134,23 @@ def model_fn(model_dir):
 """
 
 
+def test_a_file_digest_edited_in_the_manifest_is_named(built: Path, tmp_path: Path) -> None:
+    out = copy_of(built, tmp_path)
+    manifest_path = out / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    real = manifest["files"][1]["sha256"]
+    manifest["files"][1]["sha256"] = "0" * 64
+    manifest_path.write_text(json.dumps(manifest))
+
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+
+    assert str(caught.value) == (
+        f"{out / 'model.tar.gz'}: model.joblib has sha256 {real} (918 bytes), the manifest says "
+        f"{'0' * 64} (918 bytes)"
+    )
+
+
 def test_an_uncompressed_artifact_verifies_and_a_changed_file_is_named(tmp_path: Path) -> None:
     sample = {
         "name": "rows",
