@@ -1,0 +1,459 @@
+"""Lookups and checks over offline plans (``infra.plan.Plan``), shared by the infra tests.
+
+Checks return a list of problems instead of asserting, each starting with the URN of the
+offending resource, so that one failing test lists every offender and names what to fix.
+Tests import this module by name; it is not a conftest because ``tests/packaging`` has its own
+``conftest`` module and the two would shadow each other.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from infra import iam, naming
+from infra.mocks import ACCOUNTS, DEFAULT_ACCOUNT
+from infra.plan import STACKS_DIR, Plan, PlannedResource
+from infra.settings import (
+    PROJECT,
+    EnvironmentSettings,
+    ModelSettings,
+    ModelVersion,
+    Settings,
+    read_stack_file,
+)
+
+MODEL_ENDPOINT = "mlserve:serving:ModelEndpoint"
+ALERTING = "mlserve:observability:Alerting"
+ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
+ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+MODEL = "aws:sagemaker/model:Model"
+MODEL_PACKAGE_GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
+MODEL_PACKAGE_GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+SCALABLE_TARGET = "aws:appautoscaling/target:Target"
+SCALING_POLICY = "aws:appautoscaling/policy:Policy"
+SCHEDULED_ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+KMS_KEY = "aws:kms/key:Key"
+BUCKET = "aws:s3/bucket:Bucket"
+BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
+BUCKET_SSE = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+)
+BUCKET_PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
+BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+
+# The metrics whose alarms judge a release (and so roll it back); the others only notify.
+ROLLBACK_METRICS = ("Invocation5XXErrors", "ModelLatency")
+
+
+# --- stack files --------------------------------------------------------------------------
+
+
+def stack_files() -> dict[str, Path]:
+    """Every stack file in ``stacks/``, by stack name: a new file is covered automatically."""
+    files = sorted(STACKS_DIR.glob("Pulumi.*.yaml"))
+    return {p.name.removeprefix("Pulumi.").removesuffix(".yaml"): p for p in files}
+
+
+def stack_environment(stack: str) -> str:
+    """The environment a stack file declares, read without validating the file."""
+    config = read_stack_file(stack_files()[stack])
+    return str(config.get(f"{PROJECT}:environment", stack))
+
+
+def stack_urn(plan: Plan) -> str:
+    return f"urn:pulumi:{plan.stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{plan.stack}"
+
+
+def account(plan: Plan) -> str:
+    """The account the mocks deploy the stack into."""
+    return ACCOUNTS.get(plan.stack, DEFAULT_ACCOUNT)
+
+
+# --- lookups ------------------------------------------------------------------------------
+
+
+def resources_of(plan: Plan, type_: str) -> list[PlannedResource]:
+    return plan.of_type(type_)
+
+
+def parent_of(plan: Plan, resource: PlannedResource) -> PlannedResource | None:
+    """The resource's parent, or None for a top-level resource.
+
+    The plan keeps only the parent's name, and names alone are ambiguous (the shared stack has
+    a component, a nested component and a bucket all named ``mlserve-artifacts``); the type
+    before the resource's own in its URN is its parent's type, which settles it.
+    """
+    if resource.parent is None:
+        return None
+    types = resource.urn.split("::")[2].split("$")
+    parent_type = types[-2] if len(types) > 1 else None
+    found = [r for r in plan.resources if r.name == resource.parent and r.type == parent_type]
+    assert len(found) <= 1, f"{resource.urn}: ambiguous parent {[r.urn for r in found]}"
+    return found[0] if found else None
+
+
+def ancestors(plan: Plan, resource: PlannedResource) -> Iterator[PlannedResource]:
+    parent = parent_of(plan, resource)
+    while parent is not None:
+        yield parent
+        parent = parent_of(plan, parent)
+
+
+def ancestor(plan: Plan, resource: PlannedResource, type_: str) -> PlannedResource | None:
+    """The nearest enclosing resource of ``type_``, if any."""
+    return next((r for r in ancestors(plan, resource) if r.type == type_), None)
+
+
+def component(plan: Plan, name: str, type_: str = MODEL_ENDPOINT) -> PlannedResource:
+    found = [r for r in plan.resources if r.type == type_ and r.name == name]
+    assert len(found) == 1, f"stack {plan.stack}: expected one {type_} named {name}, got {found}"
+    return found[0]
+
+
+def component_children(plan: Plan, name: str, type_: str = MODEL_ENDPOINT) -> list[PlannedResource]:
+    """Every resource inside the component, at any depth."""
+    root = component(plan, name, type_).urn
+    return [r for r in plan.resources if any(a.urn == root for a in ancestors(plan, r))]
+
+
+def children_of(
+    plan: Plan, name: str, type_: str, component_type: str = MODEL_ENDPOINT
+) -> list[PlannedResource]:
+    return [r for r in component_children(plan, name, component_type) if r.type == type_]
+
+
+def only(resources: list[PlannedResource], what: str) -> PlannedResource:
+    assert len(resources) == 1, f"expected exactly one {what}, got {[r.urn for r in resources]}"
+    return resources[0]
+
+
+def endpoint_of(plan: Plan, model: str) -> PlannedResource:
+    return only(children_of(plan, model, ENDPOINT), f"endpoint in component {model}")
+
+
+def config_of(plan: Plan, model: str) -> PlannedResource:
+    return only(children_of(plan, model, ENDPOINT_CONFIG), f"endpoint config in {model}")
+
+
+def dependents(plan: Plan, resource: PlannedResource, type_: str) -> list[PlannedResource]:
+    """Resources of ``type_`` that take an input from (or explicitly depend on) ``resource``."""
+    return [r for r in plan.resources if r.type == type_ and resource.urn in r.dependencies]
+
+
+def depends_on_type(plan: Plan, resource: PlannedResource, type_: str) -> bool:
+    types = {r.urn: r.type for r in plan.resources}
+    return any(types.get(urn) == type_ for urn in resource.dependencies)
+
+
+def variants_of(config: PlannedResource) -> list[dict[str, Any]]:
+    inputs = config.inputs
+    return list(inputs.get("productionVariants") or []) + list(
+        inputs.get("shadowProductionVariants") or []
+    )
+
+
+def model_versions(model: ModelSettings) -> dict[str, ModelVersion]:
+    """The versions a model's endpoint serves, by variant name."""
+    versions = {naming.CHAMPION: model.version}
+    if model.challenger is not None:
+        versions[naming.CHALLENGER] = model.challenger.version
+    if model.shadow is not None:
+        versions[naming.SHADOW] = model.shadow.version
+    return versions
+
+
+def pinned_version(resource: PlannedResource, model: ModelSettings) -> ModelVersion | None:
+    """The version a SageMaker Model resource serves, matched by what its container pins."""
+    container = resource.inputs.get("primaryContainer") or {}
+    for version in model_versions(model).values():
+        if version.package is not None and container.get("modelPackageName") == version.package:
+            return version
+        if version.artifact_uri is not None and container.get("modelDataUrl") == (
+            version.artifact_uri
+        ):
+            return version
+    return None
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Go duration as Pulumi's custom timeouts take it: ``115m``, ``1h30m``."""
+    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
+    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
+    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
+    return sum(float(n) * units[u] for n, u in parts)
+
+
+# --- policies -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PolicyDoc:
+    resource: PlannedResource
+    # identity, trust, bucket, key, topic or model-package-group
+    kind: str
+    document: dict[str, Any]
+
+
+# Identity policies are attached to a principal and grant it permissions; the others are
+# resource policies, which name their principals.
+_IDENTITY_POLICY_TYPES = (
+    ROLE_POLICY,
+    "aws:iam/policy:Policy",
+    "aws:iam/userPolicy:UserPolicy",
+    "aws:iam/groupPolicy:GroupPolicy",
+)
+_RESOURCE_POLICY_INPUTS = {
+    BUCKET_POLICY: ("bucket", "policy"),
+    KMS_KEY: ("key", "policy"),
+    TOPIC_POLICY: ("topic", "policy"),
+    MODEL_PACKAGE_GROUP_POLICY: ("model-package-group", "resourcePolicy"),
+}
+
+
+def _policy_texts(resource: PlannedResource) -> Iterator[tuple[str, Any]]:
+    inputs = resource.inputs
+    if resource.type in _IDENTITY_POLICY_TYPES and inputs.get("policy"):
+        yield "identity", inputs["policy"]
+    if resource.type == ROLE:
+        if inputs.get("assumeRolePolicy"):
+            yield "trust", inputs["assumeRolePolicy"]
+        for inline in inputs.get("inlinePolicies") or []:
+            if inline.get("policy"):
+                yield "identity", inline["policy"]
+    if resource.type in _RESOURCE_POLICY_INPUTS:
+        kind, key = _RESOURCE_POLICY_INPUTS[resource.type]
+        if inputs.get(key):
+            yield kind, inputs[key]
+
+
+def _as_document(value: Any) -> dict[str, Any]:
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def policy_docs(plan: Plan) -> list[PolicyDoc]:
+    """Every IAM policy document in the plan, parsed, with the kind of policy it is."""
+    return [
+        PolicyDoc(r, kind, _as_document(text))
+        for r in plan.resources
+        for kind, text in _policy_texts(r)
+    ]
+
+
+def _walk(value: Any, path: str) -> Iterator[tuple[str, Any]]:
+    yield path, value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _walk(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _walk(item, f"{path}.{i}")
+
+
+def _looks_like_policy(value: Any) -> bool:
+    if isinstance(value, str) and value.lstrip().startswith("{"):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            return False
+    return isinstance(value, dict) and "Statement" in value
+
+
+def unread_policies(plan: Plan) -> list[str]:
+    """Policy documents in inputs that ``policy_docs`` does not know how to classify.
+
+    Without this, a new resource type carrying a policy would escape every policy check.
+    """
+    known = {(d.resource.urn, json.dumps(d.document, sort_keys=True)) for d in policy_docs(plan)}
+    problems = []
+    for r in plan.resources:
+        for path, value in _walk(r.inputs, "inputs"):
+            if path != "inputs" and _looks_like_policy(value):
+                text = json.dumps(_as_document(value), sort_keys=True)
+                if (r.urn, text) not in known:
+                    problems.append(f"{r.urn}: {path} holds a policy no check reads")
+    return problems
+
+
+def statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document.get("Statement", [])
+    return [found] if isinstance(found, dict) else list(found)
+
+
+def as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list) else [value]
+
+
+def principals(statement: dict[str, Any], kind: str = "AWS") -> list[str]:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return ["*"]
+    if isinstance(principal, dict):
+        return as_list(principal.get(kind))
+    return []
+
+
+def policy_problems(plan: Plan, settings: Settings) -> list[str]:
+    """Least privilege: no wildcard actions, no unscoped resources, no public grants."""
+    root = f"arn:{naming.partition(settings.region)}:iam::{account(plan)}:root"
+    problems = []
+    for doc in policy_docs(plan):
+        for i, st in enumerate(statements(doc.document)):
+            where = f"{doc.resource.urn}: {doc.kind} policy statement {st.get('Sid', i)!r}"
+            allow = st.get("Effect") == "Allow"
+            actions = as_list(st.get("Action")) + as_list(st.get("NotAction"))
+            if "*" in actions:
+                problems.append(f"{where}: grants or denies action '*'")
+            service_wide = [a for a in actions if a != "*" and a.endswith(":*")]
+            if service_wide:
+                if doc.kind == "identity":
+                    problems.append(f"{where}: service-wide actions {service_wide}")
+                elif doc.kind == "key":
+                    if service_wide != ["kms:*"] or principals(st) != [root]:
+                        problems.append(
+                            f"{where}: {service_wide} outside the account-root statement"
+                        )
+                elif allow:
+                    # A resource policy may deny a whole service (the TLS-only statement
+                    # denies s3:*), which only ever narrows access; it may not grant one.
+                    problems.append(f"{where}: grants service-wide actions {service_wide}")
+            if allow and doc.kind != "identity" and "*" in principals(st):
+                problems.append(f"{where}: allows any principal")
+            if allow and st.get("NotAction") is not None:
+                problems.append(f"{where}: allows everything but a list (NotAction)")
+            resources = as_list(st.get("Resource")) + as_list(st.get("NotResource"))
+            if doc.kind == "key":
+                # Exempt on purpose: a key policy is attached to one key, and there
+                # "Resource": "*" means that key and no other.
+                continue
+            if "*" in resources:
+                unscoped = [a for a in actions if a not in iam.GLOBAL_ACTIONS]
+                if doc.kind != "identity":
+                    problems.append(f"{where}: a resource policy with 'Resource': '*'")
+                elif unscoped:
+                    problems.append(
+                        f"{where}: 'Resource': '*' for {unscoped}, which accept resource ARNs"
+                    )
+    return problems
+
+
+# AWS managed policies that grant a whole service, or everything.
+BROAD_MANAGED_POLICY = re.compile(
+    r"arn:aws[a-z-]*:iam::aws:policy/(?:[\w+=,.@-]+/)*(?:[\w+=,.@-]*FullAccess|AdministratorAccess)"
+)
+
+
+def managed_policy_problems(plan: Plan) -> list[str]:
+    problems = []
+    for r in plan.resources:
+        for path, value in _walk(r.inputs, "inputs"):
+            if isinstance(value, str) and BROAD_MANAGED_POLICY.search(value):
+                problems.append(f"{r.urn}: {path} uses the AWS managed policy {value}")
+    return problems
+
+
+def is_tls_only(statement: dict[str, Any], bucket_arn: str) -> bool:
+    """A statement that denies every S3 action on the bucket and its objects without TLS."""
+    secure = statement.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")
+    return (
+        statement.get("Effect") == "Deny"
+        and "*" in principals(statement)
+        and "s3:*" in as_list(statement.get("Action"))
+        and {bucket_arn, f"{bucket_arn}/*"} <= set(as_list(statement.get("Resource")))
+        and str(secure).lower() == "false"
+    )
+
+
+# --- tags ---------------------------------------------------------------------------------
+
+
+@cache
+def resource_class(type_token: str) -> type | None:
+    """The pulumi_aws class for a type token, e.g. ``aws:sagemaker/endpoint:Endpoint``."""
+    package, module_path, name = type_token.split(":")
+    if package != "aws":
+        return None
+    module = module_path.split("/")[0]
+    imported = importlib.import_module(
+        "pulumi_aws" if module == "index" else f"pulumi_aws.{module}"
+    )
+    cls = getattr(imported, name, None)
+    assert cls is not None, f"no pulumi_aws class for {type_token}"
+    return cls
+
+
+@cache
+def accepts_tags(type_token: str) -> bool:
+    cls = resource_class(type_token)
+    if cls is None:
+        return False
+    return "tags" in inspect.signature(cls._internal_init).parameters  # type: ignore[attr-defined]
+
+
+def taggable(plan: Plan) -> list[PlannedResource]:
+    return [r for r in plan.resources if r.custom and accepts_tags(r.type)]
+
+
+def expected_tags(plan: Plan, resource: PlannedResource, settings: Settings) -> dict[str, str]:
+    tags = {
+        "environment": settings.environment,
+        "owner": settings.owner,
+        "cost-center": settings.cost_center,
+    }
+    owner = ancestor(plan, resource, MODEL_ENDPOINT)
+    if owner is None:
+        return tags
+    assert isinstance(settings, EnvironmentSettings)
+    model = settings.models[owner.name]
+    version = model.version
+    if resource.type == MODEL:
+        # Each Model carries the version it serves (a challenger's is not the champion's).
+        version = pinned_version(resource, model) or version
+    return {**tags, "model": owner.name, "model-version": naming.version_label(version)}
+
+
+def tag_problems(plan: Plan, settings: Settings) -> list[str]:
+    problems = []
+    for r in taggable(plan):
+        tags = r.inputs.get("tags") or {}
+        for key, value in expected_tags(plan, r, settings).items():
+            if tags.get(key) != value:
+                problems.append(f"{r.urn}: tag {key} is {tags.get(key)!r}, expected {value!r}")
+    return problems
+
+
+# --- bad configs --------------------------------------------------------------------------
+
+# What ``three_problems`` makes of a stack config, reported together.
+THREE_PROBLEMS = [
+    "models.churn.scalng: unknown key",
+    "models.churn.instance_type: 'ml.m5.huge' is not a SageMaker hosting instance type",
+    "models.churn.scaling.max_instances: must be >= min_instances (3)",
+]
+
+
+def three_problems(config: dict[str, Any]) -> None:
+    """A typo'd key, an unknown instance type and min > max, all in prod's churn model."""
+    churn = config["mlserve:models"]["churn"]
+    churn["scalng"] = {"min_instances": 2}
+    churn["instance_type"] = "ml.m5.huge"
+    churn["scaling"]["min_instances"] = 3
+    churn["scaling"]["max_instances"] = 2

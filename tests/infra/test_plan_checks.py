@@ -1,0 +1,161 @@
+"""The checks themselves: each one flags what it is meant to flag, naming the URN.
+
+The stack tests pass when the program is right; these make sure that they would fail if it were
+not, on small hand-made plans with one flaw each.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from plan_checks import (
+    component_children,
+    managed_policy_problems,
+    parse_duration,
+    policy_problems,
+    tag_problems,
+    unread_policies,
+)
+
+from infra.plan import Plan, PlannedResource
+
+STACK = "prod"
+PREFIX = f"urn:pulumi:{STACK}::mlserve::"
+ROOT_ARN = "arn:aws:iam::444444444444:root"
+
+
+def resource(type_: str, name: str, inputs: dict, parent: tuple[str, str] | None = None):
+    chain = f"{parent[0]}${type_}" if parent else type_
+    return PlannedResource(
+        type=type_,
+        name=name,
+        parent=parent[1] if parent else None,
+        inputs=inputs,
+        urn=f"{PREFIX}{chain}::{name}",
+        custom=not type_.startswith("mlserve:"),
+        dependencies=(),
+        custom_timeouts={},
+        retain_on_delete=False,
+    )
+
+
+def plan_of(*resources: PlannedResource) -> Plan:
+    return Plan(stack=STACK, resources=list(resources), outputs={})
+
+
+def role_policy(name: str, *statements: dict) -> PlannedResource:
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return resource("aws:iam/rolePolicy:RolePolicy", name, {"policy": json.dumps(document)})
+
+
+def key(name: str, *statements: dict) -> PlannedResource:
+    document = {"Version": "2012-10-17", "Statement": list(statements)}
+    return resource("aws:kms/key:Key", name, {"policy": json.dumps(document)})
+
+
+def allow(action, resource_="arn:aws:s3:::bucket/models/*", **extra) -> dict:
+    return {"Effect": "Allow", "Action": action, "Resource": resource_, **extra}
+
+
+@pytest.mark.parametrize(
+    ("flawed", "flagged"),
+    [
+        (role_policy("star", allow("*")), "action '*'"),
+        (role_policy("service", allow("s3:*")), "service-wide"),
+        (role_policy("unscoped", allow("s3:GetObject", "*")), "'Resource': '*'"),
+        (
+            key("foreign-admin", allow("kms:*", "*", Principal={"AWS": "arn:aws:iam::1:root"})),
+            "outside the account-root statement",
+        ),
+        (
+            resource(
+                "aws:s3/bucketPolicy:BucketPolicy",
+                "public",
+                {
+                    "bucket": "b",
+                    "policy": json.dumps(
+                        {"Statement": [allow("s3:GetObject", "arn:aws:s3:::b/*", Principal="*")]}
+                    ),
+                },
+            ),
+            "allows any principal",
+        ),
+    ],
+    ids=["star-action", "service-wide", "unscoped-resource", "foreign-kms-admin", "public"],
+)
+def test_policy_check_flags(stack_settings, flawed, flagged):
+    problems = policy_problems(plan_of(flawed), stack_settings[STACK])
+    assert problems and all(p.startswith(flawed.urn) for p in problems), problems
+    assert any(flagged in p for p in problems), problems
+
+
+def test_policy_check_allows_the_exemptions(stack_settings):
+    fine = plan_of(
+        role_policy("token", allow("ecr:GetAuthorizationToken", "*")),
+        # In a key policy "*" is the key itself; kms:* goes to the account root only.
+        key("admin", allow("kms:*", "*", Principal={"AWS": ROOT_ARN})),
+        resource(
+            "aws:s3/bucketPolicy:BucketPolicy",
+            "tls",
+            {
+                "bucket": "b",
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": ["arn:aws:s3:::b", "arn:aws:s3:::b/*"],
+                            }
+                        ]
+                    }
+                ),
+            },
+        ),
+    )
+    assert policy_problems(fine, stack_settings[STACK]) == []
+
+
+def test_managed_full_access_is_flagged():
+    role = resource(
+        "aws:iam/role:Role",
+        "admin",
+        {"managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]},
+    )
+    problems = managed_policy_problems(plan_of(role))
+    assert problems and problems[0].startswith(role.urn)
+
+
+def test_policies_of_unknown_types_are_flagged():
+    queue = resource(
+        "aws:sqs/queuePolicy:QueuePolicy", "queue", {"policy": json.dumps({"Statement": []})}
+    )
+    problems = unread_policies(plan_of(queue))
+    assert len(problems) == 1 and problems[0].startswith(queue.urn), problems
+
+
+def test_tag_check_flags_missing_and_wrong_tags(stack_settings):
+    settings = stack_settings[STACK]
+    owner = resource("mlserve:serving:ModelEndpoint", "churn", {})
+    tags = {"environment": "prod", "owner": settings.owner, "cost-center": settings.cost_center}
+    untagged = resource("aws:sns/topic:Topic", "untagged", {"tags": {"environment": "prod"}})
+    unlabelled = resource(
+        "aws:sagemaker/endpoint:Endpoint",
+        "churn-endpoint",
+        {"tags": tags},
+        parent=("mlserve:serving:ModelEndpoint", "churn"),
+    )
+    plan = plan_of(owner, untagged, unlabelled)
+    assert component_children(plan, "churn") == [unlabelled]
+    problems = tag_problems(plan, settings)
+    assert {p.split(": tag ")[0] for p in problems} == {untagged.urn, unlabelled.urn}
+    assert any("model-version" in p for p in problems)
+
+
+def test_durations():
+    assert parse_duration("115m") == 6900
+    assert parse_duration("1h30m") == 5400
+    with pytest.raises(AssertionError):
+        parse_duration("soon")
