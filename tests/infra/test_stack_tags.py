@@ -1,0 +1,25 @@
+"""Tags on everything that takes them: cost reports and ownership depend on it."""
+
+from __future__ import annotations
+
+from plan_checks import MODEL_ENDPOINT, accepts_tags, ancestor, tag_problems, taggable
+
+
+def test_taggable_types_are_found_by_introspection():
+    # Guards the introspection itself: a wrong mapping would make every type "untaggable".
+    assert accepts_tags("aws:sagemaker/endpoint:Endpoint")
+    assert accepts_tags("aws:s3/bucket:Bucket")
+    assert not accepts_tags("aws:iam/rolePolicy:RolePolicy")
+    assert not accepts_tags("mlserve:serving:ModelEndpoint")
+
+
+def test_taggable_resources_carry_the_platform_tags(plans, stack_settings, stack):
+    plan = plans[stack]
+    checked = taggable(plan)
+    assert checked, f"stack {stack}: no taggable resource, the check would pass vacuously"
+    if stack_settings[stack].environment != "shared":
+        assert any(ancestor(plan, r, MODEL_ENDPOINT) for r in checked), (
+            f"stack {stack}: no taggable resource inside a ModelEndpoint"
+        )
+    problems = tag_problems(plan, stack_settings[stack])
+    assert not problems, "\n".join(problems)
