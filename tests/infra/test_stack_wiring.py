@@ -1,0 +1,125 @@
+"""How each ModelEndpoint is wired: config naming, role readiness, logs, and stack outputs."""
+
+from __future__ import annotations
+
+import re
+
+from plan_checks import (
+    ALARM,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    LOG_GROUP,
+    MODEL,
+    MODEL_ENDPOINT,
+    ROLE,
+    ROLE_POLICY,
+    ancestor,
+    children_of,
+    component,
+    endpoint_of,
+    only,
+    resources_of,
+    stack_urn,
+)
+
+ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+
+
+def test_endpoint_configurations_are_auto_named(plans, env_stack):
+    """Configurations are immutable: a fixed name would block every change (pitfall 1)."""
+    plan = plans[env_stack]
+    configs = resources_of(plan, ENDPOINT_CONFIG)
+    assert configs, f"stack {env_stack}: no endpoint configuration"
+    named = [f"{c.urn}: name {c.inputs['name']!r}" for c in configs if c.inputs.get("name")]
+    assert not named, "\n".join(named)
+
+
+def test_models_wait_for_their_role_policy(plans, env_stack):
+    """A role is usable only once its policy is attached (pitfall 7)."""
+    plan = plans[env_stack]
+    models = resources_of(plan, MODEL)
+    assert models, f"stack {env_stack}: no SageMaker model"
+    problems = []
+    for model in models:
+        owner = ancestor(plan, model, MODEL_ENDPOINT)
+        if owner is None:
+            problems.append(f"{model.urn}: outside any ModelEndpoint")
+            continue
+        role = only(children_of(plan, owner.name, ROLE), f"role in {owner.urn}")
+        policy = only(children_of(plan, owner.name, ROLE_POLICY), f"role policy in {owner.urn}")
+        if policy.urn not in model.dependencies:
+            problems.append(f"{model.urn}: does not depend on {policy.urn}")
+        if role.urn not in model.dependencies or role.urn not in policy.dependencies:
+            problems.append(f"{model.urn}: not run by {role.urn} and its policy")
+    assert not problems, "\n".join(problems)
+
+
+def test_log_groups_are_named_for_their_endpoint(plans, stack_settings, env_stack):
+    plan, settings = plans[env_stack], stack_settings[env_stack]
+    problems = []
+    for name, model in settings.models.items():
+        group = only(children_of(plan, name, LOG_GROUP), f"log group in model {name}")
+        expected = f"/aws/sagemaker/Endpoints/{endpoint_of(plan, name).inputs['name']}"
+        if group.inputs.get("name") != expected:
+            problems.append(f"{group.urn}: named {group.inputs.get('name')!r}, not {expected!r}")
+        if group.inputs.get("retentionInDays") != model.log_retention_days:
+            problems.append(
+                f"{group.urn}: keeps logs {group.inputs.get('retentionInDays')} days, "
+                f"settings say {model.log_retention_days}"
+            )
+    assert not problems, "\n".join(problems)
+
+
+def test_environment_outputs(plans, stack_configs, env_stack):
+    plan = plans[env_stack]
+    written = stack_configs[env_stack]["mlserve:models"]
+    outputs = plan.outputs
+    assert str(outputs.get("alert_topic_arn", "")).startswith("arn:"), stack_urn(plan)
+    exported = outputs.get("models") or {}
+    assert set(exported) == set(written), f"{stack_urn(plan)}: exports models {sorted(exported)}"
+    problems = []
+    for name, spec in written.items():
+        urn = component(plan, name).urn
+        out = exported[name]
+        endpoint = endpoint_of(plan, name).inputs["name"]
+        alarms = {a.inputs["name"] for a in children_of(plan, name, ALARM)}
+        if out.get("endpoint_name") != endpoint:
+            problems.append(f"{urn}: endpoint_name {out.get('endpoint_name')!r}")
+        if not str(out.get("endpoint_arn", "")).endswith(f":endpoint/{endpoint}"):
+            problems.append(f"{urn}: endpoint_arn {out.get('endpoint_arn')!r}")
+        if ":role/" not in str(out.get("role_arn", "")):
+            problems.append(f"{urn}: role_arn {out.get('role_arn')!r}")
+        if not alarms or set(out.get("alarm_names") or []) != alarms:
+            problems.append(f"{urn}: alarm_names {out.get('alarm_names')}")
+        if not str(out.get("dashboard_url", "")).startswith("https://"):
+            problems.append(f"{urn}: dashboard_url {out.get('dashboard_url')!r}")
+        version = out.get("version") or {}
+        for key in ("package", "digest"):
+            if version.get(key) != spec["version"].get(key):
+                problems.append(f"{urn}: version.{key} {version.get(key)!r}")
+    assert not problems, "\n".join(problems)
+
+
+def test_shared_outputs(plans, stack_configs, shared_stack):
+    plan = plans[shared_stack]
+    outputs = plan.outputs
+    urn = stack_urn(plan)
+    for key in ("artifact_bucket_name", "artifact_bucket_arn", "artifact_key_arn"):
+        assert outputs.get(key), f"{urn}: no {key} output"
+    assert outputs["artifact_bucket_arn"].endswith(f":::{outputs['artifact_bucket_name']}"), urn
+    assert ":kms:" in outputs["artifact_key_arn"], urn
+    groups = outputs.get("model_package_groups") or {}
+    written = stack_configs[shared_stack]["mlserve:models"]
+    assert set(groups) == set(written), f"{urn}: model_package_groups {sorted(groups)}"
+    for name, arn in groups.items():
+        assert arn.endswith(f":model-package-group/{name}"), f"{urn}: {name} -> {arn}"
+
+
+def test_endpoint_names_are_valid_for_sagemaker(plans, env_stack):
+    plan = plans[env_stack]
+    bad = [
+        f"{e.urn}: {e.inputs.get('name')!r}"
+        for e in resources_of(plan, ENDPOINT)
+        if not ENDPOINT_NAME.match(str(e.inputs.get("name")))
+    ]
+    assert not bad, "\n".join(bad)
