@@ -1,0 +1,175 @@
+"""Bad stack configs: every problem reported at once, by key path, before anything is registered."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pytest
+from plan_checks import THREE_PROBLEMS, three_problems
+
+import infra.plan
+from infra.mocks import RecordingMonitor
+from infra.plan import evaluate
+from infra.settings import LOG_RETENTION_DAYS, SettingsError, load_settings
+
+Config = dict[str, Any]
+
+
+def mutated(stack_configs, stack: str, mutate: Callable[[Config], None]) -> Config:
+    config = copy.deepcopy(stack_configs[stack])
+    mutate(config)
+    return config
+
+
+def churn(config: Config) -> dict[str, Any]:
+    return config["mlserve:models"]["churn"]
+
+
+def retention_100(config: Config) -> None:
+    churn(config)["log_retention_days"] = 100
+
+
+def serverless_with_instance_type(config: Config) -> None:
+    config["mlserve:models"]["fraud"]["instance_type"] = "ml.m5.large"
+
+
+def canary_60(config: Config) -> None:
+    churn(config)["deployment"]["canary_percent"] = 60
+
+
+def short_digest(config: Config) -> None:
+    churn(config)["version"]["digest"] = "sha256:abc123"
+
+
+def fraud_package_for_churn(config: Config) -> None:
+    churn(config)["version"]["package"] = (
+        "arn:aws:sagemaker:us-east-1:111111111111:model-package/fraud/2"
+    )
+
+
+def unknown_namespace(config: Config) -> None:
+    config["mlsrve:owner"] = config.pop("mlserve:owner")
+
+
+def prod_all_at_once(config: Config) -> None:
+    churn(config)["deployment"] = {"strategy": "all_at_once"}
+
+
+def prod_without_subscriptions(config: Config) -> None:
+    config["mlserve:alerts"] = {"subscriptions": []}
+
+
+def short_reader_account(config: Config) -> None:
+    config["mlserve:artifact_store"]["reader_accounts"][0] = "22222222222"
+
+
+CASES = [
+    ("prod", three_problems, THREE_PROBLEMS),
+    (
+        "prod",
+        retention_100,
+        [
+            "models.churn.log_retention_days: must be one of CloudWatch's periods: "
+            + ", ".join(map(str, LOG_RETENTION_DAYS))
+        ],
+    ),
+    (
+        "dev",
+        serverless_with_instance_type,
+        ["models.fraud.serverless: a serverless model must not also set instance_type"],
+    ),
+    (
+        "prod",
+        canary_60,
+        ["models.churn.deployment.canary_percent: input should be less than or equal to 50"],
+    ),
+    (
+        "prod",
+        short_digest,
+        ["models.churn.version.digest: must be sha256: followed by 64 lowercase hex digits"],
+    ),
+    (
+        "prod",
+        fraud_package_for_churn,
+        ["models.churn.version.package: belongs to model package group 'fraud', not 'churn'"],
+    ),
+    (
+        "prod",
+        unknown_namespace,
+        [
+            "mlsrve:owner: unknown namespace 'mlsrve' (did you mean mlserve:?)",
+            "owner: is required",
+        ],
+    ),
+    (
+        "prod",
+        prod_all_at_once,
+        ["models.churn.deployment.strategy: prod requires canary or linear traffic shifting"],
+    ),
+    (
+        "prod",
+        prod_without_subscriptions,
+        ["alerts.subscriptions: prod needs at least one subscription"],
+    ),
+    (
+        "shared",
+        short_reader_account,
+        ["artifact_store.reader_accounts.0: must be a 12-digit account id"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("base", "mutate", "expected"), CASES, ids=[case[1].__name__ for case in CASES]
+)
+def test_settings_report_exact_problems(stack_configs, base, mutate, expected):
+    config = mutated(stack_configs, base, mutate)
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, base)
+    assert raised.value.problems == expected
+
+
+def test_stack_files_are_valid(stack_configs, stack):
+    load_settings(stack_configs[stack], stack)
+
+
+@pytest.fixture
+def monitors(monkeypatch) -> list[RecordingMonitor]:
+    """Every monitor ``evaluate`` creates, to see what reached the (mock) engine."""
+    created: list[RecordingMonitor] = []
+
+    class Spy(RecordingMonitor):
+        def __init__(self, mocks: Any) -> None:
+            super().__init__(mocks)
+            created.append(self)
+
+    monkeypatch.setattr(infra.plan, "RecordingMonitor", Spy)
+    return created
+
+
+def test_invalid_config_registers_nothing(stack_configs, monitors):
+    config = mutated(stack_configs, "prod", three_problems)
+    plan = None
+    with pytest.raises(SettingsError) as raised:
+        plan = evaluate(config, "prod")
+    assert plan is None
+    assert raised.value.problems == THREE_PROBLEMS
+    assert [r.urn for m in monitors for r in m.registrations] == []
+
+
+def test_program_refuses_an_invalid_config_before_registering(stack_configs, monitors, monkeypatch):
+    """``__main__.py`` checks the config itself, as under ``pulumi up``, where no plan runs."""
+
+    class Unchecked:
+        region = "us-east-1"
+
+    monkeypatch.setattr(infra.plan, "load_settings", lambda config, stack: Unchecked())
+    config = mutated(stack_configs, "prod", three_problems)
+    with pytest.raises(pulumi.RunError) as raised:
+        evaluate(config, "prod")
+    assert [line.strip() for line in str(raised.value).splitlines()[1:]] == THREE_PROBLEMS
+    assert len(monitors) == 1
+    assert [r.urn for r in monitors[0].registrations] == []
