@@ -76,6 +76,7 @@ class Bench:
     size: int
     builds: dict[str, BuildResult] = field(default_factory=dict)
     rows: dict[str, Row] = field(default_factory=dict)
+    publish_again_bytes: int | None = None
 
 
 def make_model_folder(root: Path, size_mb: int) -> Path:
@@ -155,11 +156,45 @@ def measure_tar_gzip(bench: Bench) -> Row:
     )
 
 
+def measure_publish_again(bench: Bench) -> Row:
+    """Publishing the same digest twice: the second run must send 0 bytes (moto in-process)."""
+    import os
+
+    import boto3
+    from moto import mock_aws
+
+    from model_packaging.publish import publish
+
+    artifact = bench.builds["gzip"].artifact_path.parent
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    os.environ.pop("AWS_ENDPOINT_URL", None)  # mock_aws intercepts AWS's own endpoints only
+    with mock_aws():  # fake credentials for its duration
+        session = boto3.session.Session()
+        session.client("s3").create_bucket(Bucket="bench-artifacts")
+        key = session.client("kms").create_key()["KeyMetadata"]["Arn"]
+        group = bench.builds["gzip"].manifest.name
+        session.client("sagemaker").create_model_package_group(ModelPackageGroupName=group)
+        first = publish(artifact, bucket="bench-artifacts", kms_key=key, progress=False)
+        seconds, second = timed(
+            lambda: publish(artifact, bucket="bench-artifacts", kms_key=key, progress=False)
+        )
+    assert second.version_arn == first.version_arn and not second.created
+    bench.publish_again_bytes = second.uploaded_bytes
+    return Row(
+        "publish again (same digest)",
+        seconds,
+        bench.size,
+        f"sent {second.uploaded_bytes} bytes (first publish sent "
+        f"{first.uploaded_bytes / 1e6:.0f} MB)",
+    )
+
+
 MEASUREMENTS: list[Callable[[Bench], Row]] = [
     measure_sha256,
     measure_build_gzip,
     measure_build_none,
     measure_tar_gzip,
+    measure_publish_again,
 ]
 
 
@@ -176,6 +211,12 @@ def report(bench: Bench) -> list[str]:
         ratio = gzip_row.seconds / baseline.seconds
         verdict = "meets" if ratio <= 0.2 else "MISSES"
         lines += ["", f"build (gzip) / tar -czf = {ratio:.3f} ({verdict} the goal of <= 0.2)"]
+    if bench.publish_again_bytes is not None:
+        verdict = "meets" if bench.publish_again_bytes == 0 else "MISSES"
+        lines.append(
+            f"bytes sent by a second publish = {bench.publish_again_bytes}"
+            f" ({verdict} the goal of 0)"
+        )
     return lines
 
 

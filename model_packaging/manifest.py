@@ -186,6 +186,7 @@ def check_artifact(loaded: LoadedArtifact, progress: Progress = _no_progress) ->
             raise _changed(path, sha256, manifest.digest)
     else:
         _check_files(path, manifest.files, copy_tree(list_tree(path), None, progress))
+        _check_listing(loaded)
 
 
 def unpack(loaded: LoadedArtifact, dest: Path, progress: Progress = _no_progress) -> None:
@@ -201,10 +202,17 @@ def unpack(loaded: LoadedArtifact, dest: Path, progress: Progress = _no_progress
             raise PackagingError(f"{path}: cannot be unpacked: {result.error}")
         _check_files(path, manifest.files, result.files)
     else:
-        records = copy_tree(list_tree(path), dest, progress)
-        _check_files(path, manifest.files, records)
-        if listing_digest(records) != manifest.digest:
-            raise PackagingError(f"{path}: listing digest does not match the manifest's digest")
+        _check_files(path, manifest.files, copy_tree(list_tree(path), dest, progress))
+        _check_listing(loaded)
+
+
+def _check_listing(loaded: LoadedArtifact) -> None:
+    """An uncompressed artifact is named by the digest of its file list: tie the two together."""
+    if listing_digest(loaded.manifest.files) != loaded.manifest.digest:
+        raise PackagingError(
+            f"{loaded.directory / MANIFEST_NAME}: digest does not match its file list;"
+            " the manifest was modified after it was built"
+        )
 
 
 def _changed(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_packaging import aws, registry, upload
-from model_packaging.archive import hash_file, listing_digest
+from model_packaging.archive import hash_file
 from model_packaging.errors import PackagingError
 from model_packaging.manifest import (
     MANIFEST_NAME,
@@ -122,12 +122,6 @@ def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[
             )
         ]
     else:
-        # check_artifact proved the files; this ties them to the digest that names the upload.
-        if listing_digest(manifest.files) != manifest.digest:
-            raise PackagingError(
-                f"{loaded.directory / MANIFEST_NAME}: digest does not match its file list;"
-                " the manifest was modified after it was built"
-            )
         files = [
             upload.local_file(
                 loaded.artifact_path / record.path,
