@@ -439,8 +439,12 @@ def _with_defaults(models: Any, environment: str) -> Any:
             continue
         defaults = MODEL_DEFAULTS[environment]
         if "serverless" in model:
-            # Deployment guardrails need instances; serverless updates are all at once.
-            defaults = _deep_merge(defaults, {"deployment": {"strategy": "all_at_once"}})
+            # Deployment guardrails need instances, and serverless endpoints cannot capture
+            # data: their updates are all at once, without capture.
+            defaults = _deep_merge(
+                defaults,
+                {"deployment": {"strategy": "all_at_once"}, "data_capture": {"enabled": False}},
+            )
         else:
             defaults = _deep_merge(defaults, INSTANCE_DEFAULTS[environment])
         resolved[name] = _deep_merge(defaults, model)
@@ -547,8 +551,14 @@ def _check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: _
             )
         if model.network.subnet_ids or model.network.security_group_ids:
             p.add(f"{path}.network", "serverless endpoints cannot be placed in a VPC")
+        if model.network.isolation:
+            p.add(f"{path}.network.isolation", "serverless endpoints cannot use network isolation")
         if model.shadow is not None:
             p.add(f"{path}.shadow", "serverless endpoints cannot have a shadow variant")
+        if model.challenger is not None:
+            p.add(f"{path}.challenger", "serverless endpoints serve a single production variant")
+        if model.data_capture.enabled:
+            p.add(f"{path}.data_capture.enabled", "serverless endpoints cannot capture data")
     else:
         if model.instance_type is None:
             p.add(f"{path}.instance_type", "is required unless serverless is set")
@@ -556,6 +566,14 @@ def _check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: _
             p.add(
                 f"{path}.instance_type",
                 f"{model.instance_type!r} is not a SageMaker hosting instance type",
+            )
+        elif model.instance_type.startswith("ml.inf1.") and (
+            model.deployment.strategy is not Strategy.ALL_AT_ONCE
+        ):
+            # SageMaker silently falls back to all-at-once for Inf1 (deployment guardrails).
+            p.add(
+                f"{path}.deployment.strategy",
+                "canary and linear shifting are not available on ml.inf1 instances",
             )
         if model.scaling is None:
             p.add(f"{path}.scaling", "is required unless serverless is set")
