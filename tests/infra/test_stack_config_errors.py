@@ -62,6 +62,26 @@ def prod_without_subscriptions(config: Config) -> None:
     config["mlserve:alerts"] = {"subscriptions": []}
 
 
+def serverless_churn(config: Config) -> dict[str, Any]:
+    """Prod's churn model made serverless, with the settings serverless cannot honour."""
+    model = churn(config)
+    for key in ("instance_type", "scaling"):
+        model.pop(key)
+    model["serverless"] = {"memory_mb": 2048}
+    model["deployment"] = {"strategy": "all_at_once"}
+    return model
+
+
+def serverless_with_instance_features(config: Config) -> None:
+    model = serverless_churn(config)
+    model["network"] = {"isolation": True}
+    model["data_capture"] = {"enabled": True}
+
+
+def inf1_canary(config: Config) -> None:
+    churn(config)["instance_type"] = "ml.inf1.xlarge"
+
+
 def short_reader_account(config: Config) -> None:
     config["mlserve:artifact_store"]["reader_accounts"][0] = "22222222222"
 
@@ -113,6 +133,23 @@ CASES = [
         "prod",
         prod_without_subscriptions,
         ["alerts.subscriptions: prod needs at least one subscription"],
+    ),
+    (
+        "prod",
+        serverless_with_instance_features,
+        [
+            "models.churn.network.isolation: serverless endpoints cannot use network isolation",
+            "models.churn.challenger: serverless endpoints serve a single production variant",
+            "models.churn.data_capture.enabled: serverless endpoints cannot capture data",
+        ],
+    ),
+    (
+        "prod",
+        inf1_canary,
+        [
+            "models.churn.deployment.strategy: "
+            "canary and linear shifting are not available on ml.inf1 instances"
+        ],
     ),
     (
         "shared",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 
 from plan_checks import (
@@ -16,11 +17,14 @@ from plan_checks import (
     ancestor,
     children_of,
     component,
+    config_of,
     endpoint_of,
     only,
     resources_of,
     stack_urn,
 )
+
+from infra.plan import evaluate
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
@@ -123,3 +127,39 @@ def test_endpoint_names_are_valid_for_sagemaker(plans, env_stack):
         if not ENDPOINT_NAME.match(str(e.inputs.get("name")))
     ]
     assert not bad, "\n".join(bad)
+
+
+def test_serverless_endpoints_use_only_what_serverless_supports(plans, stack_settings, env_stack):
+    """No data capture, one production variant, no shadow, no VPC, no network isolation."""
+    plan, settings = plans[env_stack], stack_settings[env_stack]
+    problems = []
+    for name, model in settings.models.items():
+        if model.serverless is None:
+            continue
+        config = config_of(plan, name)
+        variants = config.inputs["productionVariants"]
+        if config.inputs.get("dataCaptureConfig"):
+            problems.append(f"{config.urn}: captures data")
+        if len(variants) != 1 or config.inputs.get("shadowProductionVariants"):
+            problems.append(f"{config.urn}: more than one variant")
+        if not all(v.get("serverlessConfig") and not v.get("instanceType") for v in variants):
+            problems.append(f"{config.urn}: variants not all serverless: {variants}")
+        for sm_model in children_of(plan, name, MODEL):
+            if sm_model.inputs.get("vpcConfig") or sm_model.inputs.get("enableNetworkIsolation"):
+                problems.append(f"{sm_model.urn}: VPC or network isolation")
+    assert not problems, "\n".join(problems)
+
+
+def test_a_serverless_model_outside_dev_captures_nothing(stack_configs, stack_settings):
+    """Staging and prod capture data by default; a serverless model there must not."""
+    config = copy.deepcopy(stack_configs["staging"])
+    fraud = config["mlserve:models"]["fraud"]
+    fraud.pop("instance_type", None)
+    fraud.pop("scaling", None)
+    fraud["serverless"] = {"memory_mb": 2048}
+    plan = evaluate(config, "staging")
+    assert stack_settings["staging"].models["churn"].data_capture.enabled
+    assert config_of(plan, "churn").inputs.get("dataCaptureConfig")
+    fraud_config = config_of(plan, "fraud")
+    assert not fraud_config.inputs.get("dataCaptureConfig"), fraud_config.urn
+    assert fraud_config.inputs["productionVariants"][0].get("serverlessConfig"), fraud_config.urn
