@@ -6,8 +6,8 @@ Tests ask for one of these arguments and are run once per matching file in ``sta
 - ``env_stack``: files of the dev, staging and prod environments;
 - ``prod_stack`` / ``dev_stack`` / ``shared_stack``: files of that environment.
 
-The plans themselves come from the session-scoped ``plans`` mapping, which evaluates a stack on
-first use and keeps the result, so each file is run through the program once per test run.
+The plans come from the ``plans`` mapping, shared by all tests, which evaluates a stack on first
+use and keeps the result, so each file is run through the program once per test run.
 """
 
 from __future__ import annotations
