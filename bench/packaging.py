@@ -32,9 +32,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
+HERE = Path(__file__).resolve().parent
+# Run as a script, this folder comes first on the path, and this file would shadow the
+# ``packaging`` distribution that boto3, moto and the sagemaker SDK import.
+sys.path[:] = [str(HERE.parent)] + [p for p in sys.path if Path(p or ".").resolve() != HERE]
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import numpy as np  # noqa: E402
 
 from model_packaging.archive import BLOCK_SIZE  # noqa: E402
 from model_packaging.build import BuildResult, build  # noqa: E402

@@ -146,6 +146,9 @@ def main() -> int:
     print(f"time{n}/({n}*time1):           {per_model:.2f} (goal: <= {allowance:.2f})")
     print(f"resources{n}/resources1:     {many['resources'] / one['resources']:.1f}x")
     print(f"time{n}/time1 without GC:    {without_gc:.1f}x")
+    per_resource = (many["median"] / many["resources"]) / (one["median"] / one["resources"])
+    # Each model adds the same resources, so linear growth shows as a flat cost per resource.
+    print(f"cost per resource, {n} vs 1:  {per_resource:.2f}x")
     verdict = "holds" if per_model <= allowance else "MISSED"
     print(f"goal, {n} models cost at most {allowance * n:.0f}x one model: {verdict}")
     sdk = sorted(m for m in sys.modules if m == "sagemaker" or m.startswith("sagemaker."))

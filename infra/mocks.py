@@ -7,6 +7,7 @@ dependencies and options, which ``MockResourceArgs`` alone does not carry.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -48,6 +49,13 @@ class AwsMocks(pulumi.runtime.Mocks):
         self.account = ACCOUNTS.get(stack, DEFAULT_ACCOUNT)
         self.region = region
         self.shared_outputs = shared_outputs
+        # The monitor calls new_resource on the thread that handles the registration; keeping
+        # the decoded inputs here spares the recorder decoding them a second time.
+        self._seen = threading.local()
+
+    def last_inputs(self) -> dict[str, Any]:
+        """The inputs of the latest new_resource call on this thread."""
+        return dict(self._seen.inputs)
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> Any:  # a dict: the mock monitor allows it
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -62,6 +70,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         return {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        self._seen.inputs = args.inputs
         inputs = dict(args.inputs)
         if args.typ == "pulumi:pulumi:StackReference":
             return args.name, {**inputs, "outputs": self.shared_outputs}
@@ -125,18 +134,19 @@ class AwsMocks(pulumi.runtime.Mocks):
 class RecordingMonitor(MockMonitor):
     """A mock monitor that keeps every registration, in order."""
 
-    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+    def __init__(self, mocks: AwsMocks) -> None:
         super().__init__(mocks)
+        self.aws = mocks
         self.registrations: list[Registration] = []
 
-    def _record(self, request: Any, urn: str, inputs: Any, **options: Any) -> None:
+    def _record(self, request: Any, urn: str, **options: Any) -> None:
         self.registrations.append(
             Registration(
                 urn=urn,
                 type=request.type,
                 name=request.name,
                 parent_urn=request.parent,
-                inputs=pulumi.runtime.rpc.deserialize_properties(inputs),
+                inputs=self.aws.last_inputs(),
                 state=dict(self.resources[urn].state),
                 dependencies=list(request.dependencies),
                 **options,
@@ -145,7 +155,7 @@ class RecordingMonitor(MockMonitor):
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().ReadResource(request)
-        self._record(request, response.urn, request.properties, custom=True)
+        self._record(request, response.urn, custom=True)
         return response
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
@@ -156,7 +166,6 @@ class RecordingMonitor(MockMonitor):
         self._record(
             request,
             response.urn,
-            request.object,
             custom=bool(request.custom),
             custom_timeouts={
                 k: v

@@ -7,9 +7,11 @@ and the stack outputs. Reviewers without cloud credentials read this; tests asse
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
 import runpy
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,11 +122,27 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     def program() -> None:
         runpy.run_path(str(PROGRAM), run_name="__main__")
 
-    _sync_await(run_pulumi_func(program))
-    root = runtime_settings.get_root_resource()
-    exported = getattr(root, "outputs", {})
-    outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
-    return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+    with _collector_paused():
+        _sync_await(run_pulumi_func(program))
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+        return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection while the program's object graph is built and read.
+
+    ``__main__.py`` turns the collector off for the same reason; the caller gets it back.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def evaluate_file(path: Path, stack: str) -> Plan:
