@@ -7,7 +7,9 @@ and the stack outputs. Reviewers without cloud credentials read this; tests asse
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import contextvars
 import gc
 import json
 import runpy
@@ -22,7 +24,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
-from infra.settings import PROJECT, load_settings
+from infra.settings import PROJECT, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -106,28 +108,44 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     """Run the program for ``stack`` with ``config`` (full keys, decoded values).
 
     Raises ``SettingsError`` before anything is registered when the config is invalid.
+
+    Each evaluation runs in a context and an event loop of its own. Pulumi keeps its runtime
+    state in context variables, and the loop's handles keep the context they were made in: a
+    shared loop would keep every earlier evaluation's resources alive.
     """
     settings = load_settings(config, stack)
+    return contextvars.Context().run(_evaluate_isolated, config, stack, settings)
+
+
+def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings) -> Plan:
     mocks = AwsMocks(stack, settings.region, shared_outputs(settings.region))
     monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        runtime_settings.reset_options(project=PROJECT, stack=stack)
+        pulumi.runtime.set_all_config(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+        )
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+        )
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        runtime_settings.SETTINGS.outputs.clear()
 
-    runtime_settings.reset_options(project=PROJECT, stack=stack)
-    pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
-    )
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
-    runtime_settings.SETTINGS.rpc_manager.clear()
-    runtime_settings.SETTINGS.outputs.clear()
+        def program() -> None:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
 
-    def program() -> None:
-        runpy.run_path(str(PROGRAM), run_name="__main__")
-
-    with _collector_paused():
-        _sync_await(run_pulumi_func(program))
-        root = runtime_settings.get_root_resource()
-        exported = getattr(root, "outputs", {})
-        outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
-        return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+        with _collector_paused():
+            _sync_await(run_pulumi_func(program))
+            root = runtime_settings.get_root_resource()
+            exported = getattr(root, "outputs", {})
+            outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+            return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
 
 
 @contextlib.contextmanager
