@@ -10,7 +10,7 @@ from infra.settings import SettingsError, decode_runtime_config, load_settings
 
 # The program builds a large graph of long-lived objects (resources, outputs, futures) and then
 # exits. The cyclic collector's repeated full passes over that graph cost more than they free:
-# with it on, 50 models cost about 65 times one model; with it off, about 30 to 40 times
+# with it on, 50 models cost about 55 times one model, with it off about 32 to 36 times
 # (bench/plan_scaling.py).
 gc.disable()
 
