@@ -8,11 +8,12 @@ from pulumi.runtime.config import CONFIG, get_config_env
 from infra.program import define_stack
 from infra.settings import SettingsError, decode_runtime_config, load_settings
 
-# The program builds a large graph of long-lived objects (resources, outputs, futures) and then
-# exits. The cyclic collector's repeated full passes over that graph cost more than they free:
-# with it on, 50 models cost about 55 times one model, with it off about 32 to 36 times
-# (bench/plan_scaling.py).
-gc.disable()
+# The program builds a large graph of long-lived objects (resources, outputs, futures). Every
+# full garbage collection walks all of it, so with them a stack's cost grows with the square of
+# its size (50 models cost about 55 times one model; without them about 30 times, linear in the
+# resources: bench/plan_scaling.py). Young collections stay on; the process exits soon after.
+young, middle, _ = gc.get_threshold()
+gc.set_threshold(young, middle, 1_000_000)
 
 stack = pulumi.get_stack()
 try:

@@ -27,6 +27,8 @@ from infra.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
 from infra.settings import PROJECT, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
+# A generation-2 threshold no run reaches: no full collection while a program runs.
+FULL_COLLECTION_NEVER = 1_000_000
 PROGRAM = ROOT / "__main__.py"
 STACKS_DIR = ROOT / "stacks"
 
@@ -114,7 +116,8 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     shared loop would keep every earlier evaluation's resources alive.
     """
     settings = load_settings(config, stack)
-    return contextvars.Context().run(_evaluate_isolated, config, stack, settings)
+    with _full_collections_paused():
+        return contextvars.Context().run(_evaluate_isolated, config, stack, settings)
 
 
 def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings) -> Plan:
@@ -136,12 +139,11 @@ def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings
         def program() -> None:
             runpy.run_path(str(PROGRAM), run_name="__main__")
 
-        with _collector_paused():
-            _sync_await(run_pulumi_func(program))
-            root = runtime_settings.get_root_resource()
-            exported = getattr(root, "outputs", {})
-            outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
-            return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+        _sync_await(run_pulumi_func(program))
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+        return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
     finally:
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
@@ -149,18 +151,20 @@ def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings
 
 
 @contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """No cyclic garbage collection while the program's object graph is built and read.
+def _full_collections_paused() -> Iterator[None]:
+    """No full garbage collection while the program's object graph is built and read.
 
-    ``__main__.py`` turns the collector off for the same reason; the caller gets it back.
+    Every full collection walks the whole graph built so far, so a stack's cost would grow with
+    the square of its size. Young collections stay on; the caller gets its thresholds back,
+    and the evaluation's garbage is collected at the caller's next full collection.
+    ``__main__.py`` does the same for a real run.
     """
-    collecting = gc.isenabled()
-    gc.disable()
+    thresholds = gc.get_threshold()
+    gc.set_threshold(thresholds[0], thresholds[1], FULL_COLLECTION_NEVER)
     try:
         yield
     finally:
-        if collecting:
-            gc.enable()
+        gc.set_threshold(*thresholds)
 
 
 def evaluate_file(path: Path, stack: str) -> Plan:
