@@ -14,6 +14,7 @@ import pulumi_aws as aws
 from infra import naming
 from infra.components.alerting import Alerting, AlertingArgs
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
+from infra.components.dashboard import DashboardArgs, EnvironmentDashboard
 from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from infra.components.model_endpoint import ModelEndpoint, ModelEndpointArgs
 from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -102,6 +103,7 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
         )
 
     models: dict[str, Any] = {}
+    widgets: dict[str, Any] = {}
     for name, model in sorted(settings.models.items()):
         endpoint = ModelEndpoint(
             name,
@@ -127,13 +129,19 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
             "role_arn": endpoint.role_arn,
             "alarm_names": endpoint.alarm_names,
             "rollback_alarm_names": endpoint.rollback_alarm_names,
-            "dashboard_url": endpoint.dashboard_url,
             "version": model.version.model_dump(exclude_none=True),
             "challenger": (
                 model.challenger.version.model_dump(exclude_none=True) if model.challenger else None
             ),
             "shadow": model.shadow.version.model_dump(exclude_none=True) if model.shadow else None,
         }
+        widgets[name] = endpoint.dashboard_widgets
+    dashboard = EnvironmentDashboard(
+        f"mlserve-{env}-dashboard",
+        DashboardArgs(region=region, name=f"mlserve-{env}", sections=widgets),
+    )
+    for name, url in dashboard.urls.items():
+        models[name]["dashboard_url"] = url
     return {
         "environment": env,
         "alert_topic_arn": alerting.topic_arn,

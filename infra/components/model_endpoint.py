@@ -1,9 +1,10 @@
 """``ModelEndpoint``: one model served by one SageMaker endpoint, with all it needs to run.
 
 Children: execution role and its policy, one Model per variant, an auto-named endpoint
-configuration, the endpoint with its deployment guardrails, autoscaling, the log group, alarms
-and a dashboard. Every taggable child carries the environment, model, model-version, owner and
-cost-center tags.
+configuration, the endpoint with its deployment guardrails, autoscaling, the log group and
+alarms. Every taggable child carries the environment, model, model-version, owner and
+cost-center tags. The component also hands out the widgets of its section on the environment's
+dashboard (``dashboard_widgets``).
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class ModelEndpoint(pulumi.ComponentResource):
     role_arn: pulumi.Output[str]
     alarm_names: pulumi.Output[list[str]]
     rollback_alarm_names: pulumi.Output[list[str]]
-    dashboard_url: pulumi.Output[str]
+    # This model's section of the environment dashboard (infra/components/dashboard.py).
+    dashboard_widgets: pulumi.Output[list[dict[str, Any]]]
 
     def __init__(
         self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None
@@ -108,19 +110,15 @@ class ModelEndpoint(pulumi.ComponentResource):
         )
         if model.autoscaled:
             self._autoscaling(endpoint, sm_endpoint)
-        dashboard = self._dashboard(endpoint, variants, list(alarms.values()))
+        self.dashboard_widgets = pulumi.Output.all(*(a.arn for a in alarms.values())).apply(
+            lambda arns: _dashboard_widgets(args, endpoint, variants, list(arns))
+        )
 
         self.endpoint_name = sm_endpoint.name
         self.endpoint_arn = sm_endpoint.arn
         self.role_arn = role.arn
         self.alarm_names = pulumi.Output.all(*(a.name for a in alarms.values()))
         self.rollback_alarm_names = pulumi.Output.all(*(a.name for a in rollback_alarms))
-        self.dashboard_url = dashboard.dashboard_name.apply(
-            lambda d: (
-                f"https://{args.region}.console.aws.amazon.com/cloudwatch/home"
-                f"?region={args.region}#dashboards:name={d}"
-            )
-        )
         self.register_outputs(
             {
                 "endpoint_name": self.endpoint_name,
@@ -128,7 +126,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 "role_arn": self.role_arn,
                 "alarm_names": self.alarm_names,
                 "rollback_alarm_names": self.rollback_alarm_names,
-                "dashboard_url": self.dashboard_url,
+                "dashboard_widgets": self.dashboard_widgets,
             }
         )
 
@@ -414,22 +412,6 @@ class ModelEndpoint(pulumi.ComponentResource):
             )
         return alarms
 
-    def _dashboard(
-        self, endpoint: str, variants: list[_Variant], alarms: list[aws.cloudwatch.MetricAlarm]
-    ) -> aws.cloudwatch.Dashboard:
-        args = self._args
-        body = pulumi.Output.all(*(a.arn for a in alarms)).apply(
-            lambda arns: json.dumps(
-                _dashboard_body(args.region, endpoint, variants, args.settings, list(arns))
-            )
-        )
-        return aws.cloudwatch.Dashboard(
-            f"{self._name}-dashboard",
-            dashboard_name=f"{args.model_name}-{args.environment}",
-            dashboard_body=body,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-
 
 # --- pure helpers -------------------------------------------------------------------------
 
@@ -525,20 +507,18 @@ def _alarm_specs(model: ModelSettings, variants: list[_Variant]) -> list[_AlarmS
     return specs
 
 
-def _dashboard_body(
-    region: str,
-    endpoint: str,
-    variants: list[_Variant],
-    model: ModelSettings,
-    alarm_arns: list[str],
-) -> dict[str, object]:
-    def metric_widget(title: str, namespace: str, metric: str, stat: str) -> dict[str, object]:
+def _dashboard_widgets(
+    args: ModelEndpointArgs, endpoint: str, variants: list[_Variant], alarm_arns: list[str]
+) -> list[dict[str, Any]]:
+    region, model = args.region, args.settings
+
+    def metric_widget(title: str, namespace: str, metric: str, stat: str) -> dict[str, Any]:
         return {
             "type": "metric",
-            "width": 12,
+            "width": 8,
             "height": 6,
             "properties": {
-                "title": title,
+                "title": f"{args.model_name}: {title}",
                 "region": region,
                 "stat": stat,
                 "period": 60,
@@ -549,7 +529,16 @@ def _dashboard_body(
             },
         }
 
-    widgets = [
+    pinned = ", ".join(f"{v.name} {naming.version_label(v.version)}" for v in variants)
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "text",
+            "width": 24,
+            "height": 2,
+            "properties": {"markdown": f"## {args.model_name}\nEndpoint `{endpoint}`: {pinned}"},
+        }
+    ]
+    widgets += [
         metric_widget("Invocations", "AWS/SageMaker", "Invocations", "Sum"),
         metric_widget("5XX errors", "AWS/SageMaker", "Invocation5XXErrors", "Sum"),
         metric_widget("Model latency p99 (us)", "AWS/SageMaker", "ModelLatency", "p99"),
@@ -568,8 +557,8 @@ def _dashboard_body(
         {
             "type": "alarm",
             "width": 24,
-            "height": 4,
-            "properties": {"title": "Alarms", "alarms": alarm_arns},
+            "height": 3,
+            "properties": {"title": f"{args.model_name}: alarms", "alarms": alarm_arns},
         }
     )
-    return {"widgets": widgets}
+    return widgets

@@ -14,6 +14,7 @@ from plan_checks import (
     DASHBOARD,
     ENDPOINT,
     ENDPOINT_CONFIG,
+    ENVIRONMENT_DASHBOARD,
     LOG_GROUP,
     MODEL,
     MODEL_ENDPOINT,
@@ -59,7 +60,6 @@ def expected_children(name: str, model) -> set[tuple[str, str]]:
         (ROLE, f"{name}-role"),
         (ROLE_POLICY, f"{name}-role-policy"),
         (LOG_GROUP, f"{name}-logs"),
-        (DASHBOARD, f"{name}-dashboard"),
     }
     expected |= {(MODEL, f"{name}-{v}") for v in variants}
     expected |= {(ALARM, f"{name}-{v}-{kind}") for v in variants for kind in kinds}
@@ -89,6 +89,8 @@ def test_prod_registers_exactly_the_expected_resources(plans, stack_settings, pr
         )
     topic = only(resources_of(plan, TOPIC), "alert topic")
     assert ancestor(plan, topic, ALERTING) is not None, topic.urn
+    dashboard = only(resources_of(plan, DASHBOARD), "environment dashboard")
+    assert ancestor(plan, dashboard, ENVIRONMENT_DASHBOARD) is not None, dashboard.urn
 
 
 def test_prod_churn_splits_traffic_between_champion_and_challenger(

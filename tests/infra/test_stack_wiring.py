@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import copy
+import json
 import re
 
 from plan_checks import (
     ALARM,
+    DASHBOARD,
     ENDPOINT,
     ENDPOINT_CONFIG,
     LOG_GROUP,
@@ -17,6 +19,7 @@ from plan_checks import (
     ancestor,
     children_of,
     component,
+    component_children,
     config_of,
     endpoint_of,
     only,
@@ -163,3 +166,34 @@ def test_a_serverless_model_outside_dev_captures_nothing(stack_configs, stack_se
     fraud_config = config_of(plan, "fraud")
     assert not fraud_config.inputs.get("dataCaptureConfig"), fraud_config.urn
     assert fraud_config.inputs["productionVariants"][0].get("serverlessConfig"), fraud_config.urn
+
+
+def test_the_environment_dashboard_has_a_section_per_model(plans, stack_settings, env_stack):
+    plan, settings = plans[env_stack], stack_settings[env_stack]
+    dashboard = only(resources_of(plan, DASHBOARD), "environment dashboard")
+    assert dashboard.inputs["dashboardName"] == f"mlserve-{settings.environment}", dashboard.urn
+    widgets = json.loads(dashboard.inputs["dashboardBody"])["widgets"]
+    headings = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    assert [h.splitlines()[0] for h in headings] == [f"## {m}" for m in sorted(settings.models)]
+    for name in settings.models:
+        endpoint = endpoint_of(plan, name).inputs["name"]
+        metrics = [
+            line
+            for w in widgets
+            if w["type"] == "metric" and w["properties"]["title"].startswith(f"{name}: ")
+            for line in w["properties"]["metrics"]
+        ]
+        assert metrics, f"{dashboard.urn}: no metric widgets for {name}"
+        # Every line names both dimensions, or CloudWatch draws nothing.
+        for line in metrics:
+            assert line[2:4] == ["EndpointName", endpoint] and line[4] == "VariantName", (
+                f"{dashboard.urn}: {name} widget line {line}"
+            )
+        alarms = {r.inputs["name"] for r in component_children(plan, name) if r.type == ALARM}
+        shown = {
+            arn.rsplit(":alarm:", 1)[1]
+            for w in widgets
+            if w["type"] == "alarm" and w["properties"]["title"] == f"{name}: alarms"
+            for arn in w["properties"]["alarms"]
+        }
+        assert shown == alarms, f"{dashboard.urn}: alarms shown for {name}"
