@@ -24,7 +24,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
-from infra.settings import PROJECT, Settings, load_settings
+from infra.settings import PROJECT, SECRET, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent
 # A generation-2 threshold no run reaches: no full collection while a program runs.
@@ -173,6 +173,22 @@ def evaluate_file(path: Path, stack: str) -> Plan:
     return evaluate(read_stack_file(path), stack)
 
 
+# How the engine marks a secret value on the wire (pulumi.runtime.rpc).
+_SIG_KEY = "4dabf18193072939515e22adb298388d"
+_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
+
+
+def _redacted(value: Any) -> Any:
+    """Secrets read as ``[secret]``, as ``pulumi preview`` shows them."""
+    if isinstance(value, dict):
+        if value.get(_SIG_KEY) == _SECRET_SIG:
+            return SECRET
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
 def _planned(registrations: list[Registration]) -> list[PlannedResource]:
     """Resources grouped under their top-level component, in a stable order.
 
@@ -198,7 +214,7 @@ def _planned(registrations: list[Registration]) -> list[PlannedResource]:
             type=r.type,
             name=r.name,
             parent=names.get(r.parent_urn),
-            inputs=r.inputs,
+            inputs=_redacted(r.inputs),
             urn=r.urn,
             custom=r.custom,
             dependencies=tuple(r.dependencies),

@@ -44,7 +44,9 @@ class Alerting(pulumi.ComponentResource):
                 f"{name}-{subscription.protocol}-{i}",
                 topic=topic.arn,
                 protocol=subscription.protocol,
-                endpoint=subscription.endpoint,
+                # Contact addresses and webhook URLs stay out of diffs and the state in clear,
+                # whether or not the stack file encrypted them.
+                endpoint=pulumi.Output.secret(subscription.endpoint),
                 opts=child,
             )
         self.topic_arn = topic.arn
