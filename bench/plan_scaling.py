@@ -135,7 +135,7 @@ def measure_cold(config: dict[str, Any], repeats: int) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per size (default 5)")
+    parser.add_argument("--repeats", type=int, default=9, help="timed runs per size (default 9)")
     parser.add_argument("--models", type=int, default=50, help="the large size (default 50)")
     parser.add_argument(
         "--cold-repeats", type=int, default=3, help="fresh-process runs per size (default 3)"
