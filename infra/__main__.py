@@ -28,14 +28,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from infra import plan as offline
-    from infra.settings import read_stack_file
 
     path = args.config_file or offline.stack_file(args.stack)
     if not path.is_file():
         print(f"error: {path}: no such stack file", file=sys.stderr)
         return 2
     try:
-        result = offline.evaluate(read_stack_file(path), args.stack)
+        result = offline.evaluate_file(path, args.stack)
     except SettingsError as exc:
         print(f"error: {path} has {len(exc.problems)} problem(s):", file=sys.stderr)
         for problem in exc.problems:

@@ -7,6 +7,7 @@ the program to that list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 Document = dict[str, Any]
@@ -215,7 +216,7 @@ def key_policy(
     account: str,
     region: str,
     service_principals: list[str],
-    reader_accounts: list[str] = (),  # type: ignore[assignment]
+    reader_accounts: Sequence[str] = (),
 ) -> Document:
     """A KMS key policy. In a key policy ``"Resource": "*"`` means this key and no other."""
     statements: list[Document] = [

@@ -33,11 +33,9 @@ class Registration:
     parent_urn: str
     custom: bool
     inputs: dict[str, Any]
-    state: dict[str, Any]
     dependencies: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     retain_on_delete: bool = False
-    delete_before_replace: bool = False
 
 
 def _suffix(name: str) -> str:
@@ -149,7 +147,6 @@ class RecordingMonitor(MockMonitor):
                 name=request.name,
                 parent_urn=request.parent,
                 inputs=self.aws.last_inputs(),
-                state=dict(self.resources[urn].state),
                 dependencies=list(request.dependencies),
                 **options,
             )
@@ -179,6 +176,5 @@ class RecordingMonitor(MockMonitor):
                 if v
             },
             retain_on_delete=bool(request.retainOnDelete),
-            delete_before_replace=bool(request.deleteBeforeReplace),
         )
         return response

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
-from infra.settings import PROJECT, SECRET, Settings, load_settings
+from infra.settings import PROJECT, SECRET, Settings, load_settings, read_stack_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -171,20 +172,13 @@ def _collector_paused() -> Iterator[None]:
 
 
 def evaluate_file(path: Path, stack: str) -> Plan:
-    from infra.settings import read_stack_file
-
     return evaluate(read_stack_file(path), stack)
-
-
-# How the engine marks a secret value on the wire (pulumi.runtime.rpc).
-_SIG_KEY = "4dabf18193072939515e22adb298388d"
-_SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 
 
 def _redacted(value: Any) -> Any:
     """Secrets read as ``[secret]``, as ``pulumi preview`` shows them."""
     if isinstance(value, dict):
-        if value.get(_SIG_KEY) == _SECRET_SIG:
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
             return SECRET
         return {key: _redacted(item) for key, item in value.items()}
     if isinstance(value, list):
