@@ -33,6 +33,9 @@ ENVIRONMENTS = ("shared", "dev", "staging", "prod")
 # almost always a typo of the project name, which would silently drop that setting.
 FOREIGN_NAMESPACES = ("aws", "pulumi")
 
+# Settings fields read from another namespace: problems name the key as the stack file does.
+SETTING_KEYS = {"region": "aws:region"}
+
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy); botocore's model
 # documents them in prose, not as an enum, so they are listed here.
 LOG_RETENTION_DAYS = (
@@ -350,11 +353,12 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
         )
         raise SettingsError(problems.lines, source or f"stack {stack}")
 
-    data: dict[str, Any] = {"environment": environment, "region": config.get("aws:region")}
-    data.update(project)
-    if data["region"] is None:
-        problems.add("aws:region", "is required")
-        data.pop("region")
+    for name in SETTING_KEYS.keys() & project.keys():
+        problems.add(name, f"unknown key (the setting is {SETTING_KEYS[name]})")
+        del project[name]
+    data: dict[str, Any] = {"environment": environment, **project}
+    if "aws:region" in config:
+        data["region"] = config["aws:region"]
 
     settings: Settings | None
     if environment == "shared":
@@ -404,7 +408,8 @@ def _validate(
     except ValidationError as exc:
         errors = exc.errors()
     for error in errors:
-        path = ".".join(str(part) for part in (*prefix, *error["loc"]))
+        loc = [str(part) for part in (*prefix, *error["loc"])]
+        path = ".".join([SETTING_KEYS.get(loc[0], loc[0]), *loc[1:]] if loc else [])
         problems.add(path or "config", _message(error))
     if any(error["type"] != "extra_forbidden" for error in errors):
         return None
