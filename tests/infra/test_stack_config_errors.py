@@ -13,7 +13,7 @@ from plan_checks import THREE_PROBLEMS, three_problems
 import infra.plan
 from infra.mocks import RecordingMonitor
 from infra.plan import evaluate
-from infra.settings import LOG_RETENTION_DAYS, SettingsError, load_settings
+from infra.settings import LOG_RETENTION_DAYS, SettingsError, load_settings, read_stack_file
 
 Config = dict[str, Any]
 
@@ -52,6 +52,18 @@ def fraud_package_for_churn(config: Config) -> None:
 
 def unknown_namespace(config: Config) -> None:
     config["mlsrve:owner"] = config.pop("mlserve:owner")
+
+
+def unnamespaced_key(config: Config) -> None:
+    config["owner"] = config.pop("mlserve:owner")
+
+
+def no_region(config: Config) -> None:
+    del config["aws:region"]
+
+
+def region_in_the_project_namespace(config: Config) -> None:
+    config["mlserve:region"] = "eu-west-1"
 
 
 def prod_all_at_once(config: Config) -> None:
@@ -123,6 +135,17 @@ CASES = [
             "mlsrve:owner: unknown namespace 'mlsrve' (did you mean mlserve:?)",
             "owner: is required",
         ],
+    ),
+    (
+        "prod",
+        unnamespaced_key,
+        ["owner: must be namespaced, e.g. mlserve:owner", "owner: is required"],
+    ),
+    ("prod", no_region, ["aws:region: is required"]),
+    (
+        "prod",
+        region_in_the_project_namespace,
+        ["region: unknown key (the setting is aws:region)"],
     ),
     (
         "prod",
@@ -210,3 +233,30 @@ def test_program_refuses_an_invalid_config_before_registering(stack_configs, mon
     assert [line.strip() for line in str(raised.value).splitlines()[1:]] == THREE_PROBLEMS
     assert len(monitors) == 1
     assert [r.urn for r in monitors[0].registrations] == []
+
+
+def test_an_unknown_environment_is_named(stack_configs):
+    config = {**stack_configs["prod"], "mlserve:environment": "qa"}
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, "prod")
+    assert raised.value.problems == [
+        "environment: must be one of shared, dev, staging, prod, got 'qa'"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("config: [unclosed\n", "not valid YAML: "),
+        ("config: [a, b]\n", "config: must be a mapping of keys to values"),
+    ],
+)
+def test_unreadable_stack_files_are_named(tmp_path, text, expected):
+    path = tmp_path / "Pulumi.prod.yaml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as raised:
+        read_stack_file(path)
+    assert raised.value.source == str(path)
+    assert len(raised.value.problems) == 1
+    assert raised.value.problems[0].startswith(expected)
+    assert "\n" not in raised.value.problems[0]
