@@ -36,6 +36,10 @@ class Registration:
     dependencies: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     retain_on_delete: bool = False
+    # As the SDK sends it: a child registered without ``protect`` takes its parent's.
+    protect: bool = False
+    # Engine property names (camelCase), as the SDK translates them.
+    ignore_changes: list[str] = field(default_factory=list)
 
 
 def _suffix(name: str) -> str:
@@ -176,5 +180,7 @@ class RecordingMonitor(MockMonitor):
                 if v
             },
             retain_on_delete=bool(request.retainOnDelete),
+            protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges),
         )
         return response

@@ -65,6 +65,8 @@ class PlannedResource:
     dependencies: tuple[str, ...]
     custom_timeouts: dict[str, str]
     retain_on_delete: bool
+    protect: bool = False
+    ignore_changes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -217,6 +219,8 @@ def _planned(registrations: list[Registration]) -> list[PlannedResource]:
             dependencies=tuple(r.dependencies),
             custom_timeouts=r.custom_timeouts,
             retain_on_delete=r.retain_on_delete,
+            protect=r.protect,
+            ignore_changes=tuple(r.ignore_changes),
         )
         for r in registrations
     ]
