@@ -54,6 +54,7 @@ def execution_role_policy(
     environment_key_arn: str,
     subnet_ids: list[str],
     security_group_ids: list[str],
+    rollback_alarm_arns: Sequence[str] = (),
 ) -> Document:
     """What a SageMaker endpoint's execution role may do, and nothing more.
 
@@ -125,6 +126,20 @@ def execution_role_policy(
                 "Resource": environment_key_arn,
             },
         ]
+    if rollback_alarm_arns:
+        # SageMaker reads the rollback alarms as the execution role during a blue/green update
+        # ("Auto-Rollback Configuration and Monitoring", SageMaker developer guide:
+        # https://docs.aws.amazon.com/sagemaker/latest/dg/deployment-guardrails-configuration.html).
+        # Alarm ARNs scope it: only composite alarms need "*" (botocore cloudwatch
+        # DescribeAlarms documentation), and these are metric alarms.
+        statements.append(
+            {
+                "Sid": "ReadRollbackAlarms",
+                "Effect": "Allow",
+                "Action": "cloudwatch:DescribeAlarms",
+                "Resource": list(rollback_alarm_arns),
+            }
+        )
     if subnet_ids:
         ec2 = f"arn:{partition}:ec2:{region}:{account}"
         statements += [
@@ -210,6 +225,29 @@ def artifact_read_statement(partition: str, bucket_arn: str, accounts: list[str]
     }
 
 
+def artifact_list_statement(partition: str, bucket_arn: str, accounts: list[str]) -> Document:
+    """Lets the reader accounts' execution roles list what is under ``models/``.
+
+    A version published uncompressed points at a key prefix (``S3DataType: S3Prefix``), and
+    SageMaker deploys every object under it (botocore sagemaker ``S3ModelDataSource.S3DataType``),
+    so it lists the prefix. Listing is ``s3:ListBucket`` on the bucket ARN (S3 API Reference,
+    ListObjectsV2), and ``s3:prefix`` is the condition key that narrows it (Service Authorization
+    Reference, "Actions, resources, and condition keys for Amazon S3",
+    https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazons3.html).
+    Across accounts the bucket policy must allow it as well as the role's own policy.
+    """
+    condition = execution_roles_condition(partition, accounts)
+    condition["StringLike"] = {"s3:prefix": ["models/*"]}
+    return {
+        "Sid": "EnvironmentRolesListArtifacts",
+        "Effect": "Allow",
+        "Principal": reader_principals(partition, accounts),
+        "Action": "s3:ListBucket",
+        "Resource": bucket_arn,
+        "Condition": condition,
+    }
+
+
 def key_policy(
     *,
     partition: str,
@@ -272,23 +310,37 @@ def key_policy(
 def model_package_group_policy(
     partition: str, region: str, account: str, group: str, accounts: list[str]
 ) -> Document:
-    """Lets the environment accounts deploy this group's versions."""
+    """Lets the environment accounts deploy this group's versions, and nothing else.
+
+    The statements follow "Deploy a Model Version from a Different Account" (SageMaker
+    developer guide, model registry:
+    https://docs.aws.amazon.com/sagemaker/latest/dg/model-registry-deploy-xaccount.html): the
+    group itself is described, its versions are described, listed and made into models
+    (``sagemaker:CreateModel`` with a version ARN as the container's ``ModelPackageName``). The
+    guide's example also grants ``sagemaker:UpdateModelPackage``; it is left out, because only the
+    shared account approves versions.
+    """
     base = f"arn:{partition}:sagemaker:{region}:{account}"
+    principal = reader_principals(partition, accounts)
     return document(
+        {
+            "Sid": "EnvironmentAccountsDescribeGroup",
+            "Effect": "Allow",
+            "Principal": principal,
+            "Action": "sagemaker:DescribeModelPackageGroup",
+            "Resource": f"{base}:model-package-group/{group}",
+        },
         {
             "Sid": "EnvironmentAccountsDeployVersions",
             "Effect": "Allow",
-            "Principal": reader_principals(partition, accounts),
+            "Principal": principal,
             "Action": [
                 "sagemaker:DescribeModelPackage",
                 "sagemaker:ListModelPackages",
-                "sagemaker:DescribeModelPackageGroup",
+                "sagemaker:CreateModel",
             ],
-            "Resource": [
-                f"{base}:model-package-group/{group}",
-                f"{base}:model-package/{group}/*",
-            ],
-        }
+            "Resource": f"{base}:model-package/{group}/*",
+        },
     )
 
 

@@ -40,14 +40,32 @@ class Alerting(pulumi.ComponentResource):
             opts=child,
         )
         for i, subscription in enumerate(args.subscriptions):
+            # Contact addresses, webhook URLs and function ARNs stay out of diffs and the state
+            # in clear, whether or not the stack file encrypted them.
+            endpoint = pulumi.Output.secret(subscription.endpoint)
+            subscribed = child
+            if subscription.protocol == "lambda":
+                # SNS invokes a function only if the function's resource policy lets it, for
+                # this topic ("Fanout to Lambda functions", SNS developer guide:
+                # https://docs.aws.amazon.com/sns/latest/dg/sns-lambda-as-subscriber.html;
+                # Lambda AddPermission with principal sns.amazonaws.com and SourceArn:
+                # https://docs.aws.amazon.com/lambda/latest/dg/permissions-function-services.html).
+                # Without it the subscription is accepted and every alert is dropped.
+                permission = aws.lambda_.Permission(
+                    f"{name}-lambda-{i}-invoke",
+                    action="lambda:InvokeFunction",
+                    function=endpoint,
+                    principal="sns.amazonaws.com",
+                    source_arn=topic.arn,
+                    opts=child,
+                )
+                subscribed = pulumi.ResourceOptions(parent=self, depends_on=[permission])
             aws.sns.TopicSubscription(
                 f"{name}-{subscription.protocol}-{i}",
                 topic=topic.arn,
                 protocol=subscription.protocol,
-                # Contact addresses and webhook URLs stay out of diffs and the state in clear,
-                # whether or not the stack file encrypted them.
-                endpoint=pulumi.Output.secret(subscription.endpoint),
-                opts=child,
+                endpoint=endpoint,
+                opts=subscribed,
             )
         self.topic_arn = topic.arn
         self.register_outputs({"topic_arn": self.topic_arn})

@@ -39,6 +39,13 @@ class ArtifactStore(pulumi.ComponentResource):
     ) -> None:
         super().__init__("mlserve:storage:ArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The key, the bucket and the groups hold every published version: no update may
+        # delete or replace them. Children registered without ``protect`` take their parent's
+        # (pulumi/resource.py, Resource.__init__), so the key's alias and every part of the
+        # bucket are protected too: deleting its policy, default encryption, versioning or
+        # public access block would leave the artifacts unguarded. The group policies are not:
+        # they go when the last reader account does.
+        kept = pulumi.ResourceOptions(parent=self, protect=True)
         readers = args.reader_accounts
 
         key = EncryptionKey(
@@ -52,7 +59,7 @@ class ArtifactStore(pulumi.ComponentResource):
                 tags=args.tags,
                 reader_accounts=readers,
             ),
-            opts=child,
+            opts=kept,
         )
         bucket = SecureBucket(
             name,
@@ -62,12 +69,17 @@ class ArtifactStore(pulumi.ComponentResource):
                 noncurrent_version_days=args.noncurrent_version_days,
                 abort_incomplete_multipart_days=args.abort_incomplete_multipart_days,
                 extra_statements=(
-                    (lambda arn: [iam.artifact_read_statement(args.partition, arn, readers)])
+                    (
+                        lambda arn: [
+                            iam.artifact_read_statement(args.partition, arn, readers),
+                            iam.artifact_list_statement(args.partition, arn, readers),
+                        ]
+                    )
                     if readers
                     else None
                 ),
             ),
-            opts=child,
+            opts=kept,
         )
 
         self.group_arns = {}
@@ -77,7 +89,17 @@ class ArtifactStore(pulumi.ComponentResource):
                 model_package_group_name=model,
                 model_package_group_description=description or f"Versions of {model}",
                 tags={**args.tags, "model": model},
-                opts=child,
+                opts=pulumi.ResourceOptions.merge(
+                    kept,
+                    pulumi.ResourceOptions(
+                        # SageMaker cannot change a group's description (botocore has no
+                        # UpdateModelPackageGroup), so the provider replaces the group for it
+                        # (terraform-provider-aws internal/service/sagemaker/
+                        # model_package_group.go: ForceNew). The group's name is fixed and it
+                        # holds the versions: an edited description is never applied.
+                        ignore_changes=["modelPackageGroupDescription"]
+                    ),
+                ),
             )
             if readers:
                 aws.sagemaker.ModelPackageGroupPolicy(
