@@ -1,0 +1,68 @@
+"""Per-environment defaults, deep-merged under what a stack file says about each model."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any
+
+# ``instance_type`` and ``scaling`` apply only to models that are not serverless.
+INSTANCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"instance_type": "ml.t2.medium", "scaling": {"min_instances": 1, "max_instances": 1}},
+    "staging": {
+        "instance_type": "ml.m5.large",
+        "scaling": {"min_instances": 1, "max_instances": 2},
+    },
+    "prod": {"instance_type": "ml.m5.large", "scaling": {"min_instances": 2, "max_instances": 4}},
+}
+MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {
+        "deployment": {"strategy": "all_at_once", "wait_seconds": 0, "termination_wait_seconds": 0},
+        "data_capture": {"enabled": False},
+        "log_retention_days": 7,
+    },
+    "staging": {
+        "deployment": {"strategy": "all_at_once", "wait_seconds": 120},
+        "data_capture": {"enabled": True, "sampling_percent": 50},
+        "log_retention_days": 30,
+    },
+    "prod": {
+        "deployment": {"strategy": "canary", "canary_percent": 10, "wait_seconds": 600},
+        "data_capture": {"enabled": True, "sampling_percent": 20},
+        "log_retention_days": 365,
+    },
+}
+# Deployment guardrails need instances, and serverless endpoints cannot capture data: their
+# updates are all at once, without capture.
+SERVERLESS_DEFAULTS: dict[str, Any] = {
+    "deployment": {"strategy": "all_at_once"},
+    "data_capture": {"enabled": False},
+}
+
+
+def deep_merge(base: dict[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def with_defaults(models: Any, environment: str) -> Any:
+    """Each model of ``models`` over its environment's defaults; anything else as it is."""
+    if not isinstance(models, Mapping):
+        return models  # the schema reports the wrong type
+    resolved: dict[str, Any] = {}
+    for name, model in models.items():
+        if not isinstance(model, Mapping):
+            resolved[name] = model
+            continue
+        defaults = MODEL_DEFAULTS[environment]
+        if "serverless" in model:
+            defaults = deep_merge(defaults, SERVERLESS_DEFAULTS)
+        else:
+            defaults = deep_merge(defaults, INSTANCE_DEFAULTS[environment])
+        resolved[name] = deep_merge(defaults, model)
+    return resolved
