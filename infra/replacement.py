@@ -262,8 +262,12 @@ def _paths(type_token: str) -> frozenset[str]:
 
 
 def _normal(value: Any) -> Any:
-    """Unset, None, and empty lists and maps compare equal (SDKv2 schemas do not tell them
-    apart); so do keys missing or None in nested maps."""
+    """A value with what does not count removed.
+
+    Unset, None, and empty lists and maps compare equal (SDKv2 schemas do not tell them apart),
+    at any depth. Elements at the end of a list that set nothing (blocks added without the input
+    a path reads) add nothing; elements keep their positions otherwise.
+    """
     if isinstance(value, Mapping):
         items = {key: _normal(item) for key, item in value.items()}
         kept = {key: item for key, item in items.items() if item is not None}
