@@ -6,14 +6,19 @@ dependencies and options, which ``MockResourceArgs`` alone does not carry.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
+
+from infra.replacement import REPLACE_FORCING
 
 # A believable account per stack, matching the reader accounts in stacks/Pulumi.shared.yaml.
 ACCOUNTS = {
@@ -44,6 +49,46 @@ class Registration:
 
 def _suffix(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:7]
+
+
+def _seed(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
+    """What a resource's generated names and ids derive from: its logical name and the values
+    of its replace-forcing inputs (``infra.replacement``).
+
+    The provider replaces a resource when one of those changes, and the replacement gets a new
+    auto-name or id, which every resource referring to it then shows. A resource none of whose
+    replace-forcing inputs is set keeps the name its logical name alone gives.
+    """
+    forcing = {}
+    for path in sorted(REPLACE_FORCING.get(typ, ())):
+        value = _at(inputs, path.split("."))
+        if value is not None:
+            forcing[path] = value
+    if not forcing:
+        return name
+    return f"{name}\n{json.dumps(forcing, sort_keys=True, separators=(',', ':'), default=str)}"
+
+
+def _at(value: Any, parts: list[str]) -> Any:
+    """The value at a dotted path, as ``infra.replacement`` reads it: through a list, each
+    element's value; unset, null and empty all read None."""
+    if isinstance(value, Mapping):
+        if parts:
+            return _at(value.get(parts[0]), parts[1:])
+        kept = {key: _at(item, []) for key, item in value.items()}
+        return {key: item for key, item in kept.items() if item is not None} or None
+    if isinstance(value, list | tuple):
+        return [_at(item, parts) for item in value] or None
+    return value
+
+
+def _random_bytes(seed: str, length: int) -> bytes:
+    drawn = b""
+    counter = 0
+    while len(drawn) < length:
+        drawn += hashlib.sha256(f"{counter}:{seed}".encode()).digest()
+        counter += 1
+    return drawn[:length]
 
 
 class AwsMocks(pulumi.runtime.Mocks):
@@ -78,7 +123,9 @@ class AwsMocks(pulumi.runtime.Mocks):
         inputs = args.inputs
         if args.typ == "pulumi:pulumi:StackReference":
             return args.name, {"outputs": self.shared_outputs}
-        physical = f"{args.name}-{_suffix(args.name)}"
+        # Auto-names and generated ids change when a replace-forcing input does (_seed).
+        seed = _seed(args.typ, args.name, inputs)
+        physical = f"{args.name}-{_suffix(seed)}"
         state: dict[str, Any] = {}
         region, account = self.region, self.account
         typ = args.typ
@@ -87,7 +134,7 @@ class AwsMocks(pulumi.runtime.Mocks):
             state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
             return name, state
         if typ == "aws:kms/key:Key":
-            key_id = str(uuid.UUID(hashlib.md5(args.name.encode()).hexdigest()))
+            key_id = str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest()))
             state.update(key_id=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
             return key_id, state
         if typ == "aws:iam/role:Role":
@@ -125,10 +172,25 @@ class AwsMocks(pulumi.runtime.Mocks):
             name = inputs.get("name") or physical
             state.update(name=name, arn=f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
             return name, state
+        if typ == "random:index/randomId:RandomId":
+            # As terraform-provider-random internal/provider/resource_id.go encodes its bytes:
+            # id is unpadded URL-safe base64 without the prefix, the others carry the prefix.
+            # The bytes are drawn again when keepers, byteLength or prefix change (all three
+            # replace the resource), and only then.
+            drawn = _random_bytes(seed, int(inputs["byteLength"]))
+            prefix = inputs.get("prefix") or ""
+            random_id = base64.urlsafe_b64encode(drawn).decode().rstrip("=")
+            state.update(
+                b64Url=prefix + random_id,
+                b64Std=prefix + base64.b64encode(drawn).decode(),
+                hex=prefix + drawn.hex(),
+                dec=prefix + str(int.from_bytes(drawn, "big")),
+            )
+            return random_id, state
         if typ == "aws:appautoscaling/target:Target":
             state["arn"] = (
                 f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/"
-                f"{_suffix(args.name)}"
+                f"{_suffix(seed)}"
             )
             return inputs.get("resourceId", physical), state
         state.setdefault("arn", f"arn:aws:mock:{region}:{account}:{physical}")

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-
+from infra import metrics
 from infra.settings import ModelSettings, ModelVersion
 
 CHAMPION = "champion"
@@ -15,20 +14,43 @@ def production_variants(model: ModelSettings) -> list[str]:
     return [CHAMPION] + ([CHALLENGER] if model.challenger is not None else [])
 
 
-def endpoint_name(model_name: str, environment: str, model: ModelSettings) -> str:
-    """The endpoint's name: stable across releases, new when its scaled layout changes.
+def endpoint_name_prefix(model_name: str, environment: str) -> str:
+    """What every endpoint name of a model in an environment starts with."""
+    return f"{model_name}-{environment}-"
 
-    AWS refuses an endpoint update that changes the instance type of, or removes, a variant
-    registered with Application Auto Scaling (terraform-provider-aws #14337). The suffix is a
-    hash of the autoscaled variants and their instance type, so such a change creates a new
-    endpoint beside the old one (with its own scalable targets), then deletes the old one,
-    instead of failing half way. Promotions, weights and every other change keep the name.
+
+def endpoint_identity(model: ModelSettings) -> dict[str, str]:
+    """Everything that needs a new endpoint, rather than an update of the current one.
+
+    The endpoint's name ends in a random suffix that is drawn again whenever one of these values
+    changes (they are the ``keepers`` of its ``RandomId``), so the endpoint is replaced under a
+    new name, never under its own. A replacement that kept its name would collide with itself:
+    Pulumi creates the new endpoint before it deletes the old one. Promotions, weights, alarm
+    thresholds and deployment policy change none of these, and keep the name.
+
+    - ``scaled_layout``: AWS refuses an endpoint update that changes the instance type of, or
+      removes, a variant registered with Application Auto Scaling (terraform-provider-aws
+      #14337); a new endpoint gets new scalable targets instead.
+    - ``capacity``: an instance-backed endpoint cannot be updated to a serverless one (SageMaker
+      developer guide, "Update a serverless endpoint").
+    - ``rollback_alarms``: the provider replaces the endpoint when
+      ``deployment_config.auto_rollback_configuration`` changes (terraform-provider-aws
+      ``internal/service/sagemaker/endpoint.go``: ``ForceNew``). The alarms are named after the
+      endpoint and watch all its production variants, so the list changes only with the kinds
+      of rollback alarm, which this value names.
     """
     layout = ""
     if model.autoscaled:
         layout = ",".join(f"{v}={model.instance_type}" for v in production_variants(model))
-    suffix = hashlib.sha256(layout.encode()).hexdigest()[:6]
-    return f"{model_name}-{environment}-{suffix}"
+    serverless = model.serverless is not None
+    rollback = ""
+    if model.deployment.auto_rollback and not serverless:
+        rollback = ",".join(m.key for m in metrics.rollback_metrics(serverless))
+    return {
+        "scaled_layout": layout,
+        "capacity": "serverless" if serverless else "instances",
+        "rollback_alarms": rollback,
+    }
 
 
 def partition(region: str) -> str:
@@ -40,8 +62,14 @@ def partition(region: str) -> str:
     return "aws"
 
 
-def log_group_name(endpoint: str) -> str:
-    return f"/aws/sagemaker/Endpoints/{endpoint}"
+# SageMaker sends an endpoint's container logs to /aws/sagemaker/Endpoints/<endpoint name>
+# (SageMaker developer guide, "Log groups and streams that Amazon SageMaker AI sends").
+LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
+
+
+def artifact_prefix(model_name: str) -> str:
+    """The artifact store prefix of a model's artifacts, the only one its endpoints can read."""
+    return f"models/{model_name}/"
 
 
 def version_label(version: ModelVersion) -> str:
@@ -55,5 +83,12 @@ def base_tags(environment: str, owner: str, cost_center: str) -> dict[str, str]:
     return {"environment": environment, "owner": owner, "cost-center": cost_center}
 
 
-def model_tags(base: dict[str, str], model_name: str, version: ModelVersion) -> dict[str, str]:
-    return {**base, "model": model_name, "model-version": version_label(version)}
+def model_tags(base: dict[str, str], model_name: str) -> dict[str, str]:
+    """Tags of every resource of a model's endpoint."""
+    return {**base, "model": model_name}
+
+
+def version_tags(base: dict[str, str], model_name: str, version: ModelVersion) -> dict[str, str]:
+    """Tags of the resources that hold a version (its SageMaker Models): a promotion retags only
+    what it replaces."""
+    return {**model_tags(base, model_name), "model-version": version_label(version)}

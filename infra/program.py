@@ -126,6 +126,9 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
         models[name] = {
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_arn": endpoint.endpoint_arn,
+            # The configuration this deployment moved the endpoint to: the post-deploy check
+            # compares it with the one the endpoint runs after the update.
+            "endpoint_config_name": endpoint.endpoint_config_name,
             "role_arn": endpoint.role_arn,
             "alarm_names": endpoint.alarm_names,
             "rollback_alarm_names": endpoint.rollback_alarm_names,

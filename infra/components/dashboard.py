@@ -9,8 +9,68 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-# CloudWatch holds at most 500 widgets on a dashboard; a model's section has 8 at most.
+from infra import metrics
+
+# CloudWatch holds at most 500 widgets on a dashboard (CloudWatch user guide, "CloudWatch
+# dashboard quotas"); a model's section has 8 at most.
 MODELS_PER_DASHBOARD = 50
+PERIOD_SECONDS = 60
+
+
+def model_section(
+    *,
+    model_name: str,
+    region: str,
+    endpoint: str,
+    variants: list[str],
+    serverless: bool,
+    alarm_arns: list[str],
+) -> list[dict[str, Any]]:
+    """A model's widgets: a heading, one graph per metric it reports, then its alarms.
+
+    The graphs come from the metrics table (infra/metrics.py), one line per variant, each
+    addressed with both of its dimensions.
+    """
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "text",
+            "width": 24,
+            "height": 2,
+            # No versions here: a promotion changes the model's resources, not the dashboard.
+            "properties": {"markdown": f"## {model_name}\nEndpoint `{endpoint}`"},
+        }
+    ]
+    for metric in metrics.metrics_for(serverless):
+        widgets.append(
+            {
+                "type": "metric",
+                "width": 8,
+                "height": 6,
+                "properties": {
+                    "title": f"{model_name}: {metric.title} ({metric.unit})",
+                    "region": region,
+                    "stat": metric.stat,
+                    "period": PERIOD_SECONDS,
+                    "metrics": [
+                        [metric.namespace, metric.metric, *_flat(metrics.dimensions(endpoint, v))]
+                        for v in variants
+                    ],
+                },
+            }
+        )
+    widgets.append(
+        {
+            "type": "alarm",
+            "width": 24,
+            "height": 3,
+            "properties": {"title": f"{model_name}: alarms", "alarms": alarm_arns},
+        }
+    )
+    return widgets
+
+
+def _flat(dimensions: dict[str, str]) -> list[str]:
+    return [part for pair in dimensions.items() for part in pair]
 
 
 @dataclass(frozen=True)

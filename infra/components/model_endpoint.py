@@ -1,28 +1,31 @@
 """``ModelEndpoint``: one model served by one SageMaker endpoint, with all it needs to run.
 
-Children: execution role and its policy, one Model per variant, an auto-named endpoint
-configuration, the endpoint with its deployment guardrails, autoscaling, the log group and
-alarms. Every taggable child carries the environment, model, model-version, owner and
-cost-center tags. The component also hands out the widgets of its section on the environment's
-dashboard (``dashboard_widgets``).
+Children: the random suffix of the endpoint's name, execution role and its policy, one Model
+per variant, an auto-named endpoint configuration, the endpoint with its deployment guardrails,
+autoscaling, the log group and alarms. Every taggable child carries the environment, model,
+owner and cost-center tags; the Models, which hold the versions, also carry ``model-version``.
+The component also hands out the widgets of its section on the environment's dashboard
+(``dashboard_widgets``).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 from pulumi_aws import sagemaker as sm
 
-from infra import iam, naming
+from infra import iam, instances, metrics, naming
+from infra.components import dashboard
 from infra.settings import ModelSettings, ModelVersion, Strategy
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
-ROLLBACK_KINDS = ("5xx", "latency")
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class _Variant:
 class ModelEndpoint(pulumi.ComponentResource):
     endpoint_name: pulumi.Output[str]
     endpoint_arn: pulumi.Output[str]
+    endpoint_config_name: pulumi.Output[str]
     role_arn: pulumi.Output[str]
     alarm_names: pulumi.Output[list[str]]
     rollback_alarm_names: pulumi.Output[list[str]]
@@ -68,61 +72,83 @@ class ModelEndpoint(pulumi.ComponentResource):
         model = args.settings
         self._args = args
         self._name = name
-        self._tags = naming.model_tags(args.base_tags, args.model_name, model.version)
-        endpoint = naming.endpoint_name(args.model_name, args.environment, model)
+        self._capacity = _Capacity.of(model)
+        self._tags = naming.model_tags(args.base_tags, args.model_name)
         variants = _variants(model)
 
+        # The name's suffix is drawn again whenever the endpoint must be replaced rather than
+        # updated (naming.endpoint_identity), so a replacement never reuses a name: neither
+        # the endpoint's nor its log group's, which outlives it.
+        suffix = random.RandomId(
+            f"{name}-endpoint-id",
+            byte_length=4,
+            keepers=naming.endpoint_identity(model),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        endpoint = pulumi.Output.concat(
+            naming.endpoint_name_prefix(args.model_name, args.environment), suffix.hex
+        )
         log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
-            name=naming.log_group_name(endpoint),
+            # SageMaker writes the endpoint's container logs to this group (SageMaker developer
+            # guide, "Log groups and streams that Amazon SageMaker AI sends"); creating it first
+            # gives it a retention and a key.
+            name=pulumi.Output.concat(naming.LOG_GROUP_PREFIX, endpoint),
             retention_in_days=model.log_retention_days,
             kms_key_id=args.environment_key_arn,
             tags=self._tags,
-            # Logs outlive the endpoint: an endpoint replaced for a new instance type keeps
-            # its history for the retention period.
+            # Logs outlive the endpoint for their retention period. The group's name never
+            # comes back: a new endpoint has a new name, also after a destroy.
             opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        role, role_policy = self._execution_role(variants, log_group.arn)
+        alarms = self._alarms(endpoint, variants)
+        rollback_alarms = [a for a in alarms if a.rolls_back] if self._rolls_back() else []
+        role, role_policy = self._execution_role(
+            log_group.arn, [a.resource.arn for a in rollback_alarms]
+        )
         models = {
             v.name: self._model(v, role, role_policy)
             for v in variants  # one Model per variant: a Model holds exactly one version
         }
-        alarms = self._alarms(endpoint, variants)
-        # Errors and latency of the production variants roll a deployment back; a shadow's
-        # alarms only notify, and utilisation is for scaling, not for judging a release.
-        rollback_alarms = [
-            alarm
-            for (variant, kind), alarm in alarms.items()
-            if kind in ROLLBACK_KINDS and variant != naming.SHADOW
-        ]
-        config = self._endpoint_config(variants, models, role)
+        config = self._endpoint_config(variants, models)
+        # No custom timeouts: the provider's Endpoint declares none, so Pulumi would ignore them
+        # (pulumi-terraform-bridge #2390); its waiter gives up after 60 minutes
+        # (terraform-provider-aws #39040), and settings refuse rollouts that may take longer.
         sm_endpoint = aws.sagemaker.Endpoint(
             f"{name}-endpoint",
             name=endpoint,
             endpoint_config_name=config.name,
-            deployment_config=self._deployment_config(rollback_alarms),
+            deployment_config=self._deployment_config([a.resource for a in rollback_alarms]),
             tags=self._tags,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=[log_group],
-                custom_timeouts=_timeouts(model),
-            ),
+            # The role must be able to read the rollback alarms before the first update.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, role_policy]),
         )
         if model.autoscaled:
             self._autoscaling(endpoint, sm_endpoint)
-        self.dashboard_widgets = pulumi.Output.all(*(a.arn for a in alarms.values())).apply(
-            lambda arns: _dashboard_widgets(args, endpoint, variants, list(arns))
+        self.dashboard_widgets = pulumi.Output.all(
+            endpoint, *(a.resource.arn for a in alarms)
+        ).apply(
+            lambda values: dashboard.model_section(
+                model_name=args.model_name,
+                region=args.region,
+                endpoint=values[0],
+                variants=[v.name for v in variants],
+                serverless=self._capacity.serverless,
+                alarm_arns=list(values[1:]),
+            )
         )
 
         self.endpoint_name = sm_endpoint.name
         self.endpoint_arn = sm_endpoint.arn
+        self.endpoint_config_name = config.name
         self.role_arn = role.arn
-        self.alarm_names = pulumi.Output.all(*(a.name for a in alarms.values()))
-        self.rollback_alarm_names = pulumi.Output.all(*(a.name for a in rollback_alarms))
+        self.alarm_names = pulumi.Output.all(*(a.resource.name for a in alarms))
+        self.rollback_alarm_names = pulumi.Output.all(*(a.resource.name for a in rollback_alarms))
         self.register_outputs(
             {
                 "endpoint_name": self.endpoint_name,
                 "endpoint_arn": self.endpoint_arn,
+                "endpoint_config_name": self.endpoint_config_name,
                 "role_arn": self.role_arn,
                 "alarm_names": self.alarm_names,
                 "rollback_alarm_names": self.rollback_alarm_names,
@@ -130,10 +156,13 @@ class ModelEndpoint(pulumi.ComponentResource):
             }
         )
 
+    def _rolls_back(self) -> bool:
+        return self._args.settings.deployment.auto_rollback and not self._capacity.serverless
+
     # --- identity ---------------------------------------------------------------------------
 
     def _execution_role(
-        self, variants: list[_Variant], log_group_arn: pulumi.Output[str]
+        self, log_group_arn: pulumi.Output[str], rollback_alarm_arns: list[pulumi.Output[str]]
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args, model = self._args, self._args.settings
         role = aws.iam.Role(
@@ -152,6 +181,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             log_group_arn,
             args.environment_key_arn,
             args.capture_bucket_arn if capture else None,
+            pulumi.Output.all(*rollback_alarm_arns),
         ).apply(
             lambda v: json.dumps(
                 iam.execution_role_policy(
@@ -159,7 +189,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     region=args.region,
                     account=v[0],
                     artifact_bucket_arn=v[1],
-                    artifact_prefixes=[f"models/{args.model_name}/"],
+                    artifact_prefixes=[naming.artifact_prefix(args.model_name)],
                     artifact_key_arn=v[2],
                     log_group_arn=v[3],
                     environment_key_arn=v[4],
@@ -167,6 +197,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     capture_prefix=f"data-capture/{args.model_name}/" if capture else None,
                     subnet_ids=model.network.subnet_ids,
                     security_group_ids=model.network.security_group_ids,
+                    rollback_alarm_arns=list(v[6]),
                 )
             )
         )
@@ -203,16 +234,22 @@ class ModelEndpoint(pulumi.ComponentResource):
                 if network.subnet_ids
                 else None
             ),
-            tags=naming.model_tags(self._args.base_tags, self._args.model_name, version),
-            # The role is usable only once its policy is attached (pitfall 7).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role_policy]),
+            tags=naming.version_tags(self._args.base_tags, self._args.model_name, version),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # IAM is eventually consistent: a role is usable only once its policy is
+                # attached, and CreateModel checks that it can read the artifact (IAM user
+                # guide, "Changes that I make are not always immediately visible").
+                depends_on=[role_policy],
+                # Kept when superseded: an automatic rollback that the provider reports as a
+                # success (terraform-provider-aws #48997, #46663) leaves the endpoint on the
+                # previous configuration and its models. docs/runbook.md: cleaning them up.
+                retain_on_delete=True,
+            ),
         )
 
     def _endpoint_config(
-        self,
-        variants: list[_Variant],
-        models: dict[str, aws.sagemaker.Model],
-        role: aws.iam.Role,
+        self, variants: list[_Variant], models: dict[str, aws.sagemaker.Model]
     ) -> aws.sagemaker.EndpointConfiguration:
         args, model = self._args, self._args.settings
         production = [
@@ -245,57 +282,43 @@ class ModelEndpoint(pulumi.ComponentResource):
                     for mode in ("Input", "Output")
                 ],
             )
-        # No fixed name: configurations are immutable, so every change gets a new one, the
-        # endpoint moves to it, and the old one is deleted after (pitfall 1).
+        # No fixed name: configurations are immutable (every input forces a replacement,
+        # terraform-provider-aws internal/service/sagemaker/endpoint_configuration.go), so each
+        # change creates a new one and the endpoint moves to it (terraform-provider-aws #21811).
         return aws.sagemaker.EndpointConfiguration(
             f"{self._name}-config",
             production_variants=production,
             shadow_production_variants=shadow or None,
             data_capture_config=capture,
-            # SageMaker refuses a KMS key for the storage volume of serverless variants.
-            kms_key_arn=None if model.serverless else args.environment_key_arn,
+            kms_key_arn=self._capacity.volume_key(args.environment_key_arn),
             tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Kept when superseded, like the models: the post-deploy check compares the
+            # endpoint's live configuration with the newest one (docs/runbook.md).
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
 
     def _variant_args(
         self, variant: _Variant, models: dict[str, aws.sagemaker.Model]
     ) -> dict[str, Any]:
-        model = self._args.settings
-        common: dict[str, Any] = {
+        return {
             "variant_name": variant.name,
             "model_name": models[variant.name].name,
             "initial_variant_weight": variant.weight,
+            **self._capacity.variant_args(),
         }
-        if model.serverless is not None:
-            common["serverless_config"] = (
-                aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
-                    memory_size_in_mb=model.serverless.memory_mb,
-                    max_concurrency=model.serverless.max_concurrency,
-                    provisioned_concurrency=model.serverless.provisioned_concurrency,
-                )
-            )
-        else:
-            assert model.scaling is not None and model.instance_type is not None
-            common["instance_type"] = model.instance_type
-            # Every endpoint update resets an autoscaled variant to this count (pitfall 2):
-            # starting at the configured minimum keeps an update from shrinking below it.
-            common["initial_instance_count"] = model.scaling.min_instances
-        return common
 
     def _deployment_config(
         self, rollback_alarms: list[aws.cloudwatch.MetricAlarm]
     ) -> aws.sagemaker.EndpointDeploymentConfigArgs | None:
-        model = self._args.settings
-        if model.serverless is not None:
+        if self._capacity.serverless:
             return None  # blue/green guardrails need instances
-        deployment = model.deployment
+        deployment = self._args.settings.deployment
         routing = sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgs
         if deployment.strategy is Strategy.CANARY:
             traffic = routing(
                 type="CANARY",
                 wait_interval_in_seconds=deployment.wait_seconds,
-                canary_size=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
+                canary_size=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationCanarySizeArgs(
                     type="CAPACITY_PERCENT", value=deployment.canary_percent
                 ),
             )
@@ -303,24 +326,24 @@ class ModelEndpoint(pulumi.ComponentResource):
             traffic = routing(
                 type="LINEAR",
                 wait_interval_in_seconds=deployment.wait_seconds,
-                linear_step_size=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
+                linear_step_size=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationLinearStepSizeArgs(
                     type="CAPACITY_PERCENT", value=deployment.linear_step_percent
                 ),
             )
         else:
             traffic = routing(type="ALL_AT_ONCE", wait_interval_in_seconds=deployment.wait_seconds)
         rollback = None
-        if deployment.auto_rollback:
-            rollback = aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
+        if rollback_alarms:
+            rollback = sm.EndpointDeploymentConfigAutoRollbackConfigurationArgs(
                 alarms=[
-                    aws.sagemaker.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
+                    sm.EndpointDeploymentConfigAutoRollbackConfigurationAlarmArgs(
                         alarm_name=alarm.name
                     )
                     for alarm in rollback_alarms
                 ]
             )
-        return aws.sagemaker.EndpointDeploymentConfigArgs(
-            blue_green_update_policy=aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
+        return sm.EndpointDeploymentConfigArgs(
+            blue_green_update_policy=sm.EndpointDeploymentConfigBlueGreenUpdatePolicyArgs(
                 traffic_routing_configuration=traffic,
                 termination_wait_in_seconds=deployment.termination_wait_seconds,
                 maximum_execution_timeout_in_seconds=deployment.maximum_execution_timeout_seconds,
@@ -330,14 +353,16 @@ class ModelEndpoint(pulumi.ComponentResource):
 
     # --- scaling ----------------------------------------------------------------------------
 
-    def _autoscaling(self, endpoint: str, sm_endpoint: aws.sagemaker.Endpoint) -> None:
+    def _autoscaling(
+        self, endpoint: pulumi.Output[str], sm_endpoint: aws.sagemaker.Endpoint
+    ) -> None:
         model = self._args.settings
         assert model.scaling is not None
         scaling = model.scaling
         for variant in naming.production_variants(model):
             # The resource id names the endpoint through its output, so registration waits
-            # for the endpoint to be in service; a new endpoint name (new scaled layout)
-            # replaces the target with it.
+            # for the endpoint to be in service; a new endpoint (new scaled layout) replaces
+            # the target with it.
             resource_id = pulumi.Output.concat("endpoint/", sm_endpoint.name, f"/variant/{variant}")
             target = aws.appautoscaling.Target(
                 f"{self._name}-{variant}-scaling",
@@ -351,7 +376,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             )
             aws.appautoscaling.Policy(
                 f"{self._name}-{variant}-invocations",
-                name=f"{endpoint}-{variant}-invocations-per-instance",
+                name=pulumi.Output.concat(endpoint, f"-{variant}-invocations-per-instance"),
                 policy_type="TargetTrackingScaling",
                 service_namespace=target.service_namespace,
                 scalable_dimension=target.scalable_dimension,
@@ -369,7 +394,7 @@ class ModelEndpoint(pulumi.ComponentResource):
             for schedule in scaling.schedules:
                 aws.appautoscaling.ScheduledAction(
                     f"{self._name}-{variant}-{schedule.name}",
-                    name=f"{endpoint}-{variant}-{schedule.name}",
+                    name=pulumi.Output.concat(endpoint, f"-{variant}-{schedule.name}"),
                     service_namespace=target.service_namespace,
                     scalable_dimension=target.scalable_dimension,
                     resource_id=target.resource_id,
@@ -384,36 +409,149 @@ class ModelEndpoint(pulumi.ComponentResource):
 
     # --- observability ----------------------------------------------------------------------
 
-    def _alarms(
-        self, endpoint: str, variants: list[_Variant]
-    ) -> dict[tuple[str, str], aws.cloudwatch.MetricAlarm]:
-        alarms: dict[tuple[str, str], aws.cloudwatch.MetricAlarm] = {}
-        topic = self._args.alert_topic_arn
-        for spec in _alarm_specs(self._args.settings, variants):
-            alarms[(spec.variant, spec.kind)] = aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.variant}-{spec.kind}",
-                name=spec.alarm_name(endpoint),
-                alarm_description=spec.description,
-                namespace=spec.namespace,
-                metric_name=spec.metric,
-                # Without both dimensions the metric never matches and the alarm never fires.
-                dimensions={"EndpointName": endpoint, "VariantName": spec.variant},
-                statistic=spec.statistic,
-                extended_statistic=spec.extended_statistic,
-                period=self._args.settings.alarms.period_seconds,
-                evaluation_periods=self._args.settings.alarms.evaluation_periods,
-                threshold=spec.threshold,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[topic],
-                ok_actions=[topic],
-                tags=self._tags,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
+    def _alarms(self, endpoint: pulumi.Output[str], variants: list[_Variant]) -> list[_Alarm]:
+        """The endpoint's alarms, from the metrics table (infra/metrics.py).
+
+        Metrics that roll a deployment back get one alarm each over all production variants,
+        combined with metric math: the set of rollback alarms then never changes with the
+        variants, and the provider replaces an endpoint whose rollback alarm list changes
+        (``deployment_config.auto_rollback_configuration`` is ``ForceNew`` in
+        terraform-provider-aws internal/service/sagemaker/endpoint.go). A shadow variant's
+        errors and latency, and every variant's utilisation, get an alarm per variant that
+        only notifies.
+        """
+        production = [v.name for v in variants if not v.shadow]
+        alarms: list[_Alarm] = []
+        for metric in metrics.metrics_for(self._capacity.serverless):
+            if metric.threshold is None:
+                continue
+            if metric.rolls_back:
+                alarms.append(self._alarm(endpoint, metric, None, production))
+                alarms += [
+                    self._alarm(endpoint, metric, v.name, [v.name]) for v in variants if v.shadow
+                ]
+            else:
+                alarms += [self._alarm(endpoint, metric, v.name, [v.name]) for v in variants]
         return alarms
+
+    def _alarm(
+        self,
+        endpoint: pulumi.Output[str],
+        metric: metrics.EndpointMetric,
+        variant: str | None,
+        watched: list[str],
+    ) -> _Alarm:
+        settings = self._args.settings.alarms
+        topic = self._args.alert_topic_arn
+        assert metric.threshold is not None
+        vcpus = self._capacity.vcpus
+        suffix = f"{variant}-{metric.key}" if variant else metric.key
+        alarm_args: dict[str, Any] = {}
+        if variant is not None:
+            alarm_args = {
+                "namespace": metric.namespace,
+                "metric_name": metric.metric,
+                "dimensions": endpoint.apply(
+                    functools.partial(metrics.dimensions, variant=variant)
+                ),
+                "period": settings.period_seconds,
+                "statistic": None if metric.extended else metric.stat,
+                "extended_statistic": metric.stat if metric.extended else None,
+            }
+        else:
+            queries = [
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id=f"m{i}",
+                    metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                        namespace=metric.namespace,
+                        metric_name=metric.metric,
+                        dimensions=endpoint.apply(
+                            functools.partial(metrics.dimensions, variant=name)
+                        ),
+                        period=settings.period_seconds,
+                        stat=metric.stat,
+                    ),
+                    return_data=False,
+                )
+                for i, name in enumerate(watched)
+            ]
+            ids = ",".join(f"m{i}" for i in range(len(watched)))
+            queries.append(
+                aws.cloudwatch.MetricAlarmMetricQueryArgs(
+                    id="production",
+                    expression=f"{metric.combine}([{ids}])",
+                    label=f"{metric.metric} ({metric.stat}), {metric.combine} over "
+                    + ", ".join(watched),
+                    return_data=True,
+                )
+            )
+            alarm_args = {"metric_queries": queries}
+        resource = aws.cloudwatch.MetricAlarm(
+            f"{self._name}-{suffix}",
+            name=pulumi.Output.concat(endpoint, f"-{suffix}"),
+            alarm_description=metric.describe(settings, vcpus),
+            evaluation_periods=settings.evaluation_periods,
+            threshold=metric.threshold(settings, vcpus),
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[topic],
+            ok_actions=[topic],
+            tags=self._tags,
+            opts=pulumi.ResourceOptions(parent=self),
+            **alarm_args,
+        )
+        return _Alarm(metric.key, variant, metric.rolls_back and variant is None, resource)
 
 
 # --- pure helpers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Alarm:
+    metric: str
+    # None for an alarm over all production variants.
+    variant: str | None
+    rolls_back: bool
+    resource: aws.cloudwatch.MetricAlarm
+
+
+@dataclass(frozen=True)
+class _Capacity:
+    """Serverless or instances, decided once for every input that depends on it."""
+
+    serverless: bool
+    variant: dict[str, Any]
+    vcpus: int
+
+    @classmethod
+    def of(cls, model: ModelSettings) -> _Capacity:
+        if model.serverless is not None:
+            config = aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgs(
+                memory_size_in_mb=model.serverless.memory_mb,
+                max_concurrency=model.serverless.max_concurrency,
+                provisioned_concurrency=model.serverless.provisioned_concurrency,
+            )
+            return cls(serverless=True, variant={"serverless_config": config}, vcpus=0)
+        assert model.scaling is not None and model.instance_type is not None
+        return cls(
+            serverless=False,
+            variant={
+                "instance_type": model.instance_type,
+                # Every endpoint update resets an autoscaled variant to this count
+                # (terraform-provider-aws #48990): starting at the configured minimum keeps an
+                # update from shrinking below it.
+                "initial_instance_count": model.scaling.min_instances,
+            },
+            vcpus=instances.vcpus(model.instance_type),
+        )
+
+    def variant_args(self) -> dict[str, Any]:
+        return dict(self.variant)
+
+    def volume_key(self, key_arn: pulumi.Input[str]) -> pulumi.Input[str] | None:
+        # SageMaker refuses a KMS key for the storage volume of serverless variants
+        # (CreateEndpointConfig: KmsKeyId "is not supported for serverless endpoints").
+        return None if self.serverless else key_arn
 
 
 def _variants(model: ModelSettings) -> list[_Variant]:
@@ -436,129 +574,3 @@ def _variants(model: ModelSettings) -> list[_Variant]:
             )
         )
     return variants
-
-
-def _timeouts(model: ModelSettings) -> pulumi.CustomTimeouts:
-    minutes = -(-model.deployment.update_timeout_seconds() // 60)
-    return pulumi.CustomTimeouts(create=f"{minutes}m", update=f"{minutes}m", delete="60m")
-
-
-@dataclass(frozen=True)
-class _AlarmSpec:
-    variant: str
-    kind: str
-    namespace: str
-    metric: str
-    threshold: float
-    description: str
-    statistic: str | None = None
-    extended_statistic: str | None = None
-
-    def alarm_name(self, endpoint: str) -> str:
-        return f"{endpoint}-{self.variant}-{self.kind}"
-
-
-def _alarm_specs(model: ModelSettings, variants: list[_Variant]) -> list[_AlarmSpec]:
-    limits = model.alarms
-    specs: list[_AlarmSpec] = []
-    for v in variants:
-        specs += [
-            _AlarmSpec(
-                v.name,
-                "5xx",
-                "AWS/SageMaker",
-                "Invocation5XXErrors",
-                limits.error_5xx_threshold,
-                f"More than {limits.error_5xx_threshold} 5XX errors per period",
-                statistic="Sum",
-            ),
-            _AlarmSpec(
-                v.name,
-                "latency",
-                "AWS/SageMaker",
-                "ModelLatency",
-                # ModelLatency is reported in microseconds.
-                limits.p99_latency_ms * 1000,
-                f"p99 model latency above {limits.p99_latency_ms} ms",
-                extended_statistic="p99",
-            ),
-        ]
-        if model.serverless is None:  # serverless variants report no utilisation
-            specs += [
-                _AlarmSpec(
-                    v.name,
-                    "cpu",
-                    "/aws/sagemaker/Endpoints",
-                    "CPUUtilization",
-                    limits.cpu_utilization_percent,
-                    f"CPU above {limits.cpu_utilization_percent}% (summed over cores)",
-                    statistic="Average",
-                ),
-                _AlarmSpec(
-                    v.name,
-                    "memory",
-                    "/aws/sagemaker/Endpoints",
-                    "MemoryUtilization",
-                    limits.memory_utilization_percent,
-                    f"Memory above {limits.memory_utilization_percent}%",
-                    statistic="Average",
-                ),
-            ]
-    return specs
-
-
-def _dashboard_widgets(
-    args: ModelEndpointArgs, endpoint: str, variants: list[_Variant], alarm_arns: list[str]
-) -> list[dict[str, Any]]:
-    region, model = args.region, args.settings
-
-    def metric_widget(title: str, namespace: str, metric: str, stat: str) -> dict[str, Any]:
-        return {
-            "type": "metric",
-            "width": 8,
-            "height": 6,
-            "properties": {
-                "title": f"{args.model_name}: {title}",
-                "region": region,
-                "stat": stat,
-                "period": 60,
-                "metrics": [
-                    [namespace, metric, "EndpointName", endpoint, "VariantName", v.name]
-                    for v in variants
-                ],
-            },
-        }
-
-    pinned = ", ".join(f"{v.name} {naming.version_label(v.version)}" for v in variants)
-    widgets: list[dict[str, Any]] = [
-        {
-            "type": "text",
-            "width": 24,
-            "height": 2,
-            "properties": {"markdown": f"## {args.model_name}\nEndpoint `{endpoint}`: {pinned}"},
-        }
-    ]
-    widgets += [
-        metric_widget("Invocations", "AWS/SageMaker", "Invocations", "Sum"),
-        metric_widget("5XX errors", "AWS/SageMaker", "Invocation5XXErrors", "Sum"),
-        metric_widget("Model latency p99 (us)", "AWS/SageMaker", "ModelLatency", "p99"),
-        metric_widget("Invocations per instance", "AWS/SageMaker", "InvocationsPerInstance", "Sum"),
-    ]
-    if model.serverless is None:
-        widgets += [
-            metric_widget(
-                "CPU utilisation", "/aws/sagemaker/Endpoints", "CPUUtilization", "Average"
-            ),
-            metric_widget(
-                "Memory utilisation", "/aws/sagemaker/Endpoints", "MemoryUtilization", "Average"
-            ),
-        ]
-    widgets.append(
-        {
-            "type": "alarm",
-            "width": 24,
-            "height": 3,
-            "properties": {"title": f"{args.model_name}: alarms", "alarms": alarm_arns},
-        }
-    )
-    return widgets

@@ -18,7 +18,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from infra import iam, naming
+from infra import iam, metrics, naming
 from infra.mocks import ACCOUNTS, DEFAULT_ACCOUNT
 from infra.plan import STACKS_DIR, Plan, PlannedResource
 from infra.settings import (
@@ -60,7 +60,7 @@ BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
 # The metrics whose alarms judge a release (and so roll it back); the others only notify.
-ROLLBACK_METRICS = ("Invocation5XXErrors", "ModelLatency")
+ROLLBACK_METRICS = tuple(m.metric for m in metrics.METRICS if m.rolls_back)
 
 
 # --- stack files --------------------------------------------------------------------------
@@ -163,6 +163,30 @@ def depends_on_type(plan: Plan, resource: PlannedResource, type_: str) -> bool:
     return any(types.get(urn) == type_ for urn in resource.dependencies)
 
 
+def watched_metrics(alarm: PlannedResource) -> list[tuple[str, dict[str, str]]]:
+    """(metric name, dimensions) of every metric an alarm reads, directly or in metric math."""
+    if alarm.inputs.get("metricName"):
+        return [(alarm.inputs["metricName"], alarm.inputs.get("dimensions") or {})]
+    return [
+        (query["metric"]["metricName"], query["metric"].get("dimensions") or {})
+        for query in alarm.inputs.get("metricQueries") or []
+        if query.get("metric")
+    ]
+
+
+def rollback_alarms(plan: Plan, model: str) -> dict[str, PlannedResource]:
+    """Name -> alarm, for the model's alarms on a rollback metric over every production variant."""
+    production = {v["variantName"] for v in config_of(plan, model).inputs["productionVariants"]}
+    found = {}
+    for alarm in children_of(plan, model, ALARM):
+        watched = watched_metrics(alarm)
+        if not watched or any(metric not in ROLLBACK_METRICS for metric, _ in watched):
+            continue
+        if {dims.get("VariantName") for _, dims in watched} == production:
+            found[alarm.inputs["name"]] = alarm
+    return found
+
+
 def variants_of(config: PlannedResource) -> list[dict[str, Any]]:
     inputs = config.inputs
     return list(inputs.get("productionVariants") or []) + list(
@@ -191,14 +215,6 @@ def pinned_version(resource: PlannedResource, model: ModelSettings) -> ModelVers
         ):
             return version
     return None
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in a Go duration as Pulumi's custom timeouts take it: ``115m``, ``1h30m``."""
-    units = {"h": 3600, "m": 60, "s": 1, "ms": 0.001}
-    parts = re.findall(r"(\d+(?:\.\d+)?)(ms|h|m|s)", text)
-    assert parts and "".join(n + u for n, u in parts) == text, f"not a duration: {text!r}"
-    return sum(float(n) * units[u] for n, u in parts)
 
 
 # --- policies -----------------------------------------------------------------------------
@@ -423,12 +439,21 @@ def expected_tags(plan: Plan, resource: PlannedResource, settings: Settings) -> 
     if owner is None:
         return tags
     assert isinstance(settings, EnvironmentSettings)
-    model = settings.models[owner.name]
-    version = model.version
+    tags["model"] = owner.name
     if resource.type == MODEL:
-        # Each Model carries the version it serves (a challenger's is not the champion's).
-        version = pinned_version(resource, model) or version
-    return {**tags, "model": owner.name, "model-version": naming.version_label(version)}
+        # Only a Model holds a version, each its own (a challenger's is not the champion's).
+        version = pinned_version(resource, settings.models[owner.name])
+        tags["model-version"] = naming.version_label(version) if version else "?"
+    return tags
+
+
+def version_tag_problems(plan: Plan) -> list[str]:
+    """A version tag anywhere but on a Model makes a promotion touch that resource too."""
+    return [
+        f"{r.urn}: carries model-version"
+        for r in plan.resources
+        if r.type != MODEL and "model-version" in (r.inputs.get("tags") or {})
+    ]
 
 
 def tag_problems(plan: Plan, settings: Settings) -> list[str]:

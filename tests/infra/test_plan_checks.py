@@ -12,10 +12,10 @@ import pytest
 from plan_checks import (
     component_children,
     managed_policy_problems,
-    parse_duration,
     policy_problems,
     tag_problems,
     unread_policies,
+    version_tag_problems,
 )
 
 from infra.plan import Plan, PlannedResource
@@ -151,11 +151,13 @@ def test_tag_check_flags_missing_and_wrong_tags(stack_settings):
     assert component_children(plan, "churn") == [unlabelled]
     problems = tag_problems(plan, settings)
     assert {p.split(": tag ")[0] for p in problems} == {untagged.urn, unlabelled.urn}
-    assert any("model-version" in p for p in problems)
+    assert any(": tag model is None" in p for p in problems), problems
 
 
-def test_durations():
-    assert parse_duration("115m") == 6900
-    assert parse_duration("1h30m") == 5400
-    with pytest.raises(AssertionError):
-        parse_duration("soon")
+def test_version_tag_check_flags_a_version_outside_the_models():
+    tags = {"model": "churn", "model-version": "3"}
+    model = resource("aws:sagemaker/model:Model", "churn-champion", {"tags": tags})
+    endpoint = resource("aws:sagemaker/endpoint:Endpoint", "churn-endpoint", {"tags": tags})
+    assert version_tag_problems(plan_of(model, endpoint)) == [
+        f"{endpoint.urn}: carries model-version"
+    ]

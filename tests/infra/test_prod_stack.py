@@ -39,7 +39,9 @@ from plan_checks import (
 
 from infra import naming
 
-ALARM_KINDS = ("5xx", "latency", "cpu", "memory")
+ROLLBACK_KINDS = ("5xx", "latency")
+INSTANCE_KINDS = ("cpu", "memory")
+RANDOM_ID = "random:index/randomId:RandomId"
 NETWORK_INTERFACE_ACTIONS = {
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",
@@ -53,8 +55,9 @@ def expected_children(name: str, model) -> set[tuple[str, str]]:
     """(type, logical name) of everything a prod ModelEndpoint must register."""
     variants = list(model_versions(model))
     production = naming.production_variants(model)
-    kinds = ALARM_KINDS if model.serverless is None else ALARM_KINDS[:2]
+    instance_kinds = INSTANCE_KINDS if model.serverless is None else ()
     expected = {
+        (RANDOM_ID, f"{name}-endpoint-id"),
         (ENDPOINT, f"{name}-endpoint"),
         (ENDPOINT_CONFIG, f"{name}-config"),
         (ROLE, f"{name}-role"),
@@ -62,7 +65,15 @@ def expected_children(name: str, model) -> set[tuple[str, str]]:
         (LOG_GROUP, f"{name}-logs"),
     }
     expected |= {(MODEL, f"{name}-{v}") for v in variants}
-    expected |= {(ALARM, f"{name}-{v}-{kind}") for v in variants for kind in kinds}
+    # Rollback metrics: one alarm over the production variants, one per shadow variant.
+    expected |= {(ALARM, f"{name}-{kind}") for kind in ROLLBACK_KINDS}
+    expected |= {
+        (ALARM, f"{name}-{v}-{kind}")
+        for v in variants
+        if v not in production
+        for kind in ROLLBACK_KINDS
+    }
+    expected |= {(ALARM, f"{name}-{v}-{kind}") for v in variants for kind in instance_kinds}
     if model.autoscaled:
         expected |= {(SCALABLE_TARGET, f"{name}-{v}-scaling") for v in production}
         expected |= {(SCALING_POLICY, f"{name}-{v}-invocations") for v in production}

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from plan_checks import (
     ALARM,
-    ROLLBACK_METRICS,
     TOPIC,
     ancestor,
-    children_of,
     config_of,
     endpoint_of,
     only,
-    parse_duration,
     resources_of,
+    rollback_alarms,
     variants_of,
+    watched_metrics,
 )
 
 from infra.settings import Strategy
@@ -29,18 +28,25 @@ def test_alarms_watch_their_endpoint_and_notify_the_topic(plans, env_stack):
     assert alarms, f"stack {env_stack}: no alarms"
     problems = []
     for alarm in alarms:
-        dimensions = alarm.inputs.get("dimensions") or {}
         owner = ancestor(plan, alarm, MODEL_ENDPOINT)
         if owner is None:
             problems.append(f"{alarm.urn}: outside any ModelEndpoint")
             continue
-        # Without both dimensions SageMaker's metrics never match and the alarm never fires.
         endpoint = endpoint_of(plan, owner.name).inputs["name"]
-        if dimensions.get("EndpointName") != endpoint:
-            problems.append(f"{alarm.urn}: EndpointName {dimensions.get('EndpointName')!r}")
         variant_names = {v["variantName"] for v in variants_of(config_of(plan, owner.name))}
-        if dimensions.get("VariantName") not in variant_names:
-            problems.append(f"{alarm.urn}: VariantName {dimensions.get('VariantName')!r}")
+        watched = watched_metrics(alarm)
+        if not watched:
+            problems.append(f"{alarm.urn}: reads no metric")
+        # Without both dimensions SageMaker's metrics never match and the alarm never fires.
+        for metric, dimensions in watched:
+            if dimensions.get("EndpointName") != endpoint:
+                problems.append(
+                    f"{alarm.urn}: {metric} EndpointName {dimensions.get('EndpointName')!r}"
+                )
+            if dimensions.get("VariantName") not in variant_names:
+                problems.append(
+                    f"{alarm.urn}: {metric} VariantName {dimensions.get('VariantName')!r}"
+                )
         if alarm.inputs.get("alarmActions") != [topic_arn]:
             problems.append(f"{alarm.urn}: alarmActions {alarm.inputs.get('alarmActions')}")
         if topic.urn not in alarm.dependencies:
@@ -63,35 +69,17 @@ def test_prod_rolls_out_gradually_and_rolls_back_on_real_alarms(plans, stack_set
         if routing.get("type") not in ("CANARY", "LINEAR"):
             problems.append(f"{endpoint.urn}: traffic routing {routing.get('type')!r}")
 
-        production = {v["variantName"] for v in config_of(plan, name).inputs["productionVariants"]}
-        rollback_alarms = {
-            alarm.inputs["name"]: alarm
-            for alarm in children_of(plan, name, ALARM)
-            if alarm.inputs.get("metricName") in ROLLBACK_METRICS
-            and alarm.inputs["dimensions"].get("VariantName") in production
-        }
+        alarms = rollback_alarms(plan, name)
         rollback = deployment.get("autoRollbackConfiguration") or {}
         named = [a.get("alarmName") for a in rollback.get("alarms") or []]
-        if not rollback_alarms or sorted(named) != sorted(rollback_alarms):
+        if not alarms or sorted(named) != sorted(alarms):
             problems.append(
                 f"{endpoint.urn}: rolls back on {named}, the component's 5xx and latency "
-                f"alarms of production variants are {sorted(rollback_alarms)}"
+                f"alarms over its production variants are {sorted(alarms)}"
             )
-        missing = [a.urn for a in rollback_alarms.values() if a.urn not in endpoint.dependencies]
+        missing = [a.urn for a in alarms.values() if a.urn not in endpoint.dependencies]
         if missing:
             problems.append(f"{endpoint.urn}: created before its rollback alarms {missing}")
-
-        # Canary and linear rollouts outlast the provider's default timeouts (pitfall 5).
-        floor = policy.get("maximumExecutionTimeoutInSeconds", 0) + policy.get(
-            "terminationWaitInSeconds", 0
-        )
-        for operation in ("create", "update"):
-            timeout = endpoint.custom_timeouts.get(operation)
-            if timeout is None or parse_duration(timeout) < floor:
-                problems.append(
-                    f"{endpoint.urn}: {operation} timeout {timeout!r} is under the rollout's "
-                    f"{floor:.0f} s"
-                )
     assert checked, f"stack {prod_stack}: no instance-backed model to check"
     assert not problems, "\n".join(problems)
 
@@ -137,3 +125,31 @@ def test_dev_updates_all_at_once(plans, stack_settings, dev_stack):
         if routing["type"] != "ALL_AT_ONCE":
             problems.append(f"{endpoint.urn}: dev routes {routing['type']}, not ALL_AT_ONCE")
     assert not problems, "\n".join(problems)
+
+
+def test_endpoint_declares_no_custom_timeouts(plans, env_stack):
+    """The provider's Endpoint declares no timeouts, so Pulumi ignores ``customTimeouts``
+    (pulumi-terraform-bridge #2390): setting them would only pretend to extend the 60-minute
+    waiter (terraform-provider-aws #39040). Settings bound the rollout instead."""
+    plan = plans[env_stack]
+    endpoints = resources_of(plan, "aws:sagemaker/endpoint:Endpoint")
+    assert endpoints, f"stack {env_stack}: no endpoint"
+    problems = [
+        f"{e.urn}: customTimeouts {e.custom_timeouts}" for e in endpoints if e.custom_timeouts
+    ]
+    assert not problems, "\n".join(problems)
+
+
+def test_rollback_alarm_set_does_not_depend_on_the_variants(plans, stack_settings, prod_stack):
+    """One alarm per rollback metric over all production variants: adding or removing a
+    challenger changes the alarms' metric math, never the endpoint's replace-forcing
+    ``auto_rollback_configuration``."""
+    plan, settings = plans[prod_stack], stack_settings[prod_stack]
+    for name, model in settings.models.items():
+        if model.serverless is not None:
+            continue
+        alarms = rollback_alarms(plan, name)
+        endpoint = endpoint_of(plan, name).inputs["name"]
+        assert sorted(alarms) == sorted(f"{endpoint}-{k}" for k in ("5xx", "latency")), endpoint_of(
+            plan, name
+        ).urn

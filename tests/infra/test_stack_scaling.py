@@ -12,11 +12,14 @@ from plan_checks import (
     children_of,
     config_of,
     endpoint_of,
+    only,
     resources_of,
 )
 
 from infra import naming
 from infra.plan import evaluate
+
+RANDOM_ID = "random:index/randomId:RandomId"
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -159,7 +162,8 @@ def test_prod_file_schedules_are_registered(plans, stack_configs, prod_stack):
         assert f"{model}-{naming.CHAMPION}-{schedule}" in names, (model, schedule, names)
 
 
-# --- pitfall 3: a new instance type must not update a scaled variant in place ------------
+# --- a new instance type must not update a scaled variant in place (terraform-provider-aws
+# #14337) ------------------------------------------------------------------------------------
 
 
 def scaled_model(stack_settings, stack: str) -> str:
@@ -174,26 +178,32 @@ def other_instance_type(current: str) -> str:
 
 
 def test_endpoint_name_follows_the_scaled_layout(plans, stack_settings, env_stack):
-    """A scaled model's new instance type names a new endpoint; nothing else does."""
+    """A scaled model's new instance type draws a new endpoint name; a new version does not."""
     plan, settings = plans[env_stack], stack_settings[env_stack]
     problems = []
     for name, model in settings.models.items():
         if model.serverless is not None:
             continue
-        current = naming.endpoint_name(name, settings.environment, model)
-        urn = endpoint_of(plan, name).urn
-        assert endpoint_of(plan, name).inputs["name"] == current, urn
+        identity = naming.endpoint_identity(model)
+        suffix = only(children_of(plan, name, RANDOM_ID), f"endpoint name suffix of {name}")
+        if suffix.inputs.get("keepers") != identity:
+            problems.append(f"{suffix.urn}: keepers {suffix.inputs.get('keepers')}")
+        endpoint = endpoint_of(plan, name)
+        if not endpoint.inputs["name"].startswith(
+            naming.endpoint_name_prefix(name, settings.environment)
+        ):
+            problems.append(f"{endpoint.urn}: name {endpoint.inputs['name']}")
         resized = model.model_copy(
             update={"instance_type": other_instance_type(model.instance_type)}
         )
-        renamed = naming.endpoint_name(name, settings.environment, resized) != current
+        renamed = naming.endpoint_identity(resized) != identity
         if renamed != model.autoscaled:
-            problems.append(f"{urn}: renamed={renamed} on a new instance type")
+            problems.append(f"{endpoint.urn}: renamed={renamed} on a new instance type")
         promoted = model.model_copy(
             update={"version": model.version.model_copy(update={"digest": "sha256:" + "f" * 64})}
         )
-        if naming.endpoint_name(name, settings.environment, promoted) != current:
-            problems.append(f"{urn}: a new version renames the endpoint")
+        if naming.endpoint_identity(promoted) != identity:
+            problems.append(f"{endpoint.urn}: a new version renames the endpoint")
     assert not problems, "\n".join(problems)
 
 

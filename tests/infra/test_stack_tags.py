@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from plan_checks import MODEL_ENDPOINT, accepts_tags, ancestor, tag_problems, taggable
+from plan_checks import (
+    MODEL_ENDPOINT,
+    accepts_tags,
+    ancestor,
+    tag_problems,
+    taggable,
+    version_tag_problems,
+)
 
 
 def test_taggable_types_are_found_by_introspection():
@@ -22,4 +29,14 @@ def test_taggable_resources_carry_the_platform_tags(plans, stack_settings, stack
             f"stack {stack}: no taggable resource inside a ModelEndpoint"
         )
     problems = tag_problems(plan, stack_settings[stack])
+    assert not problems, "\n".join(problems)
+
+
+def test_version_tag_sits_only_on_the_models(plans, env_stack):
+    """A promotion replaces the Models; a version tag elsewhere would update more resources."""
+    plan = plans[env_stack]
+    assert any("model-version" in (r.inputs.get("tags") or {}) for r in plan.resources), (
+        f"stack {env_stack}: no resource carries model-version, the check would pass vacuously"
+    )
+    problems = version_tag_problems(plan)
     assert not problems, "\n".join(problems)
