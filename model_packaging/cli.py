@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from model_packaging.errors import PackagingError
 
@@ -63,10 +64,90 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+def _decide(args: argparse.Namespace) -> int:
+    from model_packaging.approval import decide
+
+    status = "Approved" if args.command == "approve" else "Rejected"
+    decision = decide(args.model, args.version, status, args.reason)
+    print(
+        f"{args.model} version {args.version}: {decision.previous_status} -> {decision.status}"
+        f" by {decision.who} at {decision.when}"
+    )
+    return 0
+
+
+def _show_edit(result: Any, dry_run: bool) -> None:
+    if dry_run:
+        print(result.edit.diff(), end="")
+        print(f"{result.summary()} (dry run: nothing written)", file=sys.stderr)
+    else:
+        print(result.summary())
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from model_packaging.promote import promote
+
+    result = promote(
+        args.model,
+        args.to,
+        version=args.version,
+        stacks=Path(args.stacks),
+        dry_run=args.dry_run,
+        require_live=args.require_live,
+    )
+    _show_edit(result, args.dry_run)
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from model_packaging.promote import rollback
+
+    result = rollback(args.model, args.env, stacks=Path(args.stacks), dry_run=args.dry_run)
+    print(f"restoring the pin of commit {result.commit}", file=sys.stderr)
+    _show_edit(result, args.dry_run)
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from model_packaging import status
+
+    if args.check_deployed:
+        checks = status.check_deployed(
+            args.check_deployed, model=args.model, stacks=Path(args.stacks)
+        )
+        if args.json:
+            print(json.dumps([{"model": c.model, "ok": c.ok, "line": c.line} for c in checks]))
+        else:
+            for check in checks:
+                print(check.line)
+        return 0 if all(check.ok for check in checks) else 1
+    rows = status.status(args.model, stacks=Path(args.stacks))
+    print(status.render_json(rows) if args.json else status.render_table(rows))
+    return 0
+
+
+def _version_number(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a version number (1, 2, ...), got {text!r}")
+    return int(text)
+
+
+def _reason(text: str) -> str:
+    # UpdateModelPackage's ApprovalDescription holds at most 1024 characters (botocore's model).
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be blank: say why")
+    if len(text.strip()) > 1024:
+        raise argparse.ArgumentTypeError("must be at most 1024 characters")
+    return text.strip()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model_packaging",
-        description="Build, verify, serve and publish immutable model artifacts.",
+        description="Build, verify, serve and publish immutable model artifacts, and release them"
+        " through dev, staging and prod.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -111,6 +192,52 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--kms-key", default=None, help="KMS key id or ARN for SSE-KMS")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_publish)
+
+    stages = ("dev", "staging", "prod")
+    for name, verb in (("approve", "approve"), ("reject", "reject")):
+        p = commands.add_parser(name, help=f"{verb} a registered version, with a reason")
+        p.add_argument("model", metavar="MODEL", help="the model (its package group)")
+        p.add_argument("--version", required=True, type=_version_number, metavar="N")
+        p.add_argument("--reason", required=True, type=_reason, metavar="TEXT", help="why")
+        p.set_defaults(func=_decide)
+
+    p = commands.add_parser("promote", help="pin a version in a stage's stack file, behind gates")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--to", required=True, choices=stages, help="the stage to pin it in")
+    p.add_argument(
+        "--version",
+        type=_version_number,
+        metavar="N",
+        help="dev: the version (default: the latest Approved); staging/prod: must be the one"
+        " the stage below pins",
+    )
+    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    p.add_argument(
+        "--require-live",
+        action="store_true",
+        help="refuse when the stage below's endpoint cannot be queried",
+    )
+    p.set_defaults(func=_promote)
+
+    p = commands.add_parser("rollback", help="re-pin the version a stage pinned before")
+    p.add_argument("model", metavar="MODEL")
+    p.add_argument("--env", required=True, choices=stages)
+    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
+    p.set_defaults(func=_rollback)
+
+    p = commands.add_parser("status", help="pins, approvals and live endpoints per stage")
+    p.add_argument("model", metavar="MODEL", nargs="?", help="one model (default: all)")
+    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--check-deployed",
+        choices=stages,
+        metavar="ENV",
+        help="exit 1 unless every live endpoint of ENV serves what its stack file pins",
+    )
+    p.set_defaults(func=_status)
 
     return parser
 

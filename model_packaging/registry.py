@@ -11,6 +11,7 @@ versions the group holds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -25,10 +26,22 @@ COMMIT_KEY = "git-commit"
 DIRTY_KEY = "git-dirty"
 S3_URI_KEY = "s3-uri"
 MANIFEST_URI_KEY = "manifest-uri"
+# Who set the current approval status (the STS caller ARN) and when (UTC, ISO 8601).
+APPROVAL_BY_KEY = "approval-by"
+APPROVAL_AT_KEY = "approval-at"
+APPROVED = "Approved"
+REJECTED = "Rejected"
 
 # Versions in these states cannot be deployed, so they do not count as "already registered".
 _UNUSABLE = {"Failed", "Deleting"}
 _DESCRIPTION_MAX = 1024
+# Limits of UpdateModelPackage (botocore's sagemaker service-2.json): ApprovalDescription is at
+# most 1024 characters; CustomerMetadataProperties holds at most 50 entries whose values are at
+# most 256 characters of letters, digits, spaces and ``_.:/=+-@`` (CustomerMetadataValue).
+APPROVAL_DESCRIPTION_MAX = 1024
+_METADATA_VALUE_MAX = 256
+_METADATA_ENTRIES_MAX = 50
+_METADATA_VALUE_RE = re.compile(r"[^\w .:/=+\-@]")
 
 
 @dataclass(frozen=True)
@@ -57,6 +70,28 @@ class VersionSpec:
 class Version:
     arn: str
     approval_status: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """What the release commands read of a registered version."""
+
+    arn: str
+    group: str
+    number: int
+    approval_status: str
+    status: str
+    """ModelPackageStatus: Pending, InProgress, Completed, Failed or Deleting."""
+    metadata: Mapping[str, str]
+    model_data_uri: str | None
+    """What SageMaker deploys: the container's ModelDataUrl or ModelDataSource S3Uri."""
+    created: Any
+    """CreationTime, as boto3 returns it (an aware datetime)."""
+
+    @property
+    def digest(self) -> str | None:
+        """The recorded ``sha256:<hex>``, if publish recorded one."""
+        return self.metadata.get(DIGEST_KEY)
 
 
 def digest_label(digest: str) -> str:
@@ -120,6 +155,90 @@ def create_version(sagemaker: Any, spec: VersionSpec) -> Version:
     return Version(arn, "PendingManualApproval")
 
 
+def version_arn(sagemaker: Any, group: str, number: int) -> str:
+    """The ARN of version ``number`` of ``group``: the group's ARN says partition and account."""
+    with reporting(f"cannot read model package group {group!r}"):
+        try:
+            group_arn = str(
+                sagemaker.describe_model_package_group(ModelPackageGroupName=group)[
+                    "ModelPackageGroupArn"
+                ]
+            )
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise PackagingError(
+                    f"model package group {group!r} does not exist in {sagemaker.meta.region_name}"
+                ) from exc
+            raise
+    return group_arn.replace(":model-package-group/", ":model-package/", 1) + f"/{number}"
+
+
+def describe_version(sagemaker: Any, arn: str) -> VersionInfo | None:
+    """The version at ``arn``, or None when the registry has no such version."""
+    with reporting(f"cannot read model package {arn}"):
+        try:
+            described = sagemaker.describe_model_package(ModelPackageName=arn)
+        except ClientError as exc:
+            if _is_missing(exc) or _is_not_found(exc):
+                return None
+            raise
+    return _version_info(described)
+
+
+def latest_approved(sagemaker: Any, group: str) -> VersionInfo | None:
+    """The newest Approved, usable version of ``group``, if any."""
+    with reporting(f"cannot list versions of model package group {group!r}"):
+        pages = sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group,
+            ModelApprovalStatus=APPROVED,
+            SortBy="CreationTime",
+            SortOrder="Descending",
+        )
+        for page in pages:
+            for summary in page.get("ModelPackageSummaryList", []):
+                if summary.get("ModelPackageStatus") in _UNUSABLE:
+                    continue
+                return describe_version(sagemaker, summary["ModelPackageArn"])
+    return None
+
+
+def set_approval(
+    sagemaker: Any, version: VersionInfo, status: str, reason: str, who: str, when: str
+) -> None:
+    """Set the approval status with ``reason``, recording ``who`` and ``when`` in the metadata.
+
+    One UpdateModelPackage call carries all three (the operation accepts ModelApprovalStatus,
+    ApprovalDescription and CustomerMetadataProperties together), so the record can never name
+    another decision than the status. The whole metadata map is sent, existing entries included:
+    the result is the same whether the service merges the map or replaces it.
+    """
+    if len(reason) > APPROVAL_DESCRIPTION_MAX:
+        raise PackagingError(f"the reason is longer than {APPROVAL_DESCRIPTION_MAX} characters")
+    metadata = {
+        **version.metadata,
+        APPROVAL_BY_KEY: metadata_value(who),
+        APPROVAL_AT_KEY: metadata_value(when),
+    }
+    if len(metadata) > _METADATA_ENTRIES_MAX:
+        raise PackagingError(
+            f"{version.arn} already has {len(version.metadata)} metadata properties;"
+            f" recording the approval would exceed the limit of {_METADATA_ENTRIES_MAX}"
+        )
+    with reporting(f"cannot set the approval status of {version.arn}"):
+        sagemaker.update_model_package(
+            ModelPackageArn=version.arn,
+            ModelApprovalStatus=status,
+            ApprovalDescription=reason,
+            CustomerMetadataProperties=metadata,
+        )
+
+
+def metadata_value(text: str) -> str:
+    """``text`` as a customer metadata value: disallowed characters (e.g. the commas a role
+    session name may hold) become ``_``, and it is cut to the maximum length."""
+    return _METADATA_VALUE_RE.sub("_", text)[:_METADATA_VALUE_MAX]
+
+
 def version_request(spec: VersionSpec) -> dict[str, Any]:
     """The CreateModelPackage arguments for ``spec`` (field names as in botocore's model)."""
     container: dict[str, Any] = {"Image": spec.image, "Environment": dict(spec.environment)}
@@ -165,4 +284,32 @@ def _is_missing(exc: ClientError) -> bool:
     message = str(exc.response.get("Error", {}).get("Message", ""))
     return code == "ResourceNotFound" or (
         code == "ValidationException" and "does not exist" in message
+    )
+
+
+def _is_not_found(exc: ClientError) -> bool:
+    """DescribeModelPackage answers a missing version with a ValidationException ("does not
+    exist", or "not found" from some emulators)."""
+    message = str(exc.response.get("Error", {}).get("Message", ""))
+    return error_code(exc) == "ValidationException" and "not found" in message
+
+
+def _version_info(described: Mapping[str, Any]) -> VersionInfo:
+    arn = str(described["ModelPackageArn"])
+    containers = described.get("InferenceSpecification", {}).get("Containers", [])
+    data_uri: str | None = None
+    if containers:
+        first = containers[0]
+        data_uri = first.get("ModelDataUrl") or (
+            first.get("ModelDataSource", {}).get("S3DataSource", {}).get("S3Uri")
+        )
+    return VersionInfo(
+        arn=arn,
+        group=str(described.get("ModelPackageGroupName", "")),
+        number=int(described.get("ModelPackageVersion") or arn.rsplit("/", 1)[1]),
+        approval_status=str(described.get("ModelApprovalStatus", "")),
+        status=str(described.get("ModelPackageStatus", "")),
+        metadata=dict(described.get("CustomerMetadataProperties", {})),
+        model_data_uri=data_uri,
+        created=described.get("CreationTime"),
     )
