@@ -1,4 +1,6 @@
-"""Autoscaling per environment, and the two endpoint-update pitfalls it brings (2 and 3)."""
+"""Autoscaling per environment, and what it means for endpoint updates: each update resets an
+autoscaled variant to its initial count (terraform-provider-aws #48990), and a scaled variant's
+instance type cannot change in place (terraform-provider-aws #14337)."""
 
 from __future__ import annotations
 
@@ -71,7 +73,8 @@ def test_scalable_targets_match_the_stack_file(plans, stack_settings, stack_conf
 
 
 def test_variants_start_at_the_minimum(plans, stack_settings, env_stack):
-    """Every endpoint update resets an autoscaled variant to its initial count (pitfall 2)."""
+    """Every endpoint update resets an autoscaled variant to its initial count
+    (terraform-provider-aws #48990)."""
     plan, settings = plans[env_stack], stack_settings[env_stack]
     problems = []
     for name, model in settings.models.items():

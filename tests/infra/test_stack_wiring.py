@@ -33,7 +33,8 @@ ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 
 
 def test_endpoint_configurations_are_auto_named(plans, env_stack):
-    """Configurations are immutable: a fixed name would block every change (pitfall 1)."""
+    """Configurations are immutable: a fixed name would block every change (terraform-provider-aws
+    #21811, #40048)."""
     plan = plans[env_stack]
     configs = resources_of(plan, ENDPOINT_CONFIG)
     assert configs, f"stack {env_stack}: no endpoint configuration"
@@ -42,7 +43,8 @@ def test_endpoint_configurations_are_auto_named(plans, env_stack):
 
 
 def test_models_wait_for_their_role_policy(plans, env_stack):
-    """A role is usable only once its policy is attached (pitfall 7)."""
+    """A role is usable only once its policy is attached: IAM is eventually consistent (IAM user
+    guide, "Changes that I make are not always immediately visible")."""
     plan = plans[env_stack]
     models = resources_of(plan, MODEL)
     assert models, f"stack {env_stack}: no SageMaker model"
