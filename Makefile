@@ -1,23 +1,27 @@
 # Every target sets itself up: the first run creates ./venv (the same virtualenv that
-# Pulumi.yaml names) and installs requirements.txt into it.
+# Pulumi.yaml names) and installs requirements-dev.txt into it: the program's packages
+# (requirements.txt, all that `pulumi up` installs), the release tool's and the tooling.
 PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
 STACKS := shared dev staging prod
 
-.PHONY: install test plan lint typecheck bench clean
+.PHONY: install test check plan lint typecheck bench clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.txt requirements-release.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# What CI runs: lint, types, then the tests.
+check: lint typecheck test
 
 plan: $(STAMP)
 	@for s in $(STACKS); do $(PY) -m infra plan $$s || exit $$?; echo; done
