@@ -1,4 +1,8 @@
-"""``python -m infra plan STACK [--config-file FILE] [--json]``: the offline plan."""
+"""``python -m infra``: the offline plan of a stack, and how a change alters it.
+
+- ``plan STACK [--config-file FILE] [--json]``
+- ``plan-diff STACK... --base REV [--format text|markdown|json]``
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,13 @@ from pathlib import Path
 from infra.settings import SettingsError
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m infra",
         description="Evaluate the Pulumi program offline, under mocks, and show what it registers.",
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
     plan = commands.add_parser("plan", help="list every resource a stack registers")
     plan.add_argument("stack", metavar="STACK", help="shared, dev, staging, prod, ...")
     plan.add_argument(
@@ -24,9 +29,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         metavar="FILE",
         help="a stack-format YAML file to evaluate instead of stacks/Pulumi.STACK.yaml",
     )
-    plan.add_argument("--json", action="store_true", help="print a JSON list of resources")
-    args = parser.parse_args(argv)
+    plan.add_argument(
+        "--json",
+        action="store_true",
+        help="print the plan as JSON: stack, resources (inputs and options), outputs",
+    )
 
+    diff = commands.add_parser(
+        "plan-diff",
+        help="compare the plan at a git revision with the working tree's",
+        description=(
+            "Evaluate each stack's plan with the code and stack files of revision REV (in a "
+            "temporary git worktree) and of the working tree, and list the resources added, "
+            "removed, updated and replaced, and the stack outputs that change."
+        ),
+    )
+    diff.add_argument("stacks", nargs="+", metavar="STACK", help="shared, dev, staging, prod, ...")
+    diff.add_argument(
+        "--base", required=True, metavar="REV", help="the revision to compare with, e.g. main"
+    )
+    diff.add_argument(
+        "--format",
+        choices=("text", "markdown", "json"),
+        default="text",
+        help="text (default), markdown for a pull request comment, or json",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "plan-diff":
+        return _plan_diff(args)
+    return _plan(args)
+
+
+def _plan(args: argparse.Namespace) -> int:
     from infra import plan as offline
 
     path = args.config_file or offline.stack_file(args.stack)
@@ -36,11 +74,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = offline.evaluate_file(path, args.stack)
     except SettingsError as exc:
-        print(f"error: {path} has {len(exc.problems)} problem(s):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        print(offline.problem_report(path, exc), file=sys.stderr)
         return 2
     print(offline.render_json(result) if args.json else offline.render_table(result))
+    return 0
+
+
+def _plan_diff(args: argparse.Namespace) -> int:
+    from infra import plan_diff
+
+    try:
+        diffs = plan_diff.plan_diff(args.stacks, args.base)
+    except plan_diff.PlanDiffError as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    print(plan_diff.RENDERERS[args.format](diffs))
     return 0
 
 

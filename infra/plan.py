@@ -25,7 +25,14 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
-from infra.settings import PROJECT, SECRET, Settings, load_settings, read_stack_file
+from infra.settings import (
+    PROJECT,
+    SECRET,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_stack_file,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "__main__.py"
@@ -33,16 +40,22 @@ STACKS_DIR = ROOT / "stacks"
 
 # Inputs shown in the table, per resource type: what a reviewer checks first.
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
-    "aws:sagemaker/endpoint:Endpoint": ("name", "deploymentConfig"),
+    "aws:sagemaker/endpoint:Endpoint": ("name", "endpointConfigName", "deploymentConfig"),
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
         "productionVariants",
         "shadowProductionVariants",
+        "dataCaptureConfig",
     ),
-    "aws:sagemaker/model:Model": ("primaryContainer", "enableNetworkIsolation"),
+    "aws:sagemaker/model:Model": ("primaryContainer", "enableNetworkIsolation", "vpcConfig"),
     "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
-    "aws:appautoscaling/policy:Policy": ("name",),
+    "aws:appautoscaling/policy:Policy": ("name", "targetTrackingScalingPolicyConfiguration"),
     "aws:appautoscaling/scheduledAction:ScheduledAction": ("schedule", "scalableTargetAction"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name", "threshold", "dimensions"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "name",
+        "alarmDescription",
+        "threshold",
+        "dimensions",
+    ),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
     "aws:iam/role:Role": ("path",),
@@ -51,6 +64,7 @@ KEY_INPUTS: dict[str, tuple[str, ...]] = {
     "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("rules",),
     "aws:kms/key:Key": ("enableKeyRotation",),
     "aws:kms/alias:Alias": ("name",),
+    "random:index/randomId:RandomId": ("byteLength", "keepers"),
 }
 
 
@@ -69,7 +83,24 @@ class PlannedResource:
     ignore_changes: tuple[str, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
+        """The resource as ``--json`` prints it: canonical inputs and the options a review reads."""
+        options: dict[str, Any] = {
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "ignoreChanges": sorted(self.ignore_changes),
+        }
+        if self.dependencies:
+            options["dependsOn"] = sorted(self.dependencies)
+        if self.custom_timeouts:
+            options["customTimeouts"] = canonical(self.custom_timeouts)
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "urn": self.urn,
+            "inputs": canonical(self.inputs),
+            "options": options,
+        }
 
 
 @dataclass(frozen=True)
@@ -177,6 +208,13 @@ def evaluate_file(path: Path, stack: str) -> Plan:
     return evaluate(read_stack_file(path), stack)
 
 
+def problem_report(path: Path, exc: SettingsError) -> str:
+    """Every problem of an invalid stack file, one a line, under the file's name."""
+    return "\n".join(
+        [f"error: {path} has {len(exc.problems)} problem(s):", *(f"  {p}" for p in exc.problems)]
+    )
+
+
 def _redacted(value: Any) -> Any:
     """Secrets read as ``[secret]``, as ``pulumi preview`` shows them."""
     if isinstance(value, dict):
@@ -189,34 +227,42 @@ def _redacted(value: Any) -> Any:
 
 
 def _planned(registrations: list[Registration]) -> list[PlannedResource]:
-    """Resources grouped under their top-level component, in a stable order.
+    """Resources in canonical order: by top-level component, then type and name.
 
-    Registration order depends on when outputs resolve; a review diff must not.
+    Registration order depends on when outputs resolve, which varies from run to run; a review
+    diff must not. The URN settles the rest (two resources may share a type and a name under
+    different parents).
     """
-    names = {r.urn: r.name for r in registrations}
-    parents = {r.urn: r.parent_urn for r in registrations}
-    first_seen = {r.urn: i for i, r in enumerate(registrations)}
+    by_urn = {r.urn: r for r in registrations}
 
-    def lineage(urn: str) -> list[str]:
-        chain = [urn]
-        while parents.get(chain[-1]) in parents:
-            chain.append(parents[chain[-1]])
-        return chain[::-1]
+    def top(r: Registration) -> Registration:
+        while r.parent_urn in by_urn:
+            r = by_urn[r.parent_urn]
+        return r
 
-    def order(r: Registration) -> tuple[int, int, str, str]:
-        chain = lineage(r.urn)
-        return (first_seen[chain[0]], len(chain), r.type, r.name)
+    def order(r: Registration) -> tuple[str, str, str, bool, str, str, str]:
+        component = top(r)
+        return (
+            component.name,
+            component.type,
+            component.urn,
+            r is not component,
+            r.type,
+            r.name,
+            r.urn,
+        )
 
     registrations = sorted(registrations, key=order)
     return [
         PlannedResource(
             type=r.type,
             name=r.name,
-            parent=names.get(r.parent_urn),
+            parent=by_urn[r.parent_urn].name if r.parent_urn in by_urn else None,
             inputs=_redacted(r.inputs),
             urn=r.urn,
             custom=r.custom,
-            dependencies=tuple(r.dependencies),
+            # The SDK collects dependencies in a set: its order changes with the hash seed.
+            dependencies=tuple(sorted(r.dependencies)),
             custom_timeouts=r.custom_timeouts,
             retain_on_delete=r.retain_on_delete,
             protect=r.protect,
@@ -226,30 +272,83 @@ def _planned(registrations: list[Registration]) -> list[PlannedResource]:
     ]
 
 
-def render_table(plan: Plan) -> str:
-    rows = [("TYPE", "NAME", "PARENT", "KEY INPUTS")]
-    for r in plan.resources:
-        keys = KEY_INPUTS.get(r.type, ())
-        shown = "; ".join(f"{k}={_compact(r.inputs[k])}" for k in keys if r.inputs.get(k))
-        rows.append((r.type, r.name, r.parent or "-", shown))
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    lines = [f"Stack {plan.stack}: {len(plan.resources)} resources"]
-    for row in rows:
-        lines.append(
-            "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:3])) + "  " + row[3]
-        )
-    lines.append("")
-    lines.append("Outputs:")
-    lines.append(json.dumps(plan.outputs, indent=2, sort_keys=True, default=str))
-    return "\n".join(lines)
+def canonical(value: Any) -> Any:
+    """``value`` as the plan prints it, the same for the same value whatever built it.
+
+    Keys are sorted. A float with an integral value is an int: the mock monitor decodes every
+    protobuf number as a float, so ``retentionInDays`` would read ``7.0``. A string that parses
+    as a JSON object (a policy, a dashboard body) is shown as that document, so that it reads,
+    and diffs, field by field.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        document = _document(value)
+        return value if document is None else canonical(document)
+    if isinstance(value, Mapping):
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
+def _document(text: str) -> dict[str, Any] | None:
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as ``--json`` prints it."""
+    return {
+        "stack": plan.stack,
+        "resources": [r.as_json() for r in plan.resources],
+        "outputs": canonical(plan.outputs),
+    }
 
 
 def render_json(plan: Plan) -> str:
-    return json.dumps([r.as_json() for r in plan.resources], indent=2, default=str)
+    return json.dumps(plan_document(plan), indent=2, default=str)
 
 
-def _compact(value: Any, limit: int = 110) -> str:
-    text = (
-        value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), default=str)
-    )
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def render_table(plan: Plan) -> str:
+    """One row per resource; each key input on a line of its own, in full."""
+    header = ("TYPE", "NAME", "PARENT")
+    rows = [(r.type, r.name, r.parent or "-") for r in plan.resources]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    indent = " " * (sum(widths) + 2 * 3)
+
+    def line(cells: tuple[str, str, str], key_input: str) -> str:
+        return (
+            "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + key_input
+        ).rstrip()
+
+    lines = [f"Stack {plan.stack}: {len(plan.resources)} resources", line(header, "KEY INPUTS")]
+    for r, row in zip(plan.resources, rows, strict=True):
+        shown = [
+            f"{key}={_compact(r.inputs[key])}"
+            for key in KEY_INPUTS.get(r.type, ())
+            if _shown(r.inputs.get(key))
+        ]
+        lines.append(line(row, shown[0] if shown else ""))
+        lines.extend(indent + more for more in shown[1:])
+    lines.append("")
+    lines.append("Outputs:")
+    lines.append(json.dumps(canonical(plan.outputs), indent=2, default=str))
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> bool:
+    """Whether a key input is worth a line: set, and not empty (``false`` and 0 are shown)."""
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _compact(value: Any) -> str:
+    value = canonical(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)

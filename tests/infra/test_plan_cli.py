@@ -1,9 +1,12 @@
-"""``python -m infra plan``: exit statuses, problem reports, and both output formats."""
+"""``python -m infra plan``: exit statuses, problem reports, and both output formats; every
+``python -m infra`` command the Makefile and CI run parses."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
+import shlex
 import subprocess
 import sys
 
@@ -11,6 +14,7 @@ import pytest
 import yaml
 from plan_checks import THREE_PROBLEMS, three_problems
 
+from infra.__main__ import build_parser
 from infra.plan import ROOT
 
 
@@ -28,7 +32,7 @@ def plan_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def prod_json() -> list[dict]:
     result = plan_cli("prod", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)
+    return json.loads(result.stdout)["resources"]
 
 
 def test_bad_config_file_exits_2_with_every_problem(stack_configs, tmp_path):
@@ -55,7 +59,7 @@ def test_missing_stack_file_exits_2(tmp_path):
 
 def test_json_lists_every_resource_the_program_registers(plans, prod_json):
     assert prod_json and all(
-        set(entry) == {"type", "name", "parent", "inputs"} for entry in prod_json
+        set(entry) == {"type", "name", "parent", "urn", "inputs", "options"} for entry in prod_json
     )
     listed = {(e["type"], e["name"], e["parent"]) for e in prod_json}
     planned = {(r.type, r.name, r.parent): r.urn for r in plans["prod"].resources}
@@ -68,8 +72,65 @@ def test_json_lists_every_resource_the_program_registers(plans, prod_json):
 def test_table_lists_every_resource_by_name(plans):
     result = plan_cli("prod")
     assert result.returncode == 0, result.stderr
+    # Rows start at the left margin; a row's further key inputs are indented beneath it.
     table = result.stdout.split("\nOutputs:")[0].splitlines()[2:]
-    names = {line.split()[1] for line in table}
+    names = {line.split()[1] for line in table if not line[:1].isspace()}
     missing = [r.urn for r in plans["prod"].resources if r.name not in names]
     assert not missing, f"not in the table: {missing}"
     assert result.stdout.startswith(f"Stack prod: {len(plans['prod'].resources)} resources")
+
+
+# Where CI and the Makefile run ``python -m infra``; a file that does not exist is skipped.
+COMMAND_SOURCES = ("Makefile", ".ci", ".github/workflows")
+
+
+def infra_commands() -> list[tuple[str, list[str]]]:
+    """Each ``python -m infra ...`` command line in COMMAND_SOURCES, as arguments.
+
+    Shell and make variables stand for a stack name or a revision: they become ``prod``.
+    """
+    found = []
+    for source in COMMAND_SOURCES:
+        path = ROOT / source
+        files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+        for file in files:
+            if not file.is_file():
+                continue
+            for line in file.read_text().splitlines():
+                for match in re.finditer(r"-m infra\b([^;&|\n]*)", line):
+                    words = re.sub(r"\$\$?\{\{[^}]*\}\}|\$\$?[({]?\w+[)}]?", "prod", match[1])
+                    found.append(
+                        (f"{file.relative_to(ROOT)}: {match[0].strip()}", shlex.split(words))
+                    )
+    return found
+
+
+def test_every_command_ci_runs_parses():
+    commands = infra_commands()
+    assert any(args[:1] == ["plan"] for _, args in commands), "the Makefile's plan is not found"
+    parser = build_parser()
+    for where, args in commands:
+        try:
+            parser.parse_args(args)
+        except SystemExit:
+            pytest.fail(f"{where}: python -m infra {shlex.join(args)} does not parse")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["plan", "prod"],
+        ["plan", "prod", "--json", "--config-file", "x.yaml"],
+        ["plan-diff", "prod", "--base", "main"],
+        ["plan-diff", "dev", "prod", "--base", "HEAD~1", "--format", "markdown"],
+    ],
+)
+def test_documented_commands_parse(args):
+    build_parser().parse_args(args)
+
+
+def test_plan_diff_needs_a_base(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["plan-diff", "prod"])
+    assert exit_.value.code == 2
+    assert "--base" in capsys.readouterr().err

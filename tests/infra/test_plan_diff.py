@@ -1,0 +1,341 @@
+"""``python -m infra plan-diff``: what a change does to a stack, as a reviewer reads it.
+
+The end-to-end tests copy the project (the files git would commit) into a git repository of
+their own, commit it, change a stack file and diff against that commit; the plan at the base
+revision runs from a temporary worktree with that revision's own code.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from plan_checks import ENDPOINT, ENDPOINT_CONFIG, MODEL, MODEL_ENDPOINT, component_children
+from pulumi.runtime import MockResourceArgs
+
+from infra import replacement
+from infra.mocks import AwsMocks
+from infra.plan import ROOT, canonical, plan_document
+from infra.plan_diff import (
+    ABSENT,
+    REPLACED,
+    UPDATED,
+    FieldChange,
+    diff_plans,
+    field_changes,
+    normalised,
+    render_markdown,
+    render_text,
+)
+
+NEW_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn/4"
+NEW_DIGEST = "sha256:" + "4" * 64
+
+
+# --- a copy of the project in a repository of its own -------------------------------------
+
+
+def git(repo: Path, *args: str) -> str:
+    result = subprocess.run(
+        ["git", "-c", "user.name=plan", "-c", "user.email=plan@example.com", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def project_files() -> list[str]:
+    """The files of the project as git would commit them: tracked and new, not ignored."""
+    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+    return sorted({name for name in listed.split("\0") if name and (ROOT / name).is_file()})
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    copy = tmp_path / "project"
+    for name in project_files():
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / name, copy / name)
+    git(copy, "init", "--quiet")
+    git(copy, "add", "--all")
+    git(copy, "commit", "--quiet", "-m", "base")
+    return copy
+
+
+def plan_diff(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "infra", "plan-diff", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def edit_stack(repo: Path, stack: str, edit: Any) -> None:
+    path = repo / "stacks" / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"])
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+def bump_churn(config: dict[str, Any]) -> None:
+    config["mlserve:models"]["churn"]["version"] = {"package": NEW_PACKAGE, "digest": NEW_DIGEST}
+
+
+def changed(stack_diff: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """URN -> change kind, for every resource the diff lists."""
+    return {
+        r["urn"]: kind
+        for kind in ("added", "removed", "updated", "replaced")
+        for r in stack_diff[kind]
+    }
+
+
+# --- end to end ---------------------------------------------------------------------------
+
+
+def test_a_version_bump_changes_only_that_models_resources(repo, plans, stack_configs):
+    edit_stack(repo, "prod", bump_churn)
+
+    result = plan_diff(repo, "prod", "--base", "HEAD", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    (diff,) = json.loads(result.stdout)["stacks"]
+    kinds = changed(diff)
+    # The working tree of the copy is the project's plus the bump: URNs are the project's.
+    plan = plans["prod"]
+    churn = {r.urn: r for r in component_children(plan, "churn")}
+    outside = sorted(set(kinds) - set(churn))
+    assert not outside, f"resources outside the churn component changed: {outside}"
+    assert not diff["added"] and not diff["removed"], diff
+    by_urn = {r["urn"]: r for r in diff["replaced"] + diff["updated"]}
+
+    pinned = [
+        urn
+        for urn, r in churn.items()
+        if r.type == MODEL
+        and (r.inputs.get("primaryContainer") or {}).get("modelPackageName")
+        == stack_configs["prod"]["mlserve:models"]["churn"]["version"]["package"]
+    ]
+    assert len(pinned) == 1, pinned
+    (model,) = pinned
+    assert kinds.get(model) == REPLACED, f"{model}: {kinds.get(model)}"
+    assert "primaryContainer" in by_urn[model]["replacedProperties"]
+    untouched_models = [u for u, r in churn.items() if r.type == MODEL and u != model]
+    assert not [u for u in untouched_models if u in kinds], "a Model that serves another version"
+
+    config = next(u for u, r in churn.items() if r.type == ENDPOINT_CONFIG)
+    endpoint = next(u for u, r in churn.items() if r.type == ENDPOINT)
+    assert kinds.get(config) == REPLACED, f"{config}: {kinds.get(config)}"
+    assert kinds.get(endpoint) == UPDATED, f"{endpoint}: {kinds.get(endpoint)}"
+    assert any(c["path"] == "endpointConfigName" for c in by_urn[endpoint]["changes"])
+    assert all(r["collision"] is None for r in diff["replaced"]), diff["replaced"]
+
+    outputs = {c["path"]: c for c in diff["outputs"]}
+    assert outputs["models.churn.version.package"]["new"] == NEW_PACKAGE
+    assert outputs["models.churn.version.digest"]["new"] == NEW_DIGEST
+    assert not [p for p in outputs if p.startswith("models.fraud")], sorted(outputs)
+
+
+def test_markdown_and_text_name_the_replacement(repo):
+    edit_stack(repo, "prod", bump_churn)
+
+    markdown = plan_diff(repo, "prod", "--base", "HEAD", "--format", "markdown")
+    text = plan_diff(repo, "prod", "--base", "HEAD")
+
+    assert markdown.returncode == 0, markdown.stderr
+    assert text.returncode == 0, text.stderr
+    assert markdown.stdout.startswith("### Stack `prod`: 2 replaced, 1 updated, ")
+    assert "#### Replaced (2)" in markdown.stdout and "#### Updated (1)" in markdown.stdout
+    assert "#### Outputs" in markdown.stdout
+    assert f'"{NEW_PACKAGE}"' in markdown.stdout
+    assert "replaced for primaryContainer" in text.stdout
+    assert f'→ "{NEW_PACKAGE}"' in text.stdout
+
+
+def test_no_change_says_so(repo):
+    result = plan_diff(repo, "dev", "--base", "HEAD")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Stack dev: no changes from HEAD")
+
+
+def test_a_stack_new_since_the_base_is_all_added(repo):
+    dev = yaml.safe_load((repo / "stacks" / "Pulumi.dev.yaml").read_text())
+    dev["config"]["mlserve:environment"] = "dev"
+    (repo / "stacks" / "Pulumi.qa.yaml").write_text(yaml.safe_dump(dev))
+
+    result = plan_diff(repo, "qa", "--base", "HEAD", "--format", "json")
+
+    assert result.returncode == 0, result.stderr
+    (diff,) = json.loads(result.stdout)["stacks"]
+    assert diff["baseHasStack"] is False
+    assert diff["counts"]["added"] == len(diff["added"]) > 0
+    assert not diff["removed"] and not diff["updated"] and not diff["replaced"]
+    assert diff["outputs"] and all("old" not in c for c in diff["outputs"])
+
+
+def test_an_unknown_revision_is_one_line_and_exit_2(repo):
+    result = plan_diff(repo, "prod", "--base", "no-such-branch")
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == f"error: 'no-such-branch' is not a revision git can resolve in {repo}\n"
+
+
+def test_worktrees_are_removed(repo, tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "infra", "plan-diff", "shared", "--base", "HEAD"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr
+    assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert not list(tmp_path.glob("mlserve-plan-diff-*"))
+
+
+def test_an_invalid_working_tree_stack_is_reported_like_plan(repo):
+    edit_stack(repo, "dev", lambda c: c["mlserve:models"]["churn"].update(scalng={}))
+    result = plan_diff(repo, "dev", "--base", "HEAD")
+    path = repo / "stacks" / "Pulumi.dev.yaml"
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [
+        f"error: {path} has 1 problem(s):",
+        "  models.churn.scalng: unknown key",
+    ]
+
+
+# --- comparing plans ----------------------------------------------------------------------
+
+
+def test_field_changes_name_nested_paths_and_list_indices():
+    old = {"a": {"b": [1, {"c": "x"}], "gone": 1}, "tags": {"cost-center": "1", "k.x": 2}}
+    new = {"a": {"b": [1, {"c": "y"}, 3]}, "tags": {"cost-center": "2", "k.x": 2}}
+    assert field_changes(old, new) == [
+        FieldChange("a.b[1].c", "x", "y"),
+        FieldChange("a.b[2]", ABSENT, 3),
+        FieldChange("a.gone", 1, ABSENT),
+        FieldChange("tags.cost-center", "1", "2"),
+    ]
+    assert field_changes({"k.x": 1}, {"k.x": 2}) == [FieldChange('["k.x"]', 1, 2)]
+    assert FieldChange("a.gone", 1, ABSENT).as_text() == "a.gone: 1 → (absent)"
+
+
+def test_plans_printed_before_urns_and_outputs_still_compare(plans):
+    """A base revision whose ``--json`` was a bare list of resources with raw inputs."""
+    plan = plans["prod"]
+    old = [
+        {"type": r.type, "name": r.name, "parent": r.parent, "inputs": r.inputs}
+        for r in reversed(plan.resources)
+    ]
+    diff = diff_plans("prod", "old", normalised(old), normalised(plan_document(plan)))
+    assert diff.resources == [] and diff.unchanged == len(plan.resources)
+    assert diff.outputs is None
+    assert "outputs are not compared" in render_text([diff])
+
+
+def endpoint_doc(**inputs: Any) -> dict[str, Any]:
+    resource = {
+        "type": ENDPOINT,
+        "name": "churn-endpoint",
+        "parent": "churn",
+        "urn": f"urn:pulumi:prod::mlserve::{MODEL_ENDPOINT}${ENDPOINT}::churn-endpoint",
+        "inputs": inputs,
+        "options": {"protect": False, "retainOnDelete": False, "ignoreChanges": []},
+    }
+    return {"stack": "prod", "resources": [resource], "outputs": {}}
+
+
+def test_a_replacement_under_a_fixed_name_is_flagged():
+    rollback = {"alarms": [{"alarmName": "a"}]}
+    old = endpoint_doc(name="churn-prod", deploymentConfig={"autoRollbackConfiguration": rollback})
+    new = endpoint_doc(name="churn-prod", deploymentConfig={})
+    assert replacement.collision(ENDPOINT, old["resources"][0]["inputs"], {"name": "churn-prod"})
+
+    diff = diff_plans("prod", "main", normalised(old), normalised(new))
+
+    (change,) = diff.resources
+    assert change.kind == REPLACED and change.collision
+    assert change.replaced_properties == ["deploymentConfig.autoRollbackConfiguration"]
+    text = render_text([diff])
+    assert text.splitlines()[1].startswith("!! REPLACEMENT WILL FAIL: ")
+    assert "> [!CAUTION]" in render_markdown([diff])
+
+
+def test_secrets_stay_redacted_in_a_diff():
+    old = endpoint_doc(name="e", tags={"token": "[secret]", "owner": "a"})
+    new = endpoint_doc(name="e", tags={"token": "[secret]", "owner": "b"})
+    (change,) = diff_plans("prod", "main", normalised(old), normalised(new)).resources
+    assert change.kind == UPDATED
+    assert [f.as_text() for f in change.fields] == ['tags.owner: "a" → "b"']
+
+
+def test_long_field_lists_fold_in_markdown():
+    old = endpoint_doc(name="e", tags={f"k{i}": "a" for i in range(6)})
+    new = endpoint_doc(name="e", tags={f"k{i}": "b" for i in range(6)})
+    markdown = render_markdown([diff_plans("prod", "main", normalised(old), normalised(new))])
+    assert "<details><summary>6 changed fields</summary>" in markdown
+
+
+# --- replacements reach the plan ----------------------------------------------------------
+
+
+def mock_resource(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    return AwsMocks("prod", "us-east-1", {}).new_resource(MockResourceArgs(typ, name, inputs))
+
+
+def test_a_replace_forcing_input_gives_an_auto_named_resource_a_new_name():
+    model = {"primaryContainer": {"modelPackageName": "arn:...:model-package/churn/2"}}
+    name, _ = mock_resource(MODEL, "churn-champion", model)
+    bumped = {"primaryContainer": {"modelPackageName": "arn:...:model-package/churn/3"}}
+    assert mock_resource(MODEL, "churn-champion", bumped)[0] != name
+    assert name.startswith("churn-champion-")
+    # Tags are updated in place: same resource, same name.
+    assert mock_resource(MODEL, "churn-champion", {**model, "tags": {"a": "b"}})[0] == name
+    # Unset and empty read the same, as the replacement table compares them.
+    assert mock_resource(MODEL, "churn-champion", {**model, "vpcConfig": None})[0] == name
+
+
+def test_a_fixed_name_stays_whatever_forces_replacement():
+    old = {"name": "churn-prod", "deploymentConfig": {"autoRollbackConfiguration": {}}}
+    new = {"name": "churn-prod", "deploymentConfig": {"autoRollbackConfiguration": {"x": 1}}}
+    assert mock_resource(ENDPOINT, "churn-endpoint", old)[0] == "churn-prod"
+    assert mock_resource(ENDPOINT, "churn-endpoint", new)[0] == "churn-prod"
+
+
+RANDOM_ID = "random:index/randomId:RandomId"
+
+
+def test_random_ids_are_drawn_again_only_when_their_keepers_change():
+    inputs = {"byteLength": 4.0, "keepers": {"layout": "champion=ml.m5.large"}}
+    id_, state = mock_resource(RANDOM_ID, "churn-endpoint-id", inputs)
+    assert mock_resource(RANDOM_ID, "churn-endpoint-id", dict(inputs)) == (id_, state)
+    assert mock_resource(RANDOM_ID, "other-id", inputs)[1]["hex"] != state["hex"]
+    changed_keepers = {**inputs, "keepers": {"layout": "champion=ml.m5.xlarge"}}
+    assert mock_resource(RANDOM_ID, "churn-endpoint-id", changed_keepers)[1]["hex"] != state["hex"]
+
+    drawn = bytes.fromhex(state["hex"])
+    assert len(drawn) == 4
+    assert state["dec"] == str(int.from_bytes(drawn, "big"))
+    assert state["b64Url"] == id_
+    assert base64.urlsafe_b64decode(id_ + "=" * (-len(id_) % 4)) == drawn
+    assert base64.b64decode(state["b64Std"]) == drawn
+
+
+def test_a_random_id_prefix_is_on_every_output_but_the_id():
+    inputs = {"byteLength": 2.0, "prefix": "ep-"}
+    id_, state = mock_resource(RANDOM_ID, "x", inputs)
+    assert not id_.startswith("ep-")
+    assert all(state[key].startswith("ep-") for key in ("hex", "dec", "b64Url", "b64Std"))
+    assert canonical(state)["b64Url"] == "ep-" + id_
