@@ -7,22 +7,26 @@ on a machine with an AWS profile: every boto3 client in these tests is created a
 from __future__ import annotations
 
 import hashlib
+import itertools
+import json
 import os
 import socket
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from model_packaging.archive import FileRecord, listing_digest
 from model_packaging.manifest import Manifest
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"  # moto's account
 BUCKET = "artifact-store"
 GROUP = "churn"
 IMAGE = "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.2-1-cpu-py3"
@@ -185,3 +189,125 @@ def make_artifact(tmp_path: Path) -> ArtifactFactory:
         return out
 
     return make
+
+
+# --- release commands: registry versions, endpoints and stack files -------------------------
+
+
+@pytest.fixture
+def release_store() -> Iterator[Store]:
+    """moto in-process with the shared stack's bucket and a package group per model."""
+    with mock_aws():
+        store = create_store(BUCKET, GROUP)
+        store.sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
+        yield store
+
+
+@dataclass(frozen=True)
+class Published:
+    arn: str
+    digest: str
+    """``sha256:<hex>``, as stack files pin it."""
+
+    @property
+    def number(self) -> int:
+        return int(self.arn.rsplit("/", 1)[1])
+
+
+def register(
+    make_artifact: ArtifactFactory,
+    *,
+    name: str = GROUP,
+    approve: bool = True,
+    compression: str = "gzip",
+) -> Published:
+    """A version registered by publish itself, then Approved unless ``approve`` is False."""
+    from model_packaging.publish import publish
+
+    artifact = make_artifact(name=name, compression=compression)
+    result = publish(artifact, bucket=BUCKET, progress=False)
+    digest = json.loads((artifact / "manifest.json").read_text())["digest"]
+    if approve:
+        sagemaker = boto3.session.Session().client("sagemaker")
+        metadata = sagemaker.describe_model_package(ModelPackageName=result.version_arn)[
+            "CustomerMetadataProperties"
+        ]
+        # moto replaces the metadata map on update, so it is sent again.
+        sagemaker.update_model_package(
+            ModelPackageArn=result.version_arn,
+            ModelApprovalStatus="Approved",
+            CustomerMetadataProperties=metadata,
+        )
+    return Published(result.version_arn, f"sha256:{digest}")
+
+
+_deployments = itertools.count(1)
+
+
+def deploy(model: str, environment: str, package: str, *, suffix: str = "1a2b3c4d") -> str:
+    """What ``pulumi up`` leaves: a Model of the version, a new endpoint configuration tagged with
+    model and environment, and the endpoint ``<model>-<env>-<suffix>`` moved onto it.
+
+    Returns the configuration's name.
+    """
+    sagemaker = boto3.session.Session().client("sagemaker")
+    n = next(_deployments)
+    model_name = f"{model}-{environment}-champion-{n}"
+    sagemaker.create_model(
+        ModelName=model_name,
+        ExecutionRoleArn=f"arn:aws:iam::{ACCOUNT}:role/{model}-{environment}",
+        PrimaryContainer={"ModelPackageName": package},
+    )
+    config = f"{model}-{environment}-config-{n:07x}"
+    sagemaker.create_endpoint_config(
+        EndpointConfigName=config,
+        ProductionVariants=[
+            {
+                "VariantName": "champion",
+                "ModelName": model_name,
+                "InitialInstanceCount": 1,
+                "InstanceType": "ml.m5.large",
+            }
+        ],
+        Tags=[{"Key": "model", "Value": model}, {"Key": "environment", "Value": environment}],
+    )
+    endpoint = f"{model}-{environment}-{suffix}"
+    existing = sagemaker.list_endpoints(NameContains=endpoint)["Endpoints"]
+    if any(e["EndpointName"] == endpoint for e in existing):
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    else:
+        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+    return config
+
+
+STACK_HEADER = """\
+# {env}: comments, order and quoting must survive promotion.
+config:
+  aws:region: us-east-1
+  mlserve:owner: ml-platform
+  mlserve:cost_center: 'cc-4200'
+  mlserve:shared_stack: acme/mlserve/shared
+  mlserve:alerts:
+    subscriptions:
+      - protocol: email
+        endpoint: ml-{env}@example.com
+  mlserve:models:
+"""
+STACK_MODEL = """\
+    {name}:
+      # the registry version this stage runs
+      version:
+        package: "{arn}" # quoted on purpose
+        digest: {digest}
+"""
+
+
+def write_stack(stacks: Path, env: str, pins: Mapping[str, Published]) -> Path:
+    """Write ``stacks/Pulumi.<env>.yaml`` pinning each model to its version."""
+    stacks.mkdir(parents=True, exist_ok=True)
+    text = STACK_HEADER.format(env=env) + "".join(
+        STACK_MODEL.format(name=name, arn=pin.arn, digest=pin.digest) for name, pin in pins.items()
+    )
+    path = stacks / f"Pulumi.{env}.yaml"
+    path.write_text(text)
+    return path
