@@ -35,7 +35,7 @@ from infra.plan import (
     problem_report,
     stack_file,
 )
-from infra.settings import SettingsError
+from infra.settings import PROJECT, SettingsError
 
 ADDED, REMOVED, UPDATED, REPLACED = "added", "removed", "updated", "replaced"
 KINDS = (REPLACED, UPDATED, ADDED, REMOVED)
@@ -88,6 +88,8 @@ class ResourceChange:
     # Replace-forcing properties that changed, and why the replacement cannot succeed, if so.
     replaced_properties: list[str] = field(default_factory=list)
     collision: str | None = None
+    # What the diff cannot tell about this change.
+    note: str | None = None
 
     @property
     def label(self) -> str:
@@ -106,6 +108,8 @@ class ResourceChange:
             found["collision"] = self.collision
         if self.kind in (UPDATED, REPLACED):
             found["changes"] = [f.as_json() for f in self.fields]
+        if self.note:
+            found["note"] = self.note
         return found
 
 
@@ -207,6 +211,9 @@ def diff_plans(stack: str, base: str, old: dict[str, Any] | None, new: dict[str,
         if not fields:
             unchanged += 1
             continue
+        if r["type"] not in replacement.REPLACE_FORCING:
+            changes.append(_resource_change(UPDATED, r, fields, note=_unknown_type(r["type"])))
+            continue
         forcing = replacement.replaced_properties(r["type"], previous["inputs"], r["inputs"])
         if forcing:
             clash = replacement.collision(r["type"], previous["inputs"], r["inputs"])
@@ -235,6 +242,7 @@ def _resource_change(
     fields: list[FieldChange] | None = None,
     forcing: list[str] | None = None,
     clash: str | None = None,
+    note: str | None = None,
 ) -> ResourceChange:
     return ResourceChange(
         kind=kind,
@@ -245,7 +253,19 @@ def _resource_change(
         fields=fields or [],
         replaced_properties=list(forcing or []),
         collision=clash,
+        note=note,
     )
+
+
+def _unknown_type(type_token: str) -> str | None:
+    """Why an update of a type the replacement table does not know may be a replacement.
+
+    The program's own components (``mlserve:...``) are never replaced: the engine has nothing
+    to create for them.
+    """
+    if type_token.startswith(f"{PROJECT}:"):
+        return None
+    return f"{type_token} has no entry in infra/replacement.py: this may be a replacement"
 
 
 def _without(options: dict[str, Any], key: str) -> dict[str, Any]:
@@ -480,6 +500,8 @@ def render_text(diffs: Sequence[StackDiff]) -> str:
                 lines.append(head)
                 if r.collision:
                     lines.append(f"      !! {r.collision}")
+                if r.note:
+                    lines.append(f"      ?? {r.note}")
                 lines += [f"      {f.as_text()}" for f in r.fields]
         if diff.outputs:
             lines.append("Outputs:")
@@ -536,6 +558,8 @@ def _markdown_resource(r: ResourceChange) -> list[str]:
         line += ": replaced for " + ", ".join(f"`{p}`" for p in r.replaced_properties)
     if r.collision:
         line += f". **{_md(r.collision)}**"
+    if r.note:
+        line += f". _{_md(r.note)}_"
     return [line, *_markdown_fields(r.fields, indent="  ")]
 
 

@@ -87,7 +87,9 @@ COMMAND_SOURCES = ("Makefile", ".ci", ".github/workflows")
 def infra_commands() -> list[tuple[str, list[str]]]:
     """Each ``python -m infra ...`` command line in COMMAND_SOURCES, as arguments.
 
-    Shell and make variables stand for a stack name or a revision: they become ``prod``.
+    The command ends where the shell line does, at a redirection or pipe; shell, make and
+    workflow expressions (``$base``, ``"${stacks[@]}"``, ``$(cat f)``, ``${{ x }}``) stand for
+    a stack name or a revision and become ``prod``.
     """
     found = []
     for source in COMMAND_SOURCES:
@@ -97,17 +99,20 @@ def infra_commands() -> list[tuple[str, list[str]]]:
             if not file.is_file():
                 continue
             for line in file.read_text().splitlines():
-                for match in re.finditer(r"-m infra\b([^;&|\n]*)", line):
-                    words = re.sub(r"\$\$?\{\{[^}]*\}\}|\$\$?[({]?\w+[)}]?", "prod", match[1])
-                    found.append(
-                        (f"{file.relative_to(ROOT)}: {match[0].strip()}", shlex.split(words))
-                    )
+                for match in COMMAND.finditer(line):
+                    words = EXPRESSION.sub("prod", match[1])
+                    where = f"{file.relative_to(ROOT)}: {match[0].strip()}"
+                    found.append((where, shlex.split(words)))
     return found
+
+
+COMMAND = re.compile(r"-m infra(?![\w.])([^;&|<>\n]*)")
+EXPRESSION = re.compile(r"\$\{\{.*?\}\}|\$\$?\{[^}]*\}|\$\$?\([^)]*\)|\$\$?\w+")
 
 
 def test_every_command_ci_runs_parses():
     commands = infra_commands()
-    assert any(args[:1] == ["plan"] for _, args in commands), "the Makefile's plan is not found"
+    assert any(args[:1] == ["plan"] for _, args in commands), "make plan's command is not found"
     parser = build_parser()
     for where, args in commands:
         try:

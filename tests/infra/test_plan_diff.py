@@ -8,6 +8,7 @@ revision runs from a temporary worktree with that revision's own code.
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import shutil
 import subprocess
@@ -279,6 +280,29 @@ def test_secrets_stay_redacted_in_a_diff():
     (change,) = diff_plans("prod", "main", normalised(old), normalised(new)).resources
     assert change.kind == UPDATED
     assert [f.as_text() for f in change.fields] == ['tags.owner: "a" → "b"']
+
+
+def test_types_the_replacement_table_does_not_know():
+    component = endpoint_doc()
+    component["resources"][0].update(type=MODEL_ENDPOINT, name="churn", parent=None)
+    protected = copy.deepcopy(component)
+    protected["resources"][0]["options"]["protect"] = True
+    (change,) = diff_plans("prod", "main", normalised(component), normalised(protected)).resources
+    assert (change.kind, change.note) == (UPDATED, None)
+    assert [f.as_text() for f in change.fields] == ["options.protect: false → true"]
+
+    queue = endpoint_doc(name="q")
+    queue["resources"][0]["type"] = "aws:sqs/queue:Queue"
+    renamed = copy.deepcopy(queue)
+    renamed["resources"][0]["inputs"]["name"] = "r"
+    (change,) = diff_plans("prod", "main", normalised(queue), normalised(renamed)).resources
+    assert change.kind == UPDATED
+    assert change.note == (
+        "aws:sqs/queue:Queue has no entry in infra/replacement.py: this may be a replacement"
+    )
+    assert f"?? {change.note}" in render_text(
+        [diff_plans("p", "m", normalised(queue), normalised(renamed))]
+    )
 
 
 def test_long_field_lists_fold_in_markdown():
