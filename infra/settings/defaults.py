@@ -17,25 +17,39 @@ INSTANCE_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
-        "deployment": {"strategy": "all_at_once", "wait_seconds": 0, "termination_wait_seconds": 0},
+        # All at once with nothing to watch: no baking period, so nothing could roll back.
+        "deployment": {
+            "strategy": "all_at_once",
+            "wait_seconds": 0,
+            "termination_wait_seconds": 0,
+            "auto_rollback": False,
+        },
         "data_capture": {"enabled": False},
         "log_retention_days": 7,
     },
     "staging": {
-        "deployment": {"strategy": "all_at_once", "wait_seconds": 120},
+        # The baking period is as long as the default rollback alarms take to fire (rules).
+        "deployment": {"strategy": "all_at_once", "wait_seconds": 300},
         "data_capture": {"enabled": True, "sampling_percent": 50},
         "log_retention_days": 30,
     },
     "prod": {
-        "deployment": {"strategy": "canary", "canary_percent": 10, "wait_seconds": 600},
+        # Half of the default two-instance fleet: the smallest step that is a whole instance.
+        "deployment": {
+            "strategy": "canary",
+            "canary_percent": 50,
+            "linear_step_percent": 50,
+            "wait_seconds": 600,
+        },
         "data_capture": {"enabled": True, "sampling_percent": 20},
         "log_retention_days": 365,
     },
 }
-# Deployment guardrails need instances, and serverless endpoints cannot capture data: their
-# updates are all at once, without capture.
+# Serverless endpoints get no deployment configuration: guardrails need instances, so their
+# updates are all at once, with no baking period and no termination wait. Nor can they capture
+# data.
 SERVERLESS_DEFAULTS: dict[str, Any] = {
-    "deployment": {"strategy": "all_at_once"},
+    "deployment": {"strategy": "all_at_once", "wait_seconds": 0, "termination_wait_seconds": 0},
     "data_capture": {"enabled": False},
 }
 

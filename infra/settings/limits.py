@@ -7,6 +7,8 @@ copied, so it follows the installed SDK.
 from __future__ import annotations
 
 import functools
+import re
+import zoneinfo
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy); botocore's model
 # documents them in prose, not as an enum, so they are listed here.
@@ -18,6 +20,44 @@ LOG_RETENTION_DAYS = (
 # 1 GB increments", 1024 to 6144 MB.
 SERVERLESS_MEMORY_MB = (1024, 2048, 3072, 4096, 5120, 6144)
 
+# --- blue/green deployments -----------------------------------------------------------------
+
+# botocore sagemaker ``TrafficRoutingConfig``: "CanarySize ... Value must be less than or equal
+# to 50% of the variant's total instance count"; "LinearStepSize ... Value must be 10-50% of the
+# variant's total instance count".
+CANARY_PERCENT = (1, 50)
+LINEAR_STEP_PERCENT = (10, 50)
+# botocore sagemaker ``BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds`` allows 600 to
+# 28800; the provider validates 600 to 14400 (terraform-provider-aws
+# internal/service/sagemaker/endpoint.go, ``validation.IntBetween(600, 14400)``), and it is the
+# provider that sends the value.
+EXECUTION_TIMEOUT_SECONDS = (600, 14400)
+# botocore sagemaker ``TrafficRoutingConfig.WaitIntervalInSeconds`` and
+# ``BlueGreenUpdatePolicy.TerminationWaitInSeconds``: 0 to 3600.
+WAIT_SECONDS = (0, 3600)
+
+# The provider waits for an endpoint to be InService for 60 minutes after a create or an update
+# and then fails the operation (terraform-provider-aws #39040). The wait was the API model's
+# ``EndpointInService`` waiter, 120 attempts 30 s apart (botocore's sagemaker waiters), and is
+# a fixed 60 minutes since #39090. Its Endpoint declares no timeouts, so Pulumi's
+# ``customTimeouts`` cannot extend it (pulumi-terraform-bridge #2390: custom timeouts on such a
+# resource are a no-op).
+PROVIDER_ENDPOINT_WAIT_SECONDS = 60 * 60
+# A rollout must fit in the provider's wait with room to spare: the worst case may take at most
+# this long. The 10 minutes left cover API throttling and the waiter's polling interval.
+ROLLOUT_LIMIT_SECONDS = 50 * 60
+# Time allowed for SageMaker to provision the new fleet before traffic shifting starts. AWS
+# publishes no bound; endpoints take "a little over 10 minutes" to come up
+# (terraform-provider-aws #39090), so 15 minutes also covers a slow image or model download.
+PROVISIONING_SECONDS = 15 * 60
+
+# How long after a bad minute its rollback alarm can fire at the earliest: SageMaker publishes
+# endpoint invocation metrics at a 1-minute frequency (SageMaker developer guide, "Amazon
+# SageMaker AI metrics in Amazon CloudWatch"), and CloudWatch evaluates an alarm whose period is
+# a minute or more once a minute (CloudWatch user guide, "Using Amazon CloudWatch alarms"): one
+# minute for the data point to exist and one for the alarm to see it.
+METRIC_DELAY_SECONDS = 2 * 60
+
 
 @functools.lru_cache(maxsize=1)
 def sagemaker_instance_types() -> frozenset[str]:
@@ -26,3 +66,26 @@ def sagemaker_instance_types() -> frozenset[str]:
 
     model = botocore.session.get_session().get_service_model("sagemaker")
     return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+
+
+@functools.lru_cache(maxsize=1)
+def lambda_function_arn() -> re.Pattern[str]:
+    """A Lambda function ARN, ``arn:<partition>:lambda:<region>:<account>:function:<name>``.
+
+    The pattern is botocore's lambda ``FunctionArn`` shape, which also allows a version or alias
+    qualifier after the name (SNS delivers to a qualified function too).
+    """
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("lambda")
+    return re.compile(model.shape_for("FunctionArn").metadata["pattern"])
+
+
+@functools.lru_cache(maxsize=1)
+def timezones() -> frozenset[str]:
+    """IANA time zone names, for scheduled actions' ``Timezone``.
+
+    Application Auto Scaling takes "the canonical names of the IANA time zones" (botocore
+    application-autoscaling ``PutScheduledActionRequest.Timezone``).
+    """
+    return frozenset(zoneinfo.available_timezones())

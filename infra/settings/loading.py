@@ -135,7 +135,9 @@ def _validate(
     try:
         return schema.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
+        # A default derived from other fields is not computed when one of them is invalid;
+        # that says nothing the other field's own error does not.
+        errors = [e for e in exc.errors() if e["type"] != "default_factory_not_called"]
     for error in errors:
         loc = [str(part) for part in (*prefix, *error["loc"])]
         path = ".".join([SETTING_KEYS.get(loc[0], loc[0]), *loc[1:]] if loc else [])

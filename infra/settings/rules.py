@@ -7,18 +7,22 @@ so a config's problems are all reported at once. Facts about AWS come from ``lim
 
 from __future__ import annotations
 
+import math
 import re
 
 from infra.settings import limits
 from infra.settings.problems import Problems
+from infra.settings.schedules import schedule_problem
 from infra.settings.schema import (
     SECRET,
+    Deployment,
     EnvironmentSettings,
     ModelSettings,
     ModelVersion,
     Scaling,
     SharedSettings,
     Strategy,
+    instances_per_step,
 )
 
 MODEL_NAME_RE = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
@@ -31,10 +35,7 @@ PACKAGE_ARN_RE = re.compile(
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
-S3_URI_RE = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/.+$")
-SCHEDULE_RE = re.compile(
-    r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\)|at\(.+\))$"
-)
+S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -57,11 +58,11 @@ def check_environment(settings: EnvironmentSettings, p: Problems) -> None:
     if not STACK_NAME_RE.match(settings.shared_stack):
         p.add("shared_stack", "must be a fully qualified stack name, org/project/stack")
     for name, model in settings.models.items():
-        check_model(name, model, settings, p)
+        _check_model(name, model, settings, p)
     _check_alerts(settings, p)
 
 
-def check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: Problems) -> None:
+def _check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: Problems) -> None:
     path = f"models.{name}"
     _check_model_name(path, name, p)
     _check_versions(path, name, model, env.region, p)
@@ -116,8 +117,29 @@ def _check_version(path: str, version: ModelVersion, model: str, region: str, p:
     else:
         if version.artifact_uri is None or version.image is None:
             p.add(path, "set package, or both artifact_uri and image")
-        if version.artifact_uri is not None and not S3_URI_RE.match(version.artifact_uri):
-            p.add(f"{path}.artifact_uri", "must be an s3:// URI")
+        if version.artifact_uri is not None:
+            _check_artifact_uri(f"{path}.artifact_uri", version.artifact_uri, model, p)
+
+
+def _check_artifact_uri(path: str, uri: str, model: str, p: Problems) -> None:
+    match = S3_URI_RE.match(uri)
+    if match is None:
+        p.add(path, "must be an s3:// URI")
+        return
+    # The execution role reads only its own model's prefix of the artifact store (infra/iam.py,
+    # execution_role_policy): an artifact anywhere else fails when SageMaker downloads it.
+    prefix = artifact_prefix(model)
+    if not match["key"].startswith(prefix) or match["key"] == prefix:
+        p.add(
+            path,
+            f"must lie under s3://<bucket>/{prefix}, the only prefix the model's execution "
+            f"role can read",
+        )
+
+
+def artifact_prefix(model: str) -> str:
+    """The artifact store prefix of a model's artifacts."""
+    return f"models/{model}/"
 
 
 # --- serverless ---------------------------------------------------------------------------
@@ -178,6 +200,14 @@ def _check_instances(path: str, model: ModelSettings, environment: str, p: Probl
         p.add(f"{path}.scaling", "is required unless serverless is set")
     else:
         _check_scaling(f"{path}.scaling", model.scaling, environment, p)
+    if model.shadow is not None and model.challenger is not None:
+        # botocore sagemaker CreateEndpointConfigInput.ShadowProductionVariants: with a shadow
+        # variant, ProductionVariants may hold only one variant.
+        p.add(
+            f"{path}.shadow",
+            f"a shadow variant needs a single production variant; remove {path}.challenger "
+            f"or the shadow",
+        )
 
 
 def _check_scaling(path: str, scaling: Scaling, environment: str, p: Problems) -> None:
@@ -187,8 +217,14 @@ def _check_scaling(path: str, scaling: Scaling, environment: str, p: Problems) -
         p.add(f"{path}.min_instances", "must be >= 2 in prod (one instance is no redundancy)")
     for i, schedule in enumerate(scaling.schedules):
         at = f"{path}.schedules.{i}"
-        if not SCHEDULE_RE.match(schedule.schedule):
-            p.add(f"{at}.schedule", "must be cron(...), rate(N minutes|hours|days) or at(...)")
+        problem = schedule_problem(schedule.schedule)
+        if problem is not None:
+            p.add(f"{at}.schedule", problem)
+        if schedule.timezone not in limits.timezones():
+            p.add(
+                f"{at}.timezone",
+                f"{schedule.timezone!r} is not an IANA time zone name, e.g. Europe/London or UTC",
+            )
         if schedule.max_instances < schedule.min_instances:
             p.add(f"{at}.max_instances", f"must be >= min_instances ({schedule.min_instances})")
     names = [s.name for s in scaling.schedules]
@@ -224,12 +260,119 @@ def _check_network(path: str, model: ModelSettings, p: Problems) -> None:
 
 
 def _check_deployment(path: str, model: ModelSettings, p: Problems) -> None:
-    shift = model.deployment.traffic_shift_seconds()
-    if model.deployment.maximum_execution_timeout_seconds < shift:
-        p.add(
-            f"{path}.deployment.maximum_execution_timeout_seconds",
-            f"must be >= the traffic shift's total wait ({shift} s)",
-        )
+    # Every update starts the new fleet at the initial instance count, scaling.min_instances: the
+    # program sets InitialInstanceCount from it, and an update resets an autoscaled variant to it
+    # (terraform-provider-aws #48990). Traffic steps are shares of that fleet.
+    instances = model.scaling.min_instances if model.scaling is not None else None
+    at = f"{path}.deployment"
+    if model.serverless is None and instances is not None:
+        _check_traffic_step(at, model.deployment, instances, p)
+        if model.deployment.auto_rollback:
+            _check_rollback_alarms(path, model, p)
+    _check_rollout_time(at, model.deployment, instances, p)
+    _check_execution_timeout(at, model.deployment, instances, p)
+
+
+def _check_traffic_step(path: str, deployment: Deployment, instances: int, p: Problems) -> None:
+    """A canary or linear step must turn on at least one instance.
+
+    botocore sagemaker TrafficRoutingConfig: the canary is at most 50% of the variant's instance
+    count, a linear step 10-50% of it (the schema holds the percentages to those ranges). How
+    SageMaker rounds a percentage to instances is undocumented, so a step is taken as rounded
+    down (``instances_per_step``): one that might come to less than an instance is refused.
+    """
+    if deployment.strategy is Strategy.CANARY:
+        key, percent, highest = "canary_percent", deployment.canary_percent, limits.CANARY_PERCENT
+    elif deployment.strategy is Strategy.LINEAR:
+        key, percent = "linear_step_percent", deployment.linear_step_percent
+        highest = limits.LINEAR_STEP_PERCENT
+    else:
+        return
+    if instances_per_step(percent, instances) >= 1:
+        return
+    fixes = f"raise scaling.min_instances to {math.ceil(100 / percent)}"
+    if math.ceil(100 / instances) <= highest[1]:
+        fixes += f" or {key} to {math.ceil(100 / instances)}"
+    p.add(
+        f"{path}.{key}",
+        f"{percent}% of {_count(instances, 'instance')} (scaling.min_instances) is less than "
+        f"one instance; {fixes}",
+    )
+
+
+def _check_rollback_alarms(path: str, model: ModelSettings, p: Problems) -> None:
+    """Each traffic step must last long enough for a rollback alarm to fire within it.
+
+    SageMaker watches the rollback alarms during each step's baking period and rolls back when
+    one fires (SageMaker developer guide, "Auto-Rollback Configuration and Monitoring"); a step
+    shorter than the alarms' window moves on before a bad release can trip them.
+    """
+    deployment, alarms = model.deployment, model.alarms
+    needed = alarms.window_seconds() + limits.METRIC_DELAY_SECONDS
+    if deployment.wait_seconds >= needed:
+        return
+    p.add(
+        f"{path}.deployment.wait_seconds",
+        f"{deployment.wait_seconds} s is shorter than a rollback alarm takes to fire, {needed} s "
+        f"(alarms.period_seconds {alarms.period_seconds} x alarms.evaluation_periods "
+        f"{alarms.evaluation_periods} + {limits.METRIC_DELAY_SECONDS} s for CloudWatch to "
+        f"receive and evaluate the data), so a bad release is never rolled back; raise "
+        f"deployment.wait_seconds to {needed} or shorten alarms.period_seconds or "
+        f"alarms.evaluation_periods",
+    )
+
+
+def _check_rollout_time(
+    path: str, deployment: Deployment, instances: int | None, p: Problems
+) -> None:
+    """The worst case of an update must fit in the provider's wait for the endpoint (``limits``)."""
+    worst = deployment.worst_case_rollout_seconds(instances)
+    if worst <= limits.ROLLOUT_LIMIT_SECONDS:
+        return
+    fixes = "lower deployment.wait_seconds or deployment.termination_wait_seconds"
+    if deployment.strategy is Strategy.LINEAR:
+        fixes += ", or raise deployment.linear_step_percent"
+    p.add(
+        path,
+        f"the worst-case rollout takes {worst} s ({limits.PROVISIONING_SECONDS} s provisioning + "
+        f"{_waits(deployment, instances)}), more than the {limits.ROLLOUT_LIMIT_SECONDS} s that "
+        f"fit in the provider's {limits.PROVIDER_ENDPOINT_WAIT_SECONDS // 60}-minute wait for "
+        f"the endpoint; {fixes}",
+    )
+
+
+def _check_execution_timeout(
+    path: str, deployment: Deployment, instances: int | None, p: Problems
+) -> None:
+    """SageMaker stops, and rolls back, an update that runs past its execution timeout.
+
+    botocore sagemaker BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: it "should be
+    larger than the total waiting time specified in TerminationWaitInSeconds and
+    WaitIntervalInSeconds". The default is derived to be (``schema``), except where a fleet's
+    steps round to more than ``ceil(100 / percent)`` of them.
+    """
+    timeout = deployment.maximum_execution_timeout_seconds
+    total = deployment.total_wait_seconds(instances)
+    if timeout > total:
+        return
+    which = "" if "maximum_execution_timeout_seconds" in deployment.model_fields_set else "the "
+    p.add(
+        f"{path}.maximum_execution_timeout_seconds",
+        f"{which}{'default ' if which else ''}{timeout} s is not more than the update's total "
+        f"wait, {total} s ({_waits(deployment, instances)}); set it above {total}",
+    )
+
+
+def _waits(deployment: Deployment, instances: int | None) -> str:
+    waits = deployment.wait_intervals(instances)
+    return (
+        f"{_count(waits, 'wait')} of {deployment.wait_seconds} s + "
+        f"{deployment.termination_wait_seconds} s termination wait"
+    )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 # --- prod policy --------------------------------------------------------------------------
@@ -249,12 +392,27 @@ def _check_alerts(settings: EnvironmentSettings, p: Problems) -> None:
     if settings.environment == "prod" and not settings.alerts.subscriptions:
         p.add("alerts.subscriptions", "prod needs at least one subscription")
     for i, sub in enumerate(settings.alerts.subscriptions):
-        at = f"alerts.subscriptions.{i}.endpoint"
+        at = f"alerts.subscriptions.{i}"
+        if sub.protocol == "sqs":
+            # An SNS topic delivers to a queue only if the queue's access policy lets the topic
+            # call sqs:SendMessage (Amazon SNS developer guide, "Subscribing an Amazon SQS
+            # queue to an Amazon SNS topic"), and only the queue's owner can set that policy.
+            p.add(
+                f"{at}.protocol",
+                "sqs needs a queue policy letting the alert topic send to the queue, which only "
+                "the queue's owner can set; subscribe a lambda function or an https endpoint "
+                "instead",
+            )
+            continue
         if sub.endpoint == SECRET:
             continue
         if sub.protocol == "email" and not EMAIL_RE.match(sub.endpoint):
-            p.add(at, f"{sub.endpoint!r} is not an email address")
+            p.add(f"{at}.endpoint", f"{sub.endpoint!r} is not an email address")
         if sub.protocol == "https" and not sub.endpoint.startswith("https://"):
-            p.add(at, "must start with https://")
-        if sub.protocol in ("sqs", "lambda") and not sub.endpoint.startswith("arn:"):
-            p.add(at, f"must be the {sub.protocol} ARN")
+            p.add(f"{at}.endpoint", "must start with https://")
+        if sub.protocol == "lambda" and not limits.lambda_function_arn().fullmatch(sub.endpoint):
+            p.add(
+                f"{at}.endpoint",
+                "must be a Lambda function ARN, "
+                "arn:<partition>:lambda:<region>:<account>:function:<name>",
+            )

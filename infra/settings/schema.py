@@ -5,10 +5,13 @@ Field constraints that need no other field live here; checks across fields are i
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from infra.settings import limits
 
 PROJECT = "mlserve"
 ENVIRONMENTS = ("shared", "dev", "staging", "prod")
@@ -68,36 +71,96 @@ class Serverless(_Strict):
     provisioned_concurrency: Annotated[int, Field(ge=1, le=200)] | None = None
 
 
+_WAIT = Field(ge=limits.WAIT_SECONDS[0], le=limits.WAIT_SECONDS[1])
+
+
+def _wait_intervals(
+    strategy: Strategy, canary_percent: int, linear_step_percent: int, instances: int | None
+) -> int:
+    """How many baking periods of ``wait_seconds`` a blue/green update goes through.
+
+    Canary: the canary, then the rest of the fleet. Linear: one per step. All at once: one
+    (SageMaker developer guide, "Use canary traffic shifting", "Use linear traffic shifting",
+    "Use all at once traffic shifting"). SageMaker does not document how it turns a percentage
+    into whole instances, so with a known fleet size the step is taken as rounded down
+    (``instances_per_step``), which gives the most steps.
+    """
+    if strategy is Strategy.CANARY:
+        return 2
+    if strategy is Strategy.LINEAR:
+        steps = math.ceil(100 / linear_step_percent)
+        if instances is not None:
+            per_step = instances_per_step(linear_step_percent, instances)
+            if per_step >= 1:
+                steps = max(steps, math.ceil(instances / per_step))
+        return steps
+    return 1
+
+
+def instances_per_step(percent: int, instances: int) -> int:
+    """The instances a traffic step of ``percent`` of a fleet of ``instances`` turns on.
+
+    SageMaker does not document how it rounds (botocore ``CapacitySize`` only says a
+    ``CAPACITY_PERCENT`` step is a percentage of the fleet), so this rounds down: a step that
+    might come to less than one instance is treated as one that does.
+    """
+    return instances * percent // 100
+
+
+def _derived_execution_timeout(data: dict[str, Any]) -> int:
+    """The default ``maximum_execution_timeout_seconds``: the whole rollout, at least 600 s.
+
+    SageMaker's timeout then ends a stuck deployment (and rolls it back) before the provider's
+    wait gives up. ``data`` holds the fields declared before this one; pydantic calls this only
+    once all of them are valid.
+    """
+    waits = _wait_intervals(
+        data["strategy"], data["canary_percent"], data["linear_step_percent"], None
+    )
+    total = waits * data["wait_seconds"] + data["termination_wait_seconds"]
+    low, high = limits.EXECUTION_TIMEOUT_SECONDS
+    return min(high, max(low, limits.PROVISIONING_SECONDS + total))
+
+
 class Deployment(_Strict):
     strategy: Strategy
     # CANARY: share of the new fleet that takes traffic first.
-    canary_percent: Annotated[int, Field(ge=1, le=50)] = 10
+    canary_percent: Annotated[
+        int, Field(ge=limits.CANARY_PERCENT[0], le=limits.CANARY_PERCENT[1])
+    ] = 10
     # LINEAR: share of traffic moved at each step.
-    linear_step_percent: Annotated[int, Field(ge=1, le=50)] = 20
+    linear_step_percent: Annotated[
+        int, Field(ge=limits.LINEAR_STEP_PERCENT[0], le=limits.LINEAR_STEP_PERCENT[1])
+    ] = 20
     # Time each traffic step is watched before the next one (the alarms decide).
-    wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
+    wait_seconds: Annotated[int, _WAIT] = 300
     # Time the old fleet is kept after the shift, for a fast rollback.
-    termination_wait_seconds: Annotated[int, Field(ge=0, le=3600)] = 300
-    # Ceiling on the whole blue/green update; SageMaker rolls back past it.
-    maximum_execution_timeout_seconds: Annotated[int, Field(ge=600, le=14400)] = 3600
+    termination_wait_seconds: Annotated[int, _WAIT] = 300
+    # Ceiling on the whole blue/green update; SageMaker rolls back past it. Declared after the
+    # fields its default is derived from.
+    maximum_execution_timeout_seconds: Annotated[
+        int,
+        Field(ge=limits.EXECUTION_TIMEOUT_SECONDS[0], le=limits.EXECUTION_TIMEOUT_SECONDS[1]),
+    ] = Field(default_factory=_derived_execution_timeout)
     auto_rollback: bool = True
 
-    def traffic_shift_seconds(self) -> int:
-        """How long the traffic shift itself takes, watched step by step by the alarms."""
-        if self.strategy is Strategy.LINEAR:
-            return -(-100 // self.linear_step_percent) * self.wait_seconds
-        if self.strategy is Strategy.CANARY:
-            return 2 * self.wait_seconds  # the canary step, then the rest of the fleet
-        return self.wait_seconds
+    def wait_intervals(self, instances: int | None = None) -> int:
+        """Baking periods of ``wait_seconds`` in an update of a fleet of ``instances``."""
+        return _wait_intervals(
+            self.strategy, self.canary_percent, self.linear_step_percent, instances
+        )
 
-    def update_timeout_seconds(self) -> int:
-        """A ceiling for one create or update: longer than SageMaker's own, never cut short.
+    def total_wait_seconds(self, instances: int | None = None) -> int:
+        """Every wait interval of the traffic shift plus the termination wait."""
+        return self.wait_intervals(instances) * self.wait_seconds + self.termination_wait_seconds
 
-        Provisioning the new fleet comes on top of the execution timeout, and the old fleet is
-        kept for ``termination_wait_seconds`` after the shift (terraform-provider-aws #39040).
+    def worst_case_rollout_seconds(self, instances: int | None = None) -> int:
+        """How long an update may take: provisioning, every wait, the termination wait.
+
+        This is what must fit in the provider's wait for the endpoint (``limits``); a create
+        has no traffic to shift and takes only the provisioning.
         """
-        provisioning = 45 * 60
-        return self.maximum_execution_timeout_seconds + self.termination_wait_seconds + provisioning
+        return limits.PROVISIONING_SECONDS + self.total_wait_seconds(instances)
 
 
 class DataCapture(_Strict):
@@ -118,6 +181,10 @@ class Alarms(_Strict):
     memory_utilization_percent: Annotated[int, Field(ge=1, le=100)] = 85
     period_seconds: Literal[60, 300] = 60
     evaluation_periods: Annotated[int, Field(ge=1, le=60)] = 3
+
+    def window_seconds(self) -> int:
+        """How long a problem must last before an alarm can fire, once CloudWatch has the data."""
+        return self.period_seconds * self.evaluation_periods
 
 
 class Challenger(_Strict):
