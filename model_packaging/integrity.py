@@ -23,6 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from typing import Any
 from urllib.parse import urlparse
 
@@ -134,8 +135,14 @@ def _check_object(s3: Any, bucket: str, key: str, size: int, sha256: str, regist
     stored = str(head.get("ChecksumSHA256") or "")
     if not stored:
         raise Mismatch(f"{where} has no SHA-256 checksum: it was not uploaded by publish")
-    # S3 marks a checksum of part checksums with a -<parts> suffix, or ChecksumType COMPOSITE.
-    composite = "-" in stored or head.get("ChecksumType") == "COMPOSITE"
+    # A checksum of part checksums is marked by ChecksumType COMPOSITE (HeadObject in botocore's
+    # s3 model) and a -<parts> suffix; a multipart upload's ETag also ends in -<parts> (S3 user
+    # guide, "Checking object integrity"). Any one of them is enough to know.
+    composite = (
+        "-" in stored
+        or head.get("ChecksumType") == "COMPOSITE"
+        or re.search(r'-\d+"?$', str(head.get("ETag") or "")) is not None
+    )
     if not composite:
         if stored != _b64(bytes.fromhex(sha256)):
             raise Mismatch(f"{where} does not have SHA-256 {sha256}")

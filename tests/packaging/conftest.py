@@ -220,11 +220,12 @@ def register(
     name: str = GROUP,
     approve: bool = True,
     compression: str = "gzip",
+    size: int = 4096,
 ) -> Published:
     """A version registered by publish itself, then Approved unless ``approve`` is False."""
     from model_packaging.publish import publish
 
-    artifact = make_artifact(name=name, compression=compression)
+    artifact = make_artifact(name=name, compression=compression, size=size)
     result = publish(artifact, bucket=BUCKET, progress=False)
     digest = json.loads((artifact / "manifest.json").read_text())["digest"]
     if approve:
