@@ -18,7 +18,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
-from infra.replacement import REPLACE_FORCING
+from infra.replacement import REPLACE_FORCING, input_value
 
 # A believable account per stack, matching the reader accounts in stacks/Pulumi.shared.yaml.
 ACCOUNTS = {
@@ -61,25 +61,12 @@ def _seed(typ: str, name: str, inputs: Mapping[str, Any]) -> str:
     """
     forcing = {}
     for path in sorted(REPLACE_FORCING.get(typ, ())):
-        value = _at(inputs, path.split("."))
+        value = input_value(inputs, path)
         if value is not None:
             forcing[path] = value
     if not forcing:
         return name
     return f"{name}\n{json.dumps(forcing, sort_keys=True, separators=(',', ':'), default=str)}"
-
-
-def _at(value: Any, parts: list[str]) -> Any:
-    """The value at a dotted path, as ``infra.replacement`` reads it: through a list, each
-    element's value; unset, null and empty all read None."""
-    if isinstance(value, Mapping):
-        if parts:
-            return _at(value.get(parts[0]), parts[1:])
-        kept = {key: _at(item, []) for key, item in value.items()}
-        return {key: item for key, item in kept.items() if item is not None} or None
-    if isinstance(value, list | tuple):
-        return [_at(item, parts) for item in value] or None
-    return value
 
 
 def _random_bytes(seed: str, length: int) -> bytes:

@@ -292,7 +292,9 @@ def _at(value: Any, parts: list[str]) -> Any:
     return value
 
 
-def _value(inputs: Mapping[str, Any], path: str) -> Any:
+def input_value(inputs: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted input path as the table compares it: through a list, each
+    element's value; unset, None and empty all read None."""
     return _normal(_at(inputs, path.split(".")))
 
 
@@ -300,7 +302,7 @@ def replaced_properties(
     type_token: str, old: Mapping[str, Any], new: Mapping[str, Any]
 ) -> list[str]:
     """The replace-forcing paths whose values differ between old and new inputs (sorted)."""
-    return sorted(p for p in _paths(type_token) if _value(old, p) != _value(new, p))
+    return sorted(p for p in _paths(type_token) if input_value(old, p) != input_value(new, p))
 
 
 def collision(type_token: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> str | None:
@@ -312,12 +314,12 @@ def collision(type_token: str, old: Mapping[str, Any], new: Mapping[str, Any]) -
     names = FIXED_NAMES[type_token]
     if not replaced or not names:
         return None
-    identity = [(key, _value(new, key)) for key in names]
+    identity = [(key, input_value(new, key)) for key in names]
     if any(value is None for _, value in identity):
         return None
-    if any(_value(old, key) != value for key, value in identity):
+    if any(input_value(old, key) != value for key, value in identity):
         return None
-    if any(_value(old, key) != _value(new, key) for key in _SCOPE[type_token]):
+    if any(input_value(old, key) != input_value(new, key) for key in _SCOPE[type_token]):
         return None
     named = ", ".join(f"{key}={value!r}" for key, value in identity)
     return (
