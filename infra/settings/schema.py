@@ -177,7 +177,8 @@ class Network(_Strict):
 class Alarms(_Strict):
     error_5xx_threshold: Annotated[int, Field(ge=1)] = 5
     p99_latency_ms: Annotated[int, Field(ge=1)] = 1000
-    cpu_utilization_percent: Annotated[int, Field(ge=1, le=10000)] = 80
+    # A share of the whole instance: the alarm multiplies it by the instance's vCPU count.
+    cpu_utilization_percent: Annotated[int, Field(ge=1, le=100)] = 80
     memory_utilization_percent: Annotated[int, Field(ge=1, le=100)] = 85
     period_seconds: Literal[60, 300] = 60
     evaluation_periods: Annotated[int, Field(ge=1, le=60)] = 3

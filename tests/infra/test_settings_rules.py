@@ -239,6 +239,17 @@ def test_execution_timeout_not_derived_from_an_invalid_wait(configs):
     ]
 
 
+# --- alarms -----------------------------------------------------------------------------------
+
+
+def test_cpu_alarm_is_a_share_of_the_whole_instance(configs):
+    prod = configs["prod"]
+    model(prod, "churn")["alarms"]["cpu_utilization_percent"] = 320
+    assert problems(prod, "prod") == [
+        "models.churn.alarms.cpu_utilization_percent: input should be less than or equal to 100"
+    ]
+
+
 # --- schedules --------------------------------------------------------------------------------
 
 
