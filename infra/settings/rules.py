@@ -348,18 +348,20 @@ def _check_execution_timeout(
 
     botocore sagemaker BlueGreenUpdatePolicy.MaximumExecutionTimeoutInSeconds: it "should be
     larger than the total waiting time specified in TerminationWaitInSeconds and
-    WaitIntervalInSeconds". The default is derived to be (``schema``), except where a fleet's
-    steps round to more than ``ceil(100 / percent)`` of them.
+    WaitIntervalInSeconds". The default is derived to be (``schema``), but without the fleet
+    size: where whole-instance steps outnumber ``ceil(100 / percent)``, it may fall short.
     """
     timeout = deployment.maximum_execution_timeout_seconds
     total = deployment.total_wait_seconds(instances)
     if timeout > total:
         return
-    which = "" if "maximum_execution_timeout_seconds" in deployment.model_fields_set else "the "
+    given = f"{timeout} s"
+    if "maximum_execution_timeout_seconds" not in deployment.model_fields_set:
+        given = f"the default, {given},"
     p.add(
         f"{path}.maximum_execution_timeout_seconds",
-        f"{which}{'default ' if which else ''}{timeout} s is not more than the update's total "
-        f"wait, {total} s ({_waits(deployment, instances)}); set it above {total}",
+        f"{given} is not more than the update's total wait, {total} s "
+        f"({_waits(deployment, instances)}); set it above {total}",
     )
 
 

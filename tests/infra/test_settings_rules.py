@@ -216,6 +216,23 @@ def test_execution_timeout_defaults_to_the_worst_case_rollout(stack_settings):
         assert deployment.maximum_execution_timeout_seconds == max(600, worst), name
 
 
+def test_execution_timeout_default_counts_steps_without_the_fleet(configs):
+    """The default counts ceil(100 / percent) linear steps; whole instances may need more."""
+    staging = configs["staging"]
+    churn = model(staging, "churn")
+    churn["scaling"] = {"min_instances": 19, "max_instances": 20}
+    churn["deployment"].update(
+        linear_step_percent=10, wait_seconds=100, termination_wait_seconds=0, auto_rollback=False
+    )
+    assert problems(staging, "staging") == [
+        "models.churn.deployment.maximum_execution_timeout_seconds: the default, 1900 s, is not "
+        "more than the update's total wait, 1900 s (19 waits of 100 s + 0 s termination wait); "
+        "set it above 1900"
+    ]
+    churn["deployment"]["maximum_execution_timeout_seconds"] = 2800
+    assert problems(staging, "staging") == []
+
+
 @pytest.mark.parametrize(
     ("timeout", "message"),
     [
