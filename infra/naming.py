@@ -67,11 +67,6 @@ def partition(region: str) -> str:
 LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 
 
-def artifact_prefix(model_name: str) -> str:
-    """The artifact store prefix of a model's artifacts, the only one its endpoints can read."""
-    return f"models/{model_name}/"
-
-
 def version_label(version: ModelVersion) -> str:
     """The ``model-version`` tag: the registry version number, or the short digest."""
     if version.package is not None:

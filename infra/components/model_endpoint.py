@@ -22,7 +22,7 @@ from pulumi_aws import sagemaker as sm
 
 from infra import iam, instances, metrics, naming
 from infra.components import dashboard
-from infra.settings import ModelSettings, ModelVersion, Strategy
+from infra.settings import ModelSettings, ModelVersion, Strategy, artifact_prefix
 
 SAGEMAKER = "sagemaker.amazonaws.com"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -189,7 +189,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     region=args.region,
                     account=v[0],
                     artifact_bucket_arn=v[1],
-                    artifact_prefixes=[naming.artifact_prefix(args.model_name)],
+                    artifact_prefixes=[artifact_prefix(args.model_name)],
                     artifact_key_arn=v[2],
                     log_group_arn=v[3],
                     environment_key_arn=v[4],

@@ -30,6 +30,7 @@ from infra.settings.loading import (
     read_stack_file,
 )
 from infra.settings.problems import SettingsError
+from infra.settings.rules import artifact_prefix
 from infra.settings.schema import (
     ENVIRONMENTS,
     PROJECT,
@@ -56,6 +57,7 @@ from infra.settings.schema import (
 )
 
 __all__ = [
+    "artifact_prefix",
     "ENVIRONMENTS",
     "FOREIGN_NAMESPACES",
     "INSTANCE_DEFAULTS",
