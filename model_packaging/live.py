@@ -26,7 +26,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 
 from infra import naming
-from model_packaging.aws import describe, error_code
+from model_packaging.aws import describe, error_code, http_status
 from model_packaging.errors import PackagingError
 
 PROFILE_VARIABLE = "MLSERVE_PROFILE_{}"
@@ -110,6 +110,9 @@ def querying(environment: str, what: str) -> Iterator[None]:
     except ClientError as exc:
         if error_code(exc) in _DENIED:
             raise Unreachable(environment, describe(exc)) from exc
+        if http_status(exc) == 403:
+            # A denial whose body botocore could not parse still is one.
+            raise Unreachable(environment, f"AccessDenied (HTTP 403): {describe(exc)}") from exc
         raise PackagingError(f"cannot read {what} in {environment}: {describe(exc)}") from exc
     except BotoCoreError as exc:
         # NoCredentialsError, EndpointConnectionError, ConnectTimeoutError, ...: the class names

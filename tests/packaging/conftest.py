@@ -272,13 +272,17 @@ def deploy(model: str, environment: str, package: str, *, suffix: str = "1a2b3c4
         ],
         Tags=[{"Key": "model", "Value": model}, {"Key": "environment", "Value": environment}],
     )
-    endpoint = f"{model}-{environment}-{suffix}"
+    point_endpoint(f"{model}-{environment}-{suffix}", config)
+    return config
+
+
+def point_endpoint(endpoint: str, config: str) -> None:
+    """Put ``endpoint`` on ``config``; moto has no UpdateEndpoint, so it is created anew."""
+    sagemaker = boto3.session.Session().client("sagemaker")
     existing = sagemaker.list_endpoints(NameContains=endpoint)["Endpoints"]
     if any(e["EndpointName"] == endpoint for e in existing):
-        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    else:
-        sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
-    return config
+        sagemaker.delete_endpoint(EndpointName=endpoint)
+    sagemaker.create_endpoint(EndpointName=endpoint, EndpointConfigName=config)
 
 
 STACK_HEADER = """\
