@@ -459,3 +459,52 @@ def test_require_live_refuses_when_dev_cannot_be_queried(
         "error: promote refused by gate 'live': cannot query dev: ProfileNotFound: the AWS"
         " profile 'ml-dev-readonly' named by MLSERVE_PROFILE_DEV does not exist"
     )
+
+
+# --- command forms -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["approve", "churn", "--version", "4", "--reason", "ok"],
+            {"model": "churn", "version": 4, "reason": "ok"},
+        ),
+        (["reject", "churn", "--version", "4", "--reason", "no"], {"reason": "no"}),
+        (
+            ["promote", "churn", "--to", "prod", "--version", "4", "--stacks", "s", "--dry-run"],
+            {"to": "prod", "version": 4, "stacks": "s", "dry_run": True, "require_live": False},
+        ),
+        (
+            ["promote", "churn", "--to", "staging", "--require-live"],
+            {"version": None, "stacks": "stacks", "require_live": True},
+        ),
+        (["rollback", "churn", "--env", "prod", "--stacks", "s"], {"env": "prod", "stacks": "s"}),
+        (["status"], {"model": None, "json": False, "check_deployed": None}),
+        (["status", "churn", "--json"], {"model": "churn", "json": True}),
+        (["status", "--check-deployed", "prod", "--stacks", "s"], {"check_deployed": "prod"}),
+    ],
+)
+def test_release_command_forms_parse(argv: list[str], expected: dict[str, object]) -> None:
+    from model_packaging.cli import build_parser
+
+    args = vars(build_parser().parse_args(argv))
+    assert args["command"] == argv[0]
+    assert {key: args[key] for key in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["promote", "churn", "--to", "qa"],
+        ["promote", "churn", "--to", "dev", "--version", "0"],
+        ["rollback", "churn"],
+        ["status", "--check-deployed", "shared"],
+    ],
+)
+def test_bad_release_command_forms_are_usage_errors(argv: list[str], capsys) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+    assert exited.value.code == 2
+    assert "usage: python -m model_packaging" in capsys.readouterr().err
