@@ -91,18 +91,26 @@ class Demo:
     ) -> str:
         """Run a command in the workspace; its stdout and stderr, as they interleave."""
         self.say(f"$ {shlex.join(shown or argv)}")
+        process = subprocess.Popen(
+            argv,
+            cwd=self.workspace.root,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            # Out of the terminal's process group: a Ctrl-C reaches the demo, which passes it on
+            # once (_interrupt), rather than twice.
+            start_new_session=True,
+        )
         try:
-            result = subprocess.run(
-                argv,
-                cwd=self.workspace.root,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                timeout=COMMAND_TIMEOUT,
-            )
+            output, _ = process.communicate(timeout=COMMAND_TIMEOUT)
         except subprocess.TimeoutExpired:
+            _interrupt(process)
             raise DemoFailed(f"{shlex.join(shown or argv)} took over {COMMAND_TIMEOUT} s") from None
+        except BaseException:
+            _interrupt(process)
+            raise
+        result = subprocess.CompletedProcess(argv, process.returncode, output)
         self.show(result.stdout)
         if result.returncode != expect:
             last = result.stdout.strip().splitlines()[-1:] or ["no output"]
@@ -339,6 +347,18 @@ class Flow:
             if pin is None or pin.number != number:
                 found = pin.describe() if pin else "nothing"
                 raise DemoFailed(f"{stage} pins {found}, expected version {number}")
+
+
+def _interrupt(process: subprocess.Popen[str]) -> None:
+    """Stop a command the way Ctrl-C would, so that it cleans up (plan-diff removes its git
+    worktree); kill it if it does not stop within seconds."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
 
 
 def _session() -> Any:
