@@ -29,7 +29,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from demo.moto_server import MotoServer, ServerError
-from demo.standin import BANNER, StandInError, up
+from demo.standin import BANNER, Outcome, StandInError, up
 from demo.workspace import Workspace, WorkspaceError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -138,7 +138,7 @@ class Demo:
         self.git("commit", "--quiet", "-m", message)
         self.show(f"[{self.workspace.head()}] {message}")
 
-    def standin(self, stack: str) -> Any:
+    def standin(self, stack: str) -> Outcome:
         self.say(f"$ python -m demo.standin {stack}")
         self.show(BANNER.upper())
         return up(
@@ -152,9 +152,10 @@ class Demo:
 
 
 class Flow:
-    def __init__(self, demo: Demo, server_url: str) -> None:
+    """The release of two versions of the example model, in the order the module tells."""
+
+    def __init__(self, demo: Demo) -> None:
         self.demo = demo
-        self.server_url = server_url
         self.bucket = ""
         self.key_arn = ""
 
@@ -196,6 +197,8 @@ class Flow:
             " model of stacks/Pulumi.shared.yaml gets its Model Package Group."
         )
         made = demo.standin("shared")
+        if not made.bucket or not made.key_arn:
+            raise DemoFailed("the shared stack's plan gave no bucket or no key")
         self.bucket, self.key_arn = made.bucket, made.key_arn
 
     def release(self, number: int, change: str, *, approve: bool = True) -> int:
@@ -454,7 +457,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         demo.say(f"{ROOT} copied to {demo.workspace.root}, committed as {demo.workspace.head()}")
         demo.say("Promotions are commits there; the project's own files are not touched.")
 
-        Flow(demo, url).run()
+        Flow(demo).run()
         demo.say(
             f"\nDemo finished in {time.monotonic() - started:.0f} s: every outcome as expected."
         )
