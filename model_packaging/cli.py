@@ -12,9 +12,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from model_packaging.errors import PackagingError
+
+if TYPE_CHECKING:
+    from model_packaging.promote import Result
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -76,7 +79,7 @@ def _decide(args: argparse.Namespace) -> int:
     return 0
 
 
-def _show_edit(result: Any, dry_run: bool) -> None:
+def _show_edit(result: Result, dry_run: bool) -> None:
     if dry_run:
         print(result.edit.diff(), end="")
         print(f"{result.summary()} (dry run: nothing written)", file=sys.stderr)
@@ -135,11 +138,8 @@ def _version_number(text: str) -> int:
 
 
 def _reason(text: str) -> str:
-    # UpdateModelPackage's ApprovalDescription holds at most 1024 characters (botocore's model).
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be blank: say why")
-    if len(text.strip()) > 1024:
-        raise argparse.ArgumentTypeError("must be at most 1024 characters")
     return text.strip()
 
 

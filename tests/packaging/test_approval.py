@@ -80,11 +80,15 @@ def test_a_reason_is_required(capsys, reason: str | None) -> None:
         assert "argument --reason: must not be blank: say why" in err
 
 
-def test_a_reason_longer_than_the_registry_keeps_is_a_usage_error(capsys) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["reject", "churn", "--version", "1", "--reason", "x" * 1025])
-    assert exited.value.code == 2
-    assert "argument --reason: must be at most 1024 characters" in capsys.readouterr().err
+def test_a_reason_longer_than_the_registry_keeps_is_refused(
+    release_store: Store, make_artifact: ArtifactFactory, capsys
+) -> None:
+    version = register(make_artifact, approve=False)
+    code, _, err = run(capsys, "reject", "churn", "--version", "1", "--reason", "x" * 1025)
+    assert code == 1
+    assert err == "error: the reason is longer than 1024 characters\n"
+    described = release_store.sagemaker.describe_model_package(ModelPackageName=version.arn)
+    assert described["ModelApprovalStatus"] == "PendingManualApproval"
 
 
 def test_a_version_that_does_not_exist_is_named(
