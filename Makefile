@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy infra model_packaging
+	$(PY) -m mypy infra model_packaging demo tests
 
 bench: $(STAMP)
 	$(PY) bench/plan_scaling.py

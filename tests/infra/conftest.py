@@ -16,10 +16,10 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
-from plan_checks import stack_environment, stack_files
 
 from infra.plan import Plan, evaluate_file
 from infra.settings import Settings, load_stack_file, read_stack_file
+from tests.infra.plan_checks import stack_environment, stack_files
 
 STACK_ARGUMENTS: dict[str, tuple[str, ...] | None] = {
     "stack": None,

@@ -2,8 +2,8 @@
 
 Checks return a list of problems instead of asserting, each starting with the URN of the
 offending resource, so that one failing test lists every offender and names what to fix.
-Tests import this module by name; it is not a conftest because ``tests/packaging`` has its own
-``conftest`` module and the two would shadow each other.
+Tests import it as ``tests.infra.plan_checks``: the test folders are packages, so their two
+``conftest`` modules have distinct names for pytest and mypy alike.
 """
 
 from __future__ import annotations
@@ -483,3 +483,38 @@ def three_problems(config: dict[str, Any]) -> None:
     churn["instance_type"] = "ml.m5.huge"
     churn["scaling"]["min_instances"] = 3
     churn["scaling"]["max_instances"] = 2
+
+
+# --- the shared stack's grants ----------------------------------------------------------
+
+
+def reader_grants(settings) -> tuple[set[str], set[str]]:
+    """The principals and role ARN patterns a grant to the reader accounts must name."""
+    partition = naming.partition(settings.region)
+    readers = settings.artifact_store.reader_accounts
+    return (
+        {f"arn:{partition}:iam::{a}:root" for a in readers},
+        {f"arn:{partition}:iam::{a}:role{iam.ROLE_PATH}*" for a in readers},
+    )
+
+
+def grants_to_readers(statement, settings) -> bool:
+    """An Allow to every reader account, limited to execution roles under the role path."""
+    roots, roles = reader_grants(settings)
+    limited = statement.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn")
+    return (
+        statement.get("Effect") == "Allow"
+        and set(principals(statement)) == roots
+        and set(as_list(limited)) == roles
+    )
+
+
+def artifact_bucket(plan):
+    name = plan.outputs["artifact_bucket_name"]
+    policies = [p for p in resources_of(plan, BUCKET_POLICY) if p.inputs.get("bucket") == name]
+    policy = only(policies, f"policy of the artifact bucket {name}")
+    bucket = only(
+        [r for r in resources_of(plan, BUCKET) if r.urn in policy.dependencies],
+        "artifact bucket",
+    )
+    return bucket, policy

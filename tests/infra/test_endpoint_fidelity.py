@@ -6,7 +6,10 @@ import json
 
 import botocore.session
 import pytest
-from plan_checks import (
+
+from infra import instances, metrics
+from infra.mocks import ACCOUNTS
+from tests.infra.plan_checks import (
     ALARM,
     ENDPOINT_CONFIG,
     MODEL,
@@ -18,9 +21,6 @@ from plan_checks import (
     statements,
     watched_metrics,
 )
-
-from infra import instances, metrics
-from infra.mocks import ACCOUNTS
 
 
 def test_superseded_models_and_configurations_are_kept(plans, env_stack):

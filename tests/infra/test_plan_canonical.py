@@ -15,7 +15,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from plan_checks import ancestors
 
 from infra.plan import (
     ROOT,
@@ -28,6 +27,7 @@ from infra.plan import (
     shared_outputs,
     stack_file,
 )
+from tests.infra.plan_checks import ancestors
 
 EVALUATIONS = 3
 HASH_SEEDS = ("1", "4242")

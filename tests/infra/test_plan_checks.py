@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from plan_checks import (
+
+from infra.plan import Plan, PlannedResource
+from tests.infra.plan_checks import (
     component_children,
     managed_policy_problems,
     policy_problems,
@@ -17,8 +19,6 @@ from plan_checks import (
     unread_policies,
     version_tag_problems,
 )
-
-from infra.plan import Plan, PlannedResource
 
 STACK = "prod"
 PREFIX = f"urn:pulumi:{STACK}::mlserve::"

@@ -12,10 +12,10 @@ import sys
 
 import pytest
 import yaml
-from plan_checks import THREE_PROBLEMS, three_problems
 
 from infra.__main__ import build_parser
 from infra.plan import ROOT
+from tests.infra.plan_checks import THREE_PROBLEMS, three_problems
 
 
 def plan_cli(*args: str) -> subprocess.CompletedProcess[str]:

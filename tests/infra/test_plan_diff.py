@@ -18,7 +18,6 @@ from typing import Any
 
 import pytest
 import yaml
-from plan_checks import ENDPOINT, ENDPOINT_CONFIG, MODEL, MODEL_ENDPOINT, component_children
 from pulumi.runtime import MockResourceArgs
 
 from infra import replacement
@@ -34,6 +33,13 @@ from infra.plan_diff import (
     normalised,
     render_markdown,
     render_text,
+)
+from tests.infra.plan_checks import (
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    MODEL,
+    MODEL_ENDPOINT,
+    component_children,
 )
 
 NEW_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn/4"
@@ -93,7 +99,7 @@ def bump_churn(config: dict[str, Any]) -> None:
     config["mlserve:models"]["churn"]["version"] = {"package": NEW_PACKAGE, "digest": NEW_DIGEST}
 
 
-def changed(stack_diff: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def changed(stack_diff: dict[str, Any]) -> dict[str, str]:
     """URN -> change kind, for every resource the diff lists."""
     return {
         r["urn"]: kind

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from plan_checks import (
+from infra import naming
+from tests.infra.plan_checks import (
     ALARM,
     ALERTING,
     DASHBOARD,
@@ -36,8 +37,6 @@ from plan_checks import (
     stack_urn,
     statements,
 )
-
-from infra import naming
 
 ROLLBACK_KINDS = ("5xx", "latency")
 INSTANCE_KINDS = ("cpu", "memory")

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
-from plan_checks import resources_of
 
 from infra.plan import evaluate_file, stack_file
 from infra.settings import SECRET, read_stack_file
+from tests.infra.plan_checks import resources_of
 
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 

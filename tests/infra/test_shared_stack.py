@@ -5,56 +5,23 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from plan_checks import (
-    BUCKET,
+from tests.infra.plan_checks import (
     BUCKET_LIFECYCLE,
-    BUCKET_POLICY,
     BUCKET_VERSIONING,
     KMS_KEY,
     MODEL_PACKAGE_GROUP,
     MODEL_PACKAGE_GROUP_POLICY,
+    artifact_bucket,
     as_list,
     dependents,
+    grants_to_readers,
     only,
     principals,
+    reader_grants,
     resources_of,
     stack_urn,
     statements,
 )
-
-from infra import iam, naming
-
-
-def reader_grants(settings) -> tuple[set[str], set[str]]:
-    """The principals and role ARN patterns a grant to the reader accounts must name."""
-    partition = naming.partition(settings.region)
-    readers = settings.artifact_store.reader_accounts
-    return (
-        {f"arn:{partition}:iam::{a}:root" for a in readers},
-        {f"arn:{partition}:iam::{a}:role{iam.ROLE_PATH}*" for a in readers},
-    )
-
-
-def grants_to_readers(statement, settings) -> bool:
-    """An Allow to every reader account, limited to execution roles under the role path."""
-    roots, roles = reader_grants(settings)
-    limited = statement.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn")
-    return (
-        statement.get("Effect") == "Allow"
-        and set(principals(statement)) == roots
-        and set(as_list(limited)) == roles
-    )
-
-
-def artifact_bucket(plan):
-    name = plan.outputs["artifact_bucket_name"]
-    policies = [p for p in resources_of(plan, BUCKET_POLICY) if p.inputs.get("bucket") == name]
-    policy = only(policies, f"policy of the artifact bucket {name}")
-    bucket = only(
-        [r for r in resources_of(plan, BUCKET) if r.urn in policy.dependencies],
-        "artifact bucket",
-    )
-    return bucket, policy
 
 
 def test_one_model_package_group_per_model(plans, stack_settings, shared_stack):

@@ -8,12 +8,12 @@ from typing import Any
 
 import pulumi
 import pytest
-from plan_checks import THREE_PROBLEMS, three_problems
 
 import infra.plan
 from infra.mocks import RecordingMonitor
 from infra.plan import evaluate
 from infra.settings import LOG_RETENTION_DAYS, SettingsError, load_settings, read_stack_file
+from tests.infra.plan_checks import THREE_PROBLEMS, three_problems
 
 Config = dict[str, Any]
 

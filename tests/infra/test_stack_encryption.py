@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 
-from plan_checks import (
+from infra import naming
+from tests.infra.plan_checks import (
     BUCKET,
     BUCKET_POLICY,
     BUCKET_PUBLIC_ACCESS,
@@ -24,8 +25,6 @@ from plan_checks import (
     statements,
     variants_of,
 )
-
-from infra import naming
 
 PUBLIC_ACCESS_FLAGS = (
     "blockPublicAcls",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from plan_checks import (
+from tests.infra.plan_checks import (
     ROLE,
     ROLE_POLICY_ATTACHMENT,
     managed_policy_problems,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from plan_checks import (
+from infra.settings import Strategy
+from tests.infra.plan_checks import (
     ALARM,
     TOPIC,
     ancestor,
@@ -14,8 +15,6 @@ from plan_checks import (
     variants_of,
     watched_metrics,
 )
-
-from infra.settings import Strategy
 
 MODEL_ENDPOINT = "mlserve:serving:ModelEndpoint"
 

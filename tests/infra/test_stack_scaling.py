@@ -7,7 +7,10 @@ from __future__ import annotations
 import copy
 
 import pytest
-from plan_checks import (
+
+from infra import naming
+from infra.plan import evaluate
+from tests.infra.plan_checks import (
     SCALABLE_TARGET,
     SCALING_POLICY,
     SCHEDULED_ACTION,
@@ -17,9 +20,6 @@ from plan_checks import (
     only,
     resources_of,
 )
-
-from infra import naming
-from infra.plan import evaluate
 
 RANDOM_ID = "random:index/randomId:RandomId"
 

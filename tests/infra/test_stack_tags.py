@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plan_checks import (
+from tests.infra.plan_checks import (
     MODEL_ENDPOINT,
     accepts_tags,
     ancestor,

@@ -6,7 +6,8 @@ import copy
 import json
 import re
 
-from plan_checks import (
+from infra.plan import evaluate
+from tests.infra.plan_checks import (
     ALARM,
     DASHBOARD,
     ENDPOINT,
@@ -26,8 +27,6 @@ from plan_checks import (
     resources_of,
     stack_urn,
 )
-
-from infra.plan import evaluate
 
 ENDPOINT_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 

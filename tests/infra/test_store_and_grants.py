@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from plan_checks import (
+
+from infra import iam, naming
+from infra.plan import Plan, PlannedResource, evaluate_file, stack_file
+from infra.settings import SECRET
+from tests.infra.plan_checks import (
     ALERTING,
     BUCKET,
     KMS_KEY,
@@ -18,19 +22,16 @@ from plan_checks import (
     MODEL_PACKAGE_GROUP_POLICY,
     account,
     ancestors,
+    artifact_bucket,
     as_list,
     dependents,
+    grants_to_readers,
     only,
     parent_of,
     principals,
     resources_of,
     statements,
 )
-from test_shared_stack import artifact_bucket, grants_to_readers
-
-from infra import iam, naming
-from infra.plan import Plan, PlannedResource, evaluate_file, stack_file
-from infra.settings import SECRET
 
 LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
 SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"

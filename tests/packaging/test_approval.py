@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from conftest import ACCOUNT, REGION, ArtifactFactory, Store, register
 
 from model_packaging import registry
 from model_packaging.cli import main
+from tests.packaging.conftest import ACCOUNT, REGION, ArtifactFactory, Store, register
 
 ROOT = Path(__file__).resolve().parents[2]
 MOTO_CALLER = f"arn:aws:sts::{ACCOUNT}:user/moto"

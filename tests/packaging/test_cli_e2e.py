@@ -16,7 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import BUCKET, Store, create_store, free_port
+
+from tests.packaging.conftest import BUCKET, Store, create_store, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "models" / "churn"

@@ -8,7 +8,12 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import (
+from moto.sagemaker.models import sagemaker_backends
+
+from model_packaging import upload
+from model_packaging.cli import main
+from model_packaging.stackfile import pin_in_text
+from tests.packaging.conftest import (
     ACCOUNT,
     BUCKET,
     REGION,
@@ -19,11 +24,6 @@ from conftest import (
     register,
     write_stack,
 )
-from moto.sagemaker.models import sagemaker_backends
-
-from model_packaging import upload
-from model_packaging.cli import main
-from model_packaging.stackfile import pin_in_text
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

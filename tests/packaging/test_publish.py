@@ -11,13 +11,21 @@ from typing import Any
 
 import boto3
 import pytest
-from conftest import BUCKET, GROUP, IMAGE, REGION, ArtifactFactory, Store, create_store
 from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
 
 from model_packaging import registry, upload
 from model_packaging.errors import PackagingError
 from model_packaging.publish import artifact_prefix, publish
+from tests.packaging.conftest import (
+    BUCKET,
+    GROUP,
+    IMAGE,
+    REGION,
+    ArtifactFactory,
+    Store,
+    create_store,
+)
 
 
 @pytest.fixture

@@ -15,11 +15,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import BUCKET, ArtifactFactory, Store, free_port
 
 from model_packaging import upload
 from model_packaging.cli import main
 from model_packaging.publish import artifact_prefix, publish
+from tests.packaging.conftest import BUCKET, ArtifactFactory, Store, free_port
 
 MiB = upload.MiB
 

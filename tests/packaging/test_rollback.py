@@ -6,10 +6,10 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import ArtifactFactory, Published, Store, register, write_stack
 
 from model_packaging.cli import main
 from model_packaging.stackfile import pin_in_text
+from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
 
 
 def git(repo: Path, *args: str) -> str:

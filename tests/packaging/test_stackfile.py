@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ArtifactFactory, Published, Store, register, write_stack
 
 from infra.settings import load_stack_file
 from model_packaging import stackfile
 from model_packaging.errors import PackagingError
 from model_packaging.stackfile import Pin
+from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 NEW = Pin(

@@ -9,7 +9,12 @@ from typing import NamedTuple
 import boto3
 import pytest
 from botocore.stub import Stubber
-from conftest import (
+from moto.core.authorization import enable_iam_authentication
+from moto.sagemaker.models import sagemaker_backends
+
+from model_packaging import live
+from model_packaging.cli import main
+from tests.packaging.conftest import (
     ACCOUNT,
     REGION,
     ArtifactFactory,
@@ -20,11 +25,6 @@ from conftest import (
     register,
     write_stack,
 )
-from moto.core.authorization import enable_iam_authentication
-from moto.sagemaker.models import sagemaker_backends
-
-from model_packaging import live
-from model_packaging.cli import main
 
 ENDPOINT = "churn-{}-1a2b3c4d"
 
@@ -217,7 +217,8 @@ def test_check_deployed_fails_on_an_endpoint_that_is_not_serving(
     config = deploy("churn", "staging", new.arn)
     endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT.format("staging")]
     endpoint.endpoint_status = status
-    endpoint.failure_reason = "alarm churn-staging-5xx fired" if status != "RollingBack" else None
+    reason: str | None = "alarm churn-staging-5xx fired" if status != "RollingBack" else None
+    endpoint.failure_reason = reason  # type: ignore[assignment]  # moto annotates it as None
 
     code, out, _ = run(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
 

@@ -183,7 +183,7 @@ def test_an_uncompressed_artifact_verifies_and_a_changed_file_is_named(tmp_path:
 
 
 def test_omitted_handlers_behave_like_the_scikit_learn_container(tmp_path: Path) -> None:
-    samples = [
+    samples: list[dict[str, Any]] = [
         {
             "name": "csv-rows",
             "content_type": "text/csv",
