@@ -107,8 +107,10 @@ def needed_permissions(job: dict[str, Any]) -> dict[str, str]:
             needed["contents"] = "read"
         if uses.startswith("aws-actions/configure-aws-credentials@"):
             needed["id-token"] = "write"
-        if re.search(r"\bgh api\b[^\n]*comments", run):
+        if re.search(r"\bgh api\b[^\n]*comments", run) or re.search(r"\bgh pr create\b", run):
             needed["pull-requests"] = "write"
+        if re.search(r"\bgit push\b", run):
+            needed["contents"] = "write"
         if re.search(r"\bgh run list\b", run):
             needed["actions"] = "read"
     return needed
@@ -166,13 +168,17 @@ PARSERS = {
 # A shell variable holding a stack name stands for a real one (an argument may be a choice of
 # environments); any other value is unknown and stands for a placeholder.
 STACK_VARIABLES = {"STACK", "stack", "stacks"}
+# A shell variable holding a registry version number stands for one.
+NUMBER_VARIABLES = {"VERSION"}
 OPERATORS = {";", "&&", "||", "|", "&", "(", ")"}
 
 
 def _substitute_variables(text: str) -> str:
     def value(match: re.Match[str]) -> str:
         name = re.match(r"\$\{?#?([A-Za-z_]\w*)", match.group(0))
-        return "dev" if name and name.group(1) in STACK_VARIABLES else "placeholder"
+        if name and name.group(1) in STACK_VARIABLES:
+            return "dev"
+        return "1" if name and name.group(1) in NUMBER_VARIABLES else "placeholder"
 
     text = re.sub(r"\$\{\{.*?\}\}", "placeholder", text)
     text = re.sub(r"\$\((?:[^()]|\([^()]*\))*\)", "placeholder", text)
