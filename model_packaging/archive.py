@@ -132,11 +132,10 @@ def default_threads() -> int:
 
 def _deflate(block: memoryview, window: bytes) -> tuple[bytes, int]:
     """One block as a self-contained piece of the deflate stream, and its CRC-32."""
-    deflate = isal_zlib.compressobj(
-        GZIP_LEVEL,
-        isal_zlib.DEFLATED,
-        -isal_zlib.MAX_WBITS,
-        **({"zdict": window} if window else {}),
+    deflate = (
+        isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS, zdict=window)
+        if window
+        else isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS)
     )
     data = deflate.compress(block) + deflate.flush(isal_zlib.Z_SYNC_FLUSH)
     return data, isal_zlib.crc32(block)
