@@ -1,0 +1,507 @@
+"""The data-quality baseline of a model: ``statistics.json`` and ``constraints.json``.
+
+SageMaker Model Monitor's data-quality job compares captured requests with a baseline made of
+two files. Their formats are AWS's documented schemas:
+
+- "Schema for Statistics (statistics.json file)",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-statistics.html
+- "Schema for Constraints (constraints.json file)",
+  https://docs.aws.amazon.com/sagemaker/latest/dg/model-monitor-byoc-constraints.html
+
+:func:`compute` reads a CSV (header row) or JSON Lines sample of the training inputs in blocks
+and keeps only per-feature summaries, so its memory does not grow with the file:
+
+- numeric features: exact counts, sum, mean, population standard deviation, min and max, and a
+  KLL quantile sketch of bounded size (see :class:`KllSketch`);
+- string features: Apache DataSketches' frequent-items sketch (counts of at most
+  ``CATEGORY_SLOTS * 3 / 4`` distinct values are exact; past that it keeps the heaviest ones,
+  with a documented error bound) and its HyperLogLog sketch for the distinct count. Both are
+  deterministic.
+
+Reproducibility: the same file gives the same bytes. Blocks have a fixed size, so every
+summary sees the same chunks in the same order. DataSketches' own KLL sketch draws its
+compaction offsets from a process-wide random generator that cannot be seeded from Python
+(two runs give two different sketches), so the KLL sketch here is a small deterministic one
+written with numpy, whose compactions alternate their offset per level.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from model_packaging.errors import PackagingError
+
+STATISTICS_NAME = "statistics.json"
+CONSTRAINTS_NAME = "constraints.json"
+FORMATS = ("csv", "jsonl")
+_EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl"}
+
+# The parameters of Deequ's KLL sketch, the one Model Monitor's analyzer writes into
+# statistics.json (sketch.parameters: k 2048, c 0.64): a sketch of the same size and shape.
+KLL_K = 2048
+KLL_C = 0.64
+# "By default, the distribution is materialized in 10 buckets. This can't be changed."
+# (Schema for Statistics, Notes).
+KLL_BUCKETS = 10
+# The frequent-items sketch's map holds 2**12 slots; it counts exactly while at most 3/4 of
+# them are in use (DataSketches frequent items: the map is purged at 75% load).
+CATEGORY_LG_SLOTS = 12
+CATEGORY_SLOTS = 1 << CATEGORY_LG_SLOTS
+# statistics.json lists the most frequent values; constraints.json's string domains are only
+# "observed values for small cardinality" (Schema for Constraints).
+MAX_CATEGORY_BUCKETS = 1000
+MAX_DOMAIN_VALUES = 20
+HLL_LG_K = 12
+# Bytes per block read: the unit of memory and of determinism (summaries see these chunks).
+BLOCK_SIZE = 4 << 20
+
+# Defaults of monitoring_config, as the Schema for Constraints page lists them.
+MONITORING_CONFIG: dict[str, Any] = {
+    "evaluate_constraints": "Enabled",
+    "emit_metrics": "Enabled",
+    "datatype_check_threshold": 0.1,
+    "domain_content_threshold": 0.1,
+    "distribution_constraints": {
+        "perform_comparison": "Enabled",
+        "comparison_threshold": 0.1,
+        "comparison_method": "Robust",
+        "categorical_comparison_threshold": 0.1,
+        "categorical_drift_method": "LInfinity",
+    },
+}
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A dataset's baseline: the two documents Model Monitor reads, and what was read."""
+
+    statistics: dict[str, Any]
+    constraints: dict[str, Any]
+    format: str
+    rows: int
+
+
+def compute(path: Path, fmt: str | None = None) -> Baseline:
+    """The data-quality baseline of a CSV (with a header row) or JSON Lines file.
+
+    ``fmt`` is ``csv`` or ``jsonl``; by default it follows the extension. Raises
+    :class:`PackagingError` naming the file and the problem for unreadable or ill-formed data.
+    """
+    path = Path(path)
+    fmt = data_format(path, fmt)
+    if not path.is_file():
+        raise PackagingError(f"{path}: baseline dataset not found")
+    columns = _read(path, fmt)
+    features: list[_Feature] = []
+    rows = 0
+    for names, batch in columns:
+        if not features:
+            features = [_Feature(name, kind) for name, kind in names]
+        rows += _update(features, batch)
+    if not features:
+        raise PackagingError(f"{path}: no columns found; a baseline needs at least one feature")
+    statistics = {
+        "version": 0,
+        "dataset": {"item_count": rows},
+        "features": [feature.statistics() for feature in features],
+    }
+    constraints = {
+        "version": 0,
+        "features": [feature.constraints(rows) for feature in features],
+        "monitoring_config": json.loads(json.dumps(MONITORING_CONFIG)),
+    }
+    return Baseline(statistics, constraints, fmt, rows)
+
+
+def data_format(path: Path, fmt: str | None = None) -> str:
+    """``fmt`` if given and known, else the format the file's extension names."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise PackagingError(f"{path}: baseline format {fmt!r}: must be one of csv, jsonl")
+        return fmt
+    found = _EXTENSIONS.get(Path(path).suffix.lower())
+    if found is None:
+        raise PackagingError(
+            f"{path}: cannot tell the baseline format from the extension; name the file "
+            ".csv or .jsonl, or give format: csv|jsonl"
+        )
+    return found
+
+
+def to_json(document: dict[str, Any]) -> bytes:
+    """Canonical bytes: sorted keys, two-space indent, shortest round-trip floats, newline."""
+    return (json.dumps(document, sort_keys=True, indent=2, allow_nan=False) + "\n").encode()
+
+
+def write(baseline: Baseline, folder: Path) -> None:
+    """Write ``statistics.json`` and ``constraints.json`` into ``folder`` (created if needed).
+
+    Each file appears under its name only when complete (temporary file, then rename).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, document in (
+        (STATISTICS_NAME, baseline.statistics),
+        (CONSTRAINTS_NAME, baseline.constraints),
+    ):
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
+        try:
+            with open(fd, "wb") as out:
+                out.write(to_json(document))
+            os.chmod(temp, 0o644)
+            os.replace(temp, folder / name)
+        except BaseException:
+            Path(temp).unlink(missing_ok=True)
+            raise
+
+
+# --- reading -------------------------------------------------------------------------------
+
+
+def _read(path: Path, fmt: str) -> Iterator[tuple[list[tuple[str, str]], list[Any]]]:
+    """Blocks of columns: ``([(name, type), ...], [pyarrow array per column])``.
+
+    Column types come from the first block: Integral, Fractional (numbers, read as float64
+    from then on) or String (anything else, read as text). Later blocks are read with those
+    types fixed, so a column does not change kind midway; a value that does not fit is an
+    error naming the column.
+    """
+    import pyarrow as pa
+
+    kinds = [(f.name, _first_type(f.type)) for f in _first_schema(path, fmt)]
+    types = {name: pa.string() if kind == "String" else pa.float64() for name, kind in kinds}
+    try:
+        for batch in _batches(path, fmt, types):
+            yield kinds, [batch.column(name) for name, _ in kinds]
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        message = str(exc).splitlines()[0]
+        raise PackagingError(
+            f"{path}: cannot read as {fmt}: {message} (column types are taken from the first "
+            f"rows: {', '.join(f'{name} {kind}' for name, kind in kinds)})"
+        ) from None
+    except OSError as exc:
+        raise PackagingError(f"{path}: {exc.strerror or exc}") from None
+
+
+def _first_type(arrow_type: Any) -> str:
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        return "Integral"
+    return "Fractional" if pa.types.is_floating(arrow_type) else "String"
+
+
+def _first_schema(path: Path, fmt: str) -> Any:
+    """The schema pyarrow infers from the file's first block."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
+    if fmt == "csv":
+        header = _csv_header(path)
+        if len(set(header)) != len(header):
+            raise PackagingError(f"{path}: the header row names a column twice")
+    try:
+        if fmt == "csv":
+            reader: Any = pacsv.open_csv(
+                path,
+                read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE, use_threads=False),
+                convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
+            )
+        else:
+            reader = pajson.open_json(path, read_options=pajson.ReadOptions(block_size=BLOCK_SIZE))
+        with reader:
+            return reader.schema
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        message = str(exc).splitlines()[0]
+        raise PackagingError(f"{path}: cannot read as {fmt}: {message}") from None
+
+
+def _csv_header(path: Path) -> list[str]:
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    except UnicodeDecodeError:
+        raise PackagingError(f"{path}: not UTF-8 text") from None
+
+
+def _batches(path: Path, fmt: str, types: dict[str, Any]) -> Iterator[Any]:
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.json as pajson
+
+    if fmt == "csv":
+        reader = pacsv.open_csv(
+            path,
+            read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
+            convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+        )
+    else:
+        schema = pa.schema([(name, kind) for name, kind in types.items()])
+        reader = pajson.open_json(
+            path,
+            read_options=pajson.ReadOptions(block_size=BLOCK_SIZE),
+            parse_options=pajson.ParseOptions(
+                explicit_schema=schema, unexpected_field_behavior="error"
+            ),
+        )
+    with reader:
+        yield from reader
+
+
+def _update(features: list[_Feature], batch: list[Any]) -> int:
+    rows = 0
+    for feature, column in zip(features, batch, strict=True):
+        rows = len(column)
+        feature.update(column)
+    return rows
+
+
+# --- summaries -----------------------------------------------------------------------------
+
+
+class KllSketch:
+    """A KLL quantile sketch (Karnin, Lang, Liberty 2016) with deterministic compactions.
+
+    Level ``h`` holds items of weight ``2**h``. A level that outgrows its capacity
+    (``ceil(k * c**depth)``, at least 2, depth counted from the top level) is sorted and
+    every other item moves up a level; which half (odd or even positions) alternates per level
+    instead of being drawn at random, so the same input gives the same sketch. An odd item
+    stays behind, so the total weight always equals the number of items. The retained items
+    number about ``k / (1 - c)``; the rank error is that of a KLL sketch of this ``k``
+    (DataSketches documents about 1.65% for k=200 and less for larger k).
+    """
+
+    def __init__(self, k: int = KLL_K, c: float = KLL_C) -> None:
+        self.k, self.c = k, c
+        self.levels: list[np.ndarray] = [np.empty(0)]
+        self._offsets: list[int] = [0]
+        self.n = 0
+
+    def capacity(self, level: int) -> int:
+        depth = len(self.levels) - 1 - level
+        return max(2, math.ceil(self.k * self.c**depth))
+
+    def update(self, values: np.ndarray) -> None:
+        self.n += len(values)
+        self.levels[0] = np.concatenate([self.levels[0], values])
+        level = 0
+        while level < len(self.levels):
+            items = self.levels[level]
+            if len(items) > self.capacity(level):
+                if level + 1 == len(self.levels):
+                    self.levels.append(np.empty(0))
+                    self._offsets.append(0)
+                items = np.sort(items)
+                kept = items[len(items) - len(items) % 2 :]
+                promoted = items[self._offsets[level] : len(items) - len(kept) : 2]
+                self._offsets[level] ^= 1
+                self.levels[level] = kept
+                self.levels[level + 1] = np.concatenate([self.levels[level + 1], promoted])
+            level += 1
+
+    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
+        """All retained items, sorted, with their weights."""
+        items = np.concatenate(self.levels)
+        weights = np.concatenate(
+            [np.full(len(level), 1 << h, dtype=np.int64) for h, level in enumerate(self.levels)]
+        )
+        order = np.argsort(items, kind="stable")
+        return items[order], weights[order]
+
+    def quantile(self, rank: float) -> float:
+        """The smallest retained item whose cumulative weight reaches ``rank * n``."""
+        items, weights = self.weighted()
+        if not len(items):
+            return math.nan
+        cumulative = np.cumsum(weights)
+        index = int(np.searchsorted(cumulative, rank * self.n, side="left"))
+        return float(items[min(index, len(items) - 1)])
+
+    def data(self) -> list[list[float]]:
+        """The levels, lowest first, each sorted: statistics.json's ``sketch.data``."""
+        return [[float(v) for v in np.sort(level)] for level in self.levels]
+
+
+@dataclass
+class _Feature:
+    """One column's running summary. ``first_type`` is what the first block looked like."""
+
+    name: str
+    first_type: str
+    present: int = 0
+    missing: int = 0
+    # numeric: Integral until a value with a fraction is seen
+    integral: bool = False
+    total: float = 0.0
+    mean: float = 0.0
+    m2: float = 0.0
+    low: float = math.inf
+    high: float = -math.inf
+    kll: KllSketch = field(default_factory=KllSketch)
+    # string
+    frequent: Any = None
+    hll: Any = None
+
+    def __post_init__(self) -> None:
+        self.integral = self.first_type == "Integral"
+        if self.is_string:
+            import datasketches
+
+            self.frequent = datasketches.frequent_strings_sketch(CATEGORY_LG_SLOTS)
+            self.hll = datasketches.hll_sketch(HLL_LG_K)
+
+    @property
+    def is_string(self) -> bool:
+        return self.first_type == "String"
+
+    def update(self, column: Any) -> None:
+        if self.is_string:
+            self._update_string(column)
+        else:
+            self._update_numeric(column)
+
+    def _update_numeric(self, column: Any) -> None:
+        values = column.to_numpy(zero_copy_only=False)
+        values = values[np.isfinite(values)]  # null reads as NaN; inf has no place in JSON
+        count = len(values)
+        self.missing += len(column) - count
+        if not count:
+            return
+        if self.integral and not np.all(np.floor(values) == values):
+            self.integral = False
+        chunk_total = float(values.sum())
+        chunk_mean = chunk_total / count
+        chunk_m2 = float(np.square(values - chunk_mean).sum())
+        # Chan et al.'s pairwise update: stable, and exact in the order the blocks come.
+        merged = self.present + count
+        delta = chunk_mean - self.mean
+        self.m2 += chunk_m2 + delta * delta * self.present * count / merged
+        self.mean += delta * count / merged
+        self.present = merged
+        self.total += chunk_total
+        self.low = min(self.low, float(values.min()))
+        self.high = max(self.high, float(values.max()))
+        self.kll.update(values)
+
+    def _update_string(self, column: Any) -> None:
+        import pyarrow.compute as pc
+
+        present = len(column) - column.null_count
+        self.present += present
+        self.missing += column.null_count
+        if not present:
+            return
+        counts = pc.value_counts(column.drop_null())
+        for value, count in zip(
+            counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
+        ):
+            self.frequent.update(value, count)
+            self.hll.update(value)
+
+    @property
+    def inferred_type(self) -> str:
+        if not self.present:
+            return "Unknown"
+        if self.is_string:
+            return "String"
+        return "Integral" if self.integral else "Fractional"
+
+    def _common(self) -> dict[str, int]:
+        return {"num_present": self.present, "num_missing": self.missing}
+
+    def _categories(self) -> tuple[list[tuple[str, int]], bool]:
+        """(value, count) pairs, most frequent first, and whether the counts are exact."""
+        import datasketches
+
+        items = self.frequent.get_frequent_items(
+            datasketches.frequent_items_error_type.NO_FALSE_NEGATIVES
+        )
+        exact = self.frequent.num_active_items * 4 <= CATEGORY_SLOTS * 3 and not any(
+            lower != upper for _, _, lower, upper in items
+        )
+        pairs = sorted(((value, int(estimate)) for value, estimate, _, _ in items), key=_by_count)
+        return pairs, exact
+
+    def statistics(self) -> dict[str, Any]:
+        entry: dict[str, Any] = {"name": self.name, "inferred_type": self.inferred_type}
+        if self.inferred_type == "Unknown":
+            return entry
+        if not self.is_string:
+            entry["numerical_statistics"] = {
+                "common": self._common(),
+                "mean": self.mean,
+                "sum": self.total,
+                "std_dev": math.sqrt(self.m2 / self.present),
+                "min": self.low,
+                "max": self.high,
+                "distribution": {
+                    "kll": {
+                        "buckets": self._buckets(),
+                        "sketch": {
+                            "parameters": {"c": self.kll.c, "k": self.kll.k},
+                            "data": self.kll.data(),
+                        },
+                    }
+                },
+            }
+        else:
+            pairs, exact = self._categories()
+            distinct = len(pairs) if exact else round(self.hll.get_estimate())
+            entry["string_statistics"] = {
+                "common": self._common(),
+                "distinct_count": distinct,
+                "distribution": {
+                    "categorical": {
+                        "buckets": [
+                            {"value": value, "count": count}
+                            for value, count in pairs[:MAX_CATEGORY_BUCKETS]
+                        ]
+                    }
+                },
+            }
+        return entry
+
+    def _buckets(self) -> list[dict[str, float | int]]:
+        """Ten equal-width buckets from min to max, the last closed, counted from the sketch."""
+        items, weights = self.kll.weighted()
+        edges = np.linspace(self.low, self.high, KLL_BUCKETS + 1)
+        index = np.clip(np.searchsorted(edges, items, side="right") - 1, 0, KLL_BUCKETS - 1)
+        counts = np.bincount(index, weights=weights, minlength=KLL_BUCKETS)
+        return [
+            {
+                "lower_bound": float(edges[i]),
+                "upper_bound": float(edges[i + 1]),
+                "count": int(counts[i]),
+            }
+            for i in range(KLL_BUCKETS)
+        ]
+
+    def constraints(self, rows: int) -> dict[str, Any]:
+        entry: dict[str, Any] = {
+            "name": self.name,
+            "inferred_type": self.inferred_type,
+            "completeness": self.present / rows if rows else 0.0,
+            "monitoringConfigOverrides": {},
+        }
+        if self.inferred_type in ("Integral", "Fractional"):
+            entry["num_constraints"] = {"is_non_negative": self.low >= 0}
+        elif self.inferred_type == "String":
+            pairs, exact = self._categories()
+            if exact and len(pairs) <= MAX_DOMAIN_VALUES:
+                entry["string_constraints"] = {"domains": sorted(value for value, _ in pairs)}
+        return entry
+
+
+def _by_count(pair: tuple[str, int]) -> tuple[int, str]:
+    return -pair[1], pair[0]
