@@ -275,15 +275,20 @@ def key_policy(
         }
         if service.startswith("logs."):
             # CloudWatch Logs encrypts log groups; the encryption context names the group.
+            # Only the cryptographic operations: kms:Describe* (in CloudWatch Logs' example key
+            # policy) has no kms:EncryptionContext condition key, so under this condition it
+            # never matched, and kms:EncryptionContext:${EncryptionContextKey} is a String key,
+            # hence StringLike (Service Authorization Reference, "Actions, resources, and
+            # condition keys for AWS Key Management Service":
+            # https://docs.aws.amazon.com/service-authorization/latest/reference/list_awskeymanagementservice.html).
             statement["Action"] = [
                 "kms:Encrypt*",
                 "kms:Decrypt*",
                 "kms:ReEncrypt*",
                 "kms:GenerateDataKey*",
-                "kms:Describe*",
             ]
             statement["Condition"] = {
-                "ArnLike": {
+                "StringLike": {
                     "kms:EncryptionContext:aws:logs:arn": (
                         f"arn:{partition}:logs:{region}:{account}:log-group:*"
                     )
