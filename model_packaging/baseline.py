@@ -129,13 +129,18 @@ def data_format(path: Path, fmt: str | None = None) -> str:
         if fmt not in FORMATS:
             raise PackagingError(f"{path}: baseline format {fmt!r}: must be one of csv, jsonl")
         return fmt
-    found = _EXTENSIONS.get(Path(path).suffix.lower())
+    found = format_from_name(str(path))
     if found is None:
         raise PackagingError(
             f"{path}: cannot tell the baseline format from the extension; name the file "
             ".csv or .jsonl, or give format: csv|jsonl"
         )
     return found
+
+
+def format_from_name(name: str) -> str | None:
+    """The format a file name's extension names, if it names one."""
+    return _EXTENSIONS.get(Path(name).suffix.lower())
 
 
 def to_json(document: dict[str, Any]) -> bytes:

@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from model_packaging.baseline import format_from_name
 from model_packaging.errors import PackagingError
 from model_packaging.paths import CODE_DIR, relative_path_problem
 
@@ -195,6 +196,39 @@ class Sample(StrictModel):
         return json.dumps(self.body, separators=(",", ":")).encode("utf-8")
 
 
+class BaselineDataset(StrictModel):
+    """A sample of the model's training inputs, from which build computes its baseline."""
+
+    path: str
+    format: Literal["csv", "jsonl"] | None = None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        problem = relative_path_problem(value)
+        if problem:
+            raise PydanticCustomError(
+                "path", "{problem} (got {value})", {"problem": problem, "value": repr(value)}
+            )
+        return value
+
+    @property
+    def data_format(self) -> str:
+        """``format``, or the one the file's extension names (checked on load)."""
+        return self.format or format_from_name(self.path) or "csv"
+
+    def problems(self, model_dir: Path) -> list[str]:
+        problems = []
+        if not (model_dir / self.path).is_file():
+            problems.append(f"baseline.path: no such file {self.path!r}")
+        if self.format is None and format_from_name(self.path) is None:
+            problems.append(
+                f"baseline.path: cannot tell the format of {self.path!r} from its extension; "
+                "name it .csv or .jsonl, or set baseline.format to csv or jsonl"
+            )
+        return problems
+
+
 class Descriptor(StrictModel):
     """The parsed model.yaml."""
 
@@ -204,6 +238,7 @@ class Descriptor(StrictModel):
     content_types: ContentTypes
     regions: list[str] | None = Field(default=None, min_length=1)
     samples: list[Sample] = Field(min_length=1)
+    baseline: BaselineDataset | None = None
 
     @field_validator("name")
     @classmethod
@@ -260,6 +295,8 @@ class Descriptor(StrictModel):
                     f"{where}.body: a structured body is sent as JSON, so content_type must "
                     f"be JSON, not {sample.content_type!r} (or write the body as a string)"
                 )
+        if self.baseline is not None:
+            problems.extend(self.baseline.problems(model_dir))
         return problems
 
 
