@@ -29,7 +29,7 @@ from model_packaging.archive import (
 from model_packaging.container import serving_environment
 from model_packaging.descriptor import DESCRIPTOR_NAME, Descriptor, load_descriptor
 from model_packaging.errors import PackagingError
-from model_packaging.images import resolve_images
+from model_packaging.images import Images, resolve_images
 from model_packaging.manifest import (
     ARTIFACT_PATHS,
     MANIFEST_NAME,
@@ -60,12 +60,14 @@ def build(
     compression: str = "gzip",
     allow: tuple[str, ...] = (),
     progress: bool = True,
+    threads: int | None = None,
 ) -> BuildResult:
     """Package ``model_dir`` into ``out_dir``: model.tar.gz (or model/) and manifest.json.
 
     Every check runs before the first byte is written, so a refused folder leaves nothing
     behind. The artifact's bytes depend only on the folder's file names, contents and
-    executable bits (see archive.py), never on times, owners or umask.
+    executable bits (see archive.py), never on times, owners, umask or ``threads`` (how many
+    threads compress; one per CPU by default).
     """
     if compression not in ARTIFACT_PATHS:
         raise PackagingError(f"compression {compression!r}: must be one of gzip, none")
@@ -98,8 +100,10 @@ def build(
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         with progress_bar(sum(f.size for f in files), f"build {descriptor.name}", progress) as bar:
-            write = _write_tarball if compression == "gzip" else _write_tree
-            written = write(files, artifact_path, bar.update)
+            if compression == "gzip":
+                written = _write_tarball(files, artifact_path, bar.update, threads)
+            else:
+                written = _write_tree(files, artifact_path, bar.update)
         manifest = _manifest(descriptor, compression, written, images, samples, model_dir)
         _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
         other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
@@ -113,7 +117,7 @@ def _manifest(
     descriptor: Descriptor,
     compression: str,
     written: WrittenArtifact,
-    images: dict[str, str],
+    images: Images,
     samples: list[SampleRecord],
     model_dir: Path,
 ) -> Manifest:
@@ -136,7 +140,8 @@ def _manifest(
                 descriptor.entry_point, descriptor.content_types.response[0]
             ),
             "content_types": descriptor.content_types,
-            "images": images,
+            "images": images.serving,
+            "monitor_images": images.monitor,
             "git": git_state(model_dir),
             "samples": samples,
         }
@@ -165,9 +170,12 @@ def _write_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
 
 
 def _write_tarball(
-    files: Sequence[SourceFile], path: Path, progress: Callable[[int], object]
+    files: Sequence[SourceFile],
+    path: Path,
+    progress: Callable[[int], object],
+    threads: int | None,
 ) -> WrittenArtifact:
-    return _write_file(path, lambda out: write_tar_gz(files, out, progress))
+    return _write_file(path, lambda out: write_tar_gz(files, out, progress, threads=threads))
 
 
 def _write_tree(

@@ -2,8 +2,8 @@
 
 The manifest sits next to the artifact (``model.tar.gz`` or ``model/``) in the build output
 folder. It names the artifact by its sha256, lists every file with its own sha256, and carries
-what the later steps need without the model folder: framework, image URIs, environment, and
-the sample requests with their expected responses.
+what the later steps need without the model folder: framework, image URIs (serving and Model
+Monitor), environment, and the sample requests with their expected responses.
 
 Every command that takes an ``ARTIFACT`` goes through :func:`load_artifact`, which accepts
 the output folder or the manifest.json path.
@@ -106,6 +106,9 @@ class Manifest(StrictModel):
     environment: dict[str, str]
     content_types: ContentTypes
     images: dict[str, str]
+    # The Model Monitor analyzer image per region (images.py); manifests from before it
+    # was recorded have none.
+    monitor_images: dict[str, str] = Field(default_factory=dict)
     git: GitInfo | None
     samples: list[SampleRecord]
 
