@@ -131,6 +131,27 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _drift_check(args: argparse.Namespace) -> int:
+    import json
+
+    from model_packaging.drift import check
+
+    # Bad input exits 2, apart from the 1 that means "constraints violated": a script can tell a
+    # drifted sample from a check that could not run.
+    try:
+        report = check(Path(args.baseline), Path(args.data))
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        for line in report.lines():
+            print(line)
+    print(report.summary(), file=sys.stderr)
+    return 0 if report.ok else 1
+
+
 def _version_number(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a version number (1, 2, ...), got {text!r}")
@@ -238,6 +259,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="exit 1 unless every live endpoint of ENV serves what its stack file pins",
     )
     p.set_defaults(func=_status)
+
+    p = commands.add_parser(
+        "drift-check", help="compare a data sample with a baseline, as Model Monitor would"
+    )
+    p.add_argument(
+        "--baseline",
+        required=True,
+        metavar="DIR",
+        help="build output folder, or a folder holding statistics.json and constraints.json",
+    )
+    p.add_argument("--data", required=True, metavar="FILE", help="the sample: .csv or .jsonl")
+    p.add_argument(
+        "--json", action="store_true", help="constraint_violations.json's shape on stdout"
+    )
+    p.set_defaults(func=_drift_check)
 
     return parser
 

@@ -1,0 +1,416 @@
+"""drift-check: Model Monitor's data-quality constraints evaluated on this machine.
+
+The comparison is tested on hand-made statistics and constraints (the documented
+statistics.json / constraints.json shapes), where every distance can be worked out by hand;
+the command end to end reads a real baseline folder and CSV / JSON Lines samples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from model_packaging.cli import main
+from model_packaging.drift import Report, Violation, compare, load_baseline
+from model_packaging.errors import PackagingError
+
+# --- hand-made documents -------------------------------------------------------------------
+
+
+def numeric(name: str, values: Sequence[float | None], kind: str = "Integral") -> dict[str, Any]:
+    """A numerical feature of statistics.json whose sketch holds every value at level 0."""
+    present = [v for v in values if v is not None]
+    return {
+        "name": name,
+        "inferred_type": kind,
+        "numerical_statistics": {
+            "common": {"num_present": len(present), "num_missing": len(values) - len(present)},
+            "mean": sum(present) / len(present) if present else 0.0,
+            "distribution": {
+                "kll": {
+                    "buckets": [],
+                    "sketch": {"parameters": {"c": 0.64, "k": 2048.0}, "data": [present]},
+                }
+            },
+        },
+    }
+
+
+def strings(name: str, values: Sequence[str | None]) -> dict[str, Any]:
+    present = [v for v in values if v is not None]
+    counts: dict[str, int] = {}
+    for value in present:
+        counts[value] = counts.get(value, 0) + 1
+    return {
+        "name": name,
+        "inferred_type": "String",
+        "string_statistics": {
+            "common": {"num_present": len(present), "num_missing": len(values) - len(present)},
+            "distinct_count": len(counts),
+            "distribution": {
+                "categorical": {"buckets": [{"value": v, "count": c} for v, c in counts.items()]}
+            },
+        },
+    }
+
+
+def statistics(*features: dict[str, Any], rows: int | None = None) -> dict[str, Any]:
+    count = rows if rows is not None else _rows(features[0])
+    return {"version": 0, "dataset": {"item_count": count}, "features": list(features)}
+
+
+def _rows(feature: dict[str, Any]) -> int:
+    block = feature.get("numerical_statistics") or feature["string_statistics"]
+    return int(block["common"]["num_present"] + block["common"]["num_missing"])
+
+
+def constraints_for(
+    stats: dict[str, Any], *, domains: dict[str, list[str]] | None = None, **config: Any
+) -> dict[str, Any]:
+    """constraints.json as Model Monitor suggests it for ``stats``: the observed completeness,
+    the observed type, string domains; thresholds as the suggestion writes them."""
+    features = []
+    for feature in stats["features"]:
+        block = feature.get("numerical_statistics") or feature["string_statistics"]
+        common = block["common"]
+        entry: dict[str, Any] = {
+            "name": feature["name"],
+            "inferred_type": feature["inferred_type"],
+            "completeness": common["num_present"] / (common["num_present"] + common["num_missing"]),
+        }
+        if domains and feature["name"] in domains:
+            entry["string_constraints"] = {"domains": domains[feature["name"]]}
+        features.append(entry)
+    distribution = {
+        "perform_comparison": "Enabled",
+        "comparison_threshold": 0.1,
+        "comparison_method": "Robust",
+        "categorical_comparison_threshold": 0.1,
+        "categorical_drift_method": "LInfinity",
+    }
+    distribution.update(config.pop("distribution", {}))
+    monitoring = {
+        "evaluate_constraints": "Enabled",
+        "emit_metrics": "Enabled",
+        "datatype_check_threshold": 1.0,
+        "domain_content_threshold": 1.0,
+        "distribution_constraints": distribution,
+    }
+    monitoring.update(config)
+    return {"version": 0, "features": features, "monitoring_config": monitoring}
+
+
+def checks(violations: list[Violation]) -> list[tuple[str, str]]:
+    return [(v.feature_name, v.constraint_check_type) for v in violations]
+
+
+BASE = statistics(
+    numeric("tenure", list(range(1000))),
+    strings("plan", ["basic"] * 600 + ["premium"] * 400),
+)
+BASE_CONSTRAINTS = constraints_for(BASE, domains={"plan": ["basic", "premium"]})
+
+
+# --- the comparison ------------------------------------------------------------------------
+
+
+def test_a_sample_of_the_baseline_distribution_violates_nothing() -> None:
+    # Every third value of the baseline's range, and the same plan mix: the CDFs differ by far
+    # less than the Robust correction allows for 1000 and 334 values.
+    sample = statistics(
+        numeric("tenure", list(range(0, 1000, 3))),
+        strings("plan", ["basic"] * 200 + ["premium"] * 134),
+    )
+    assert compare(BASE, BASE_CONSTRAINTS, sample) == []
+
+
+def test_a_moved_mean_is_flagged_on_that_feature_with_its_robust_distance() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(300, 1300))),
+        strings("plan", ["basic"] * 600 + ["premium"] * 400),
+    )
+    [violation] = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks([violation]) == [("tenure", "baseline_drift_check")]
+    # The CDFs part by 0.3 at 299; Robust subtracts 1.8 * sqrt(2000 / 1000**2) = 0.0805.
+    robust = 0.3 - 1.8 * math.sqrt(2000 / 1000**2)
+    assert violation.description.startswith(f"distance {robust:.3g} > 0.1 (Robust L-infinity")
+    assert "1000 baseline values, 1000 sample values" in violation.description
+
+
+def test_robust_forgives_a_small_sample_what_simple_flags() -> None:
+    # 20 values shifted by a fifth of the range: linf_simple 0.2, but sqrt((1000 + 20) /
+    # (1000 * 20)) * 1.8 = 0.406 more than covers it.
+    sample = statistics(
+        numeric("tenure", list(range(200, 1200, 50))),
+        strings("plan", ["basic"] * 12 + ["premium"] * 8),
+    )
+    assert compare(BASE, BASE_CONSTRAINTS, sample) == []
+    simple = constraints_for(
+        BASE, domains={"plan": ["basic", "premium"]}, distribution={"comparison_method": "Simple"}
+    )
+    [violation] = compare(BASE, simple, sample)
+    assert checks([violation]) == [("tenure", "baseline_drift_check")]
+    assert violation.description.startswith(
+        "distance 0.2 > 0.1 (Simple L-infinity between the CDFs"
+    )
+
+
+def test_sketch_levels_weigh_their_items_two_to_the_level() -> None:
+    # The same 1000 values, compacted: level 1 holds every other value of 0..499, each
+    # standing for two. The sketch says the same distribution; a sketch read as unweighted
+    # would put 2/3 of the mass above 500 and flag it.
+    compacted = numeric("tenure", [])
+    data = [list(range(500, 1000)), list(range(0, 500, 2))]
+    compacted["numerical_statistics"]["distribution"]["kll"]["sketch"]["data"] = data
+    compacted["numerical_statistics"]["common"] = {"num_present": 1000, "num_missing": 0}
+    sample = statistics(compacted, strings("plan", ["basic"] * 600 + ["premium"] * 400))
+    assert compare(BASE, BASE_CONSTRAINTS, sample) == []
+
+
+def test_more_missing_values_fail_completeness_and_the_type_share() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(0, 1000, 2)) + [None] * 100),
+        strings("plan", ["basic"] * 360 + ["premium"] * 240),
+    )
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks(found) == [("tenure", "data_type_check"), ("tenure", "completeness_check")]
+    assert found[1].description == "83.33% of values present < baseline 100% (100 of 600 missing)"
+    # Deequ's type histogram counts missing values in the denominator.
+    assert found[0].description.startswith("83.33% of values are Integral < expected 100%")
+
+
+def test_a_new_category_fails_the_domain_and_moves_the_frequencies() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(1000))),
+        strings("plan", ["basic"] * 400 + ["premium"] * 300 + ["family"] * 300),
+    )
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks(found) == [("plan", "baseline_drift_check"), ("plan", "categorical_values_check")]
+    # Frequencies: basic 0.6 -> 0.4, premium 0.4 -> 0.3, family 0 -> 0.3: linf 0.3 less the
+    # Robust correction for 1000 and 1000 values.
+    robust = 0.3 - 1.8 * math.sqrt(2000 / 1000**2)
+    assert found[0].description.startswith(f"distance {robust:.3g} > 0.1 (Robust L-infinity")
+    assert "between the frequencies" in found[0].description
+    assert (
+        found[1].description
+        == "70% of values in the baseline's domain < expected 100%; new: 'family'"
+    )
+
+
+def test_domain_content_threshold_is_the_share_that_must_be_known() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(1000))),
+        strings("plan", ["basic"] * 590 + ["premium"] * 400 + ["family"] * 10),
+    )
+    lenient = constraints_for(
+        BASE, domains={"plan": ["basic", "premium"]}, domain_content_threshold=0.99
+    )
+    assert compare(BASE, lenient, sample) == []
+    assert checks(compare(BASE, BASE_CONSTRAINTS, sample)) == [("plan", "categorical_values_check")]
+
+
+def test_text_in_a_numeric_feature_fails_the_data_type_check() -> None:
+    values = [str(v) for v in range(0, 1000, 2)] + ["n/a"] * 50
+    sample = statistics(
+        strings("tenure", values), strings("plan", ["basic"] * 330 + ["premium"] * 220)
+    )
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks(found) == [("tenure", "data_type_check")]
+    assert found[0].description == (
+        "90.91% of values are Integral < expected 100% (the sample's values read as String)"
+    )
+    lenient = constraints_for(
+        BASE, domains={"plan": ["basic", "premium"]}, datatype_check_threshold=0.9
+    )
+    assert compare(BASE, lenient, sample) == []
+
+
+def test_fractional_values_in_an_integral_feature_are_counted_from_the_sketch() -> None:
+    sample = statistics(
+        numeric("tenure", [float(v) for v in range(0, 1000, 2)] + [0.5] * 500, kind="Fractional"),
+        strings("plan", ["basic"] * 600 + ["premium"] * 400),
+    )
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert ("tenure", "data_type_check") in checks(found)
+    assert found[0].description.startswith("50% of values are Integral")
+
+
+def test_integral_values_match_a_fractional_baseline() -> None:
+    base = statistics(numeric("charge", [v / 4 for v in range(1000)], kind="Fractional"))
+    sample = statistics(numeric("charge", list(range(0, 250, 1))))
+    assert compare(base, constraints_for(base), sample) == []
+
+
+def test_missing_and_extra_columns_are_named() -> None:
+    sample = statistics(numeric("tenure", list(range(1000))), strings("region", ["eu"] * 1000))
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks(found) == [("plan", "missing_column_check"), ("region", "extra_column_check")]
+    assert found[0].description == "the sample has no column plan (2 columns; the baseline has 2)"
+
+
+def test_disabled_evaluation_and_comparison_and_a_feature_override() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(300, 1300))),
+        strings("plan", ["basic"] * 400 + ["premium"] * 600),
+    )
+    assert checks(compare(BASE, BASE_CONSTRAINTS, sample)) == [
+        ("tenure", "baseline_drift_check"),
+        ("plan", "baseline_drift_check"),
+    ]
+    off = constraints_for(BASE, evaluate_constraints="Disabled")
+    assert compare(BASE, off, sample) == []
+    no_comparison = constraints_for(BASE, distribution={"perform_comparison": "Disabled"})
+    assert compare(BASE, no_comparison, sample) == []
+    overridden = constraints_for(BASE)
+    overridden["features"][0]["monitoringConfigOverrides"] = {
+        "distribution_constraints": {"comparison_threshold": 0.5}
+    }
+    assert checks(compare(BASE, overridden, sample)) == [("plan", "baseline_drift_check")]
+
+
+def test_categorical_threshold_defaults_to_the_comparison_threshold() -> None:
+    sample = statistics(
+        numeric("tenure", list(range(1000))),
+        strings("plan", ["basic"] * 400 + ["premium"] * 600),
+    )
+    loose = constraints_for(BASE, distribution={"comparison_threshold": 0.5})
+    del loose["monitoring_config"]["distribution_constraints"]["categorical_comparison_threshold"]
+    assert compare(BASE, loose, sample) == []
+    assert checks(compare(BASE, BASE_CONSTRAINTS, sample)) == [("plan", "baseline_drift_check")]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (
+            {"distribution": {"comparison_method": "Fancy"}},
+            "constraints.json: monitoring_config.distribution_constraints.comparison_method must"
+            " be Robust or Simple, got 'Fancy'",
+        ),
+        (
+            {"datatype_check_threshold": 2},
+            "constraints.json: monitoring_config: datatype_check_threshold must be a number from"
+            " 0 to 1, got 2",
+        ),
+        (
+            {"evaluate_constraints": "yes"},
+            "constraints.json: monitoring_config.evaluate_constraints must be Enabled or"
+            " Disabled, got 'yes'",
+        ),
+    ],
+)
+def test_bad_monitoring_config_is_named(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(PackagingError) as raised:
+        compare(BASE, constraints_for(BASE, **change), BASE)
+    assert str(raised.value) == message
+
+
+def test_chi_squared_is_refused_rather_than_guessed() -> None:
+    chi = constraints_for(BASE, distribution={"categorical_drift_method": "ChiSquared"})
+    with pytest.raises(PackagingError, match="feature plan: categorical_drift_method ChiSquared"):
+        compare(BASE, chi, BASE)
+
+
+def test_report_lines_are_one_per_feature_and_json_is_the_violations_file() -> None:
+    report = Report(
+        violations=[
+            Violation("tenure", "completeness_check", "90% of values present < baseline 100%"),
+            Violation("tenure", "baseline_drift_check", "distance 0.2 > 0.1"),
+            Violation("plan", "categorical_values_check", "new: 'family'"),
+        ],
+        features=2,
+        rows=10,
+    )
+    assert report.lines() == [
+        "feature tenure: completeness_check: 90% of values present < baseline 100%;"
+        " baseline_drift_check: distance 0.2 > 0.1",
+        "feature plan: categorical_values_check: new: 'family'",
+    ]
+    assert report.as_json()["violations"][2] == {
+        "feature_name": "plan",
+        "constraint_check_type": "categorical_values_check",
+        "description": "new: 'family'",
+    }
+    assert not report.ok
+
+
+# --- the baseline folder -------------------------------------------------------------------
+
+
+def write_pair(folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "statistics.json").write_text(json.dumps(BASE))
+    (folder / "constraints.json").write_text(json.dumps(BASE_CONSTRAINTS))
+
+
+def write_build(out: Path) -> None:
+    write_pair(out / "baseline")
+    entries = {
+        key: {
+            "path": f"baseline/{key}.json",
+            "sha256": hashlib.sha256((out / "baseline" / f"{key}.json").read_bytes()).hexdigest(),
+        }
+        for key in ("statistics", "constraints")
+    }
+    (out / "manifest.json").write_text(json.dumps({"baseline": entries}))
+
+
+def test_a_folder_with_the_two_files_or_a_build_output_is_a_baseline(tmp_path: Path) -> None:
+    write_pair(tmp_path / "pair")
+    assert load_baseline(tmp_path / "pair") == (BASE, BASE_CONSTRAINTS)
+    write_build(tmp_path / "out")
+    assert load_baseline(tmp_path / "out") == (BASE, BASE_CONSTRAINTS)
+
+
+def test_a_baseline_changed_after_the_build_is_refused(tmp_path: Path) -> None:
+    write_build(tmp_path)
+    (tmp_path / "baseline" / "constraints.json").write_text(json.dumps(constraints_for(BASE)))
+    with pytest.raises(PackagingError, match="constraints.json: sha256 .* does not match"):
+        load_baseline(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("nothing", "no such baseline folder"),
+        ("empty", "holds neither statistics.json and constraints.json nor a build's manifest"),
+        ("no-baseline", "manifest.json: records no baseline"),
+        ("one-file", "constraints.json: no such file"),
+        ("not-json", "statistics.json: not valid JSON"),
+    ],
+)
+def test_bad_baseline_folders_are_named(tmp_path: Path, setup: str, message: str) -> None:
+    folder = tmp_path / "baseline"
+    if setup != "nothing":
+        folder.mkdir()
+    if setup == "no-baseline":
+        (folder / "manifest.json").write_text(json.dumps({"name": "churn"}))
+    if setup == "one-file":
+        (folder / "statistics.json").write_text(json.dumps(BASE))
+    if setup == "not-json":
+        (folder / "statistics.json").write_text("{")
+        (folder / "constraints.json").write_text("{}")
+    with pytest.raises(PackagingError, match=message):
+        load_baseline(folder)
+
+
+# --- the command ---------------------------------------------------------------------------
+
+
+def test_bad_input_exits_2_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    write_pair(tmp_path / "pair")
+    status = main(["drift-check", "--baseline", str(tmp_path / "pair"), "--data", "nowhere.csv"])
+    out, err = capsys.readouterr()
+    assert (status, out) == (2, "")
+    assert err == "error: nowhere.csv: no such sample file\n"
+    status = main(["drift-check", "--baseline", str(tmp_path / "none"), "--data", "x.csv"])
+    assert status == 2
+    assert capsys.readouterr().err == f"error: {tmp_path / 'none'}: no such baseline folder\n"
