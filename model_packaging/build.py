@@ -10,6 +10,7 @@ rather than one that vouches for the wrong bytes.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,23 +18,34 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from model_packaging.archive import (
     SourceFile,
     WrittenArtifact,
     copy_tree,
+    hash_file,
     listing_digest,
     write_tar_gz,
 )
+from model_packaging.baseline import (
+    CONSTRAINTS_NAME,
+    STATISTICS_NAME,
+    Baseline,
+    compute,
+    to_json,
+)
+from model_packaging.baseline import write as write_baseline
 from model_packaging.container import serving_environment
 from model_packaging.descriptor import DESCRIPTOR_NAME, Descriptor, load_descriptor
 from model_packaging.errors import PackagingError
 from model_packaging.images import Images, resolve_images
 from model_packaging.manifest import (
     ARTIFACT_PATHS,
+    BASELINE_DIR,
     MANIFEST_NAME,
     MANIFEST_VERSION,
+    BaselineRecord,
     GitInfo,
     Manifest,
     SampleRecord,
@@ -94,6 +106,10 @@ def build(
         )
         for s in descriptor.samples
     ]
+    baseline = _compute_baseline(descriptor, model_dir)
+    if baseline is not None:
+        # The dataset feeds the baseline, not the model server: it stays out of the artifact.
+        files = [f for f in files if f.path != baseline.record.dataset.path]
 
     artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
     manifest_path = out_dir / MANIFEST_NAME
@@ -104,10 +120,14 @@ def build(
                 written = _write_tarball(files, artifact_path, bar.update, threads)
             else:
                 written = _write_tree(files, artifact_path, bar.update)
-        manifest = _manifest(descriptor, compression, written, images, samples, model_dir)
+        if baseline is not None:
+            write_baseline(baseline.documents, out_dir / BASELINE_DIR)
+        manifest = _manifest(descriptor, compression, written, images, samples, model_dir, baseline)
         _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
         other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
         _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
+        if baseline is None:
+            _remove(out_dir / BASELINE_DIR)
     except OSError as exc:  # a full disk or an unwritable folder is the user's to fix
         raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
     return BuildResult(artifact_path, manifest_path, manifest.digest, manifest)
@@ -120,6 +140,7 @@ def _manifest(
     images: Images,
     samples: list[SampleRecord],
     model_dir: Path,
+    baseline: _ComputedBaseline | None = None,
 ) -> Manifest:
     framework = descriptor.framework
     return Manifest.model_validate(
@@ -144,8 +165,44 @@ def _manifest(
             "monitor_images": images.monitor,
             "git": git_state(model_dir),
             "samples": samples,
+            "baseline": baseline.record if baseline is not None else None,
         }
     )
+
+
+@dataclass(frozen=True)
+class _ComputedBaseline:
+    record: BaselineRecord
+    documents: Baseline
+
+
+def _compute_baseline(descriptor: Descriptor, model_dir: Path) -> _ComputedBaseline | None:
+    """The baseline of the dataset model.yaml names, computed before anything is written."""
+    if descriptor.baseline is None:
+        return None
+    source = model_dir / descriptor.baseline.path
+    sha256, _ = hash_file(source)
+    baseline = compute(source, descriptor.baseline.data_format)
+    record = BaselineRecord.model_validate(
+        {
+            "dataset": {
+                "path": descriptor.baseline.path,
+                "sha256": sha256,
+                "format": baseline.format,
+                "rows": baseline.rows,
+            },
+            "statistics": _file_record(STATISTICS_NAME, baseline.statistics),
+            "constraints": _file_record(CONSTRAINTS_NAME, baseline.constraints),
+        }
+    )
+    return _ComputedBaseline(record, baseline)
+
+
+def _file_record(name: str, document: dict[str, Any]) -> dict[str, str]:
+    return {
+        "path": f"{BASELINE_DIR}/{name}",
+        "sha256": hashlib.sha256(to_json(document)).hexdigest(),
+    }
 
 
 def _write_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
@@ -175,7 +232,9 @@ def _write_tarball(
     progress: Callable[[int], object],
     threads: int | None,
 ) -> WrittenArtifact:
-    return _write_file(path, lambda out: write_tar_gz(files, out, progress, threads=threads))
+    # None leaves the choice to write_tar_gz: one thread per CPU.
+    options = {} if threads is None else {"threads": threads}
+    return _write_file(path, lambda out: write_tar_gz(files, out, progress, **options))
 
 
 def _write_tree(
