@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from infra.settings import rules
 from infra.settings.defaults import with_defaults
-from infra.settings.problems import Problems, SettingsError
+from infra.settings.problems import Problems, SettingsError, describe, key_path
 from infra.settings.schema import (
     ENVIRONMENTS,
     PROJECT,
@@ -27,6 +26,7 @@ from infra.settings.schema import (
     Settings,
     SharedSettings,
 )
+from infra.settings.yaml_loader import YamlError, load_yaml
 
 # Namespaces a stack file may use besides the project's own. A key in any other namespace is
 # almost always a typo of the project name, which would silently drop that setting.
@@ -37,14 +37,35 @@ SETTING_KEYS = {"region": "aws:region"}
 
 
 def read_stack_file(path: Path) -> dict[str, Any]:
-    """The ``config:`` map of a Pulumi stack file, keys as written (``mlserve:models``)."""
+    """The ``config:`` map of a Pulumi stack file, keys as written (``mlserve:models``).
+
+    A key written twice is refused (YAML would keep the last one silently); a syntax error keeps
+    its line with a caret under the place, on the lines after the problem's own.
+    """
     try:
-        document = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsError([f"not valid YAML: {exc}".replace("\n", " ")], str(path)) from exc
+        document = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError as exc:
+        raise SettingsError(
+            [f"not UTF-8 text: {exc.reason} at byte {exc.start}"], str(path)
+        ) from None
+    except YamlError as exc:
+        if exc.path is not None:
+            problem = f"{config_key_path(exc.path)}: {exc.message}"
+        else:
+            problem = f"not valid YAML: {exc.message}"
+        raise SettingsError(["\n".join([problem, *exc.snippet.splitlines()])], str(path)) from None
     if not isinstance(document, dict) or not isinstance(document.get("config", {}), dict):
         raise SettingsError(["config: must be a mapping of keys to values"], str(path))
     return {key: _hide_secrets(value) for key, value in (document.get("config") or {}).items()}
+
+
+def config_key_path(path: Sequence[str | int]) -> str:
+    """A path in a stack file as problems name it: project keys without their namespace."""
+    if len(path) < 2 or path[0] != "config":
+        return key_path(path)
+    head = str(path[1])
+    namespace, _, name = head.partition(":")
+    return key_path([name if namespace == PROJECT and name else head, *path[2:]])
 
 
 def _hide_secrets(value: Any) -> Any:
@@ -107,8 +128,16 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
             rules.check_shared(shared, problems)
         settings = shared
     else:
-        data["models"] = _validate_models(data.get("models"), environment, problems)
+        models = with_defaults(data.get("models", {}), environment)
+        parsed: dict[str, ModelSettings] = {}
+        if isinstance(models, Mapping):
+            # Each model is validated on its own, so one broken model does not hide another's
+            # problems; the environment's own keys are validated without them.
+            parsed = _validate_models(models, problems)
+            data["models"] = {}
         env: EnvironmentSettings | None = _validate(EnvironmentSettings, data, problems)
+        if env is not None and parsed:
+            env = env.model_copy(update={"models": parsed})
         if env is not None:
             rules.check_environment(env, problems)
         settings = env
@@ -133,15 +162,16 @@ def _validate(
     the cross-field checks still run: a typo must not hide the problems next to it.
     """
     try:
-        return schema.model_validate(data)
+        return _strictly(schema, data)
     except ValidationError as exc:
         # A default derived from other fields is not computed when one of them is invalid;
         # that says nothing the other field's own error does not.
         errors = [e for e in exc.errors() if e["type"] != "default_factory_not_called"]
     for error in errors:
-        loc = [str(part) for part in (*prefix, *error["loc"])]
-        path = ".".join([SETTING_KEYS.get(loc[0], loc[0]), *loc[1:]] if loc else [])
-        problems.add(path or "config", _message(error))
+        loc: list[str | int] = [*prefix, *error["loc"]]
+        if loc and isinstance(loc[0], str):
+            loc[0] = SETTING_KEYS.get(loc[0], loc[0])
+        problems.add(loc or "config", describe(error, schema))
     if any(error["type"] != "extra_forbidden" for error in errors):
         return None
     pruned = copy.deepcopy(data)
@@ -152,32 +182,33 @@ def _validate(
             node = node[part]
         node.pop(key, None)
     try:
-        return schema.model_validate(pruned)
+        return _strictly(schema, pruned)
     except ValidationError:
         return None
 
 
-def _message(error: Any) -> str:
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        return "unknown key"
-    if kind == "missing":
-        return "is required"
-    if kind in ("literal_error", "enum"):
-        expected = error.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}, got {error['input']!r}"
-    message = str(error["msg"])
-    return message[:1].lower() + message[1:]
+def _strictly(schema: type[BaseModel], data: Any) -> Any:
+    """Validate as Pulumi hands config to the program, as JSON, and strictly: a number is a
+    number. Lax validation would read a quoted ``'10'`` as 10 and ``true`` as 1, so a typo would
+    deploy as something nobody wrote; in JSON, an enum is still written as its value.
+    """
+    return schema.model_validate_json(json.dumps(_plain(data), default=str), strict=True)
 
 
-def _validate_models(models: Any, environment: str, problems: Problems) -> Any:
-    """Validate each model on its own, so one broken model does not hide another's problems."""
-    models = with_defaults(models, environment)
-    if not isinstance(models, Mapping):
-        return models  # the schema reports the wrong type
+def _plain(value: Any) -> Any:
+    """YAML's values as JSON has them: keys are strings (dates become strings on dumping)."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _validate_models(models: Mapping[Any, Any], problems: Problems) -> dict[str, ModelSettings]:
+    """Each model that validates; the others' problems are recorded."""
     parsed = {}
     for name, model in models.items():
         value = _validate(ModelSettings, model, problems, prefix=("models", str(name)))
         if value is not None:
-            parsed[name] = value
+            parsed[str(name)] = value
     return parsed

@@ -470,7 +470,7 @@ def tag_problems(plan: Plan, settings: Settings) -> list[str]:
 
 # What ``three_problems`` makes of a stack config, reported together.
 THREE_PROBLEMS = [
-    "models.churn.scalng: unknown key",
+    "models.churn.scalng: unknown key (did you mean scaling?)",
     "models.churn.instance_type: 'ml.m5.huge' is not a SageMaker hosting instance type",
     "models.churn.scaling.max_instances: must be >= min_instances (3)",
 ]

@@ -219,7 +219,7 @@ def test_an_invalid_working_tree_stack_is_reported_like_plan(repo):
     assert result.returncode == 2
     assert result.stderr.splitlines() == [
         f"error: {path} has 1 problem(s):",
-        "  models.churn.scalng: unknown key",
+        "  models.churn.scalng: unknown key (did you mean scaling?)",
     ]
 
 

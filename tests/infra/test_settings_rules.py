@@ -98,7 +98,7 @@ def test_linear_step_percent_is_10_to_50(configs):
     prod = configs["prod"]
     model(prod, "fraud")["deployment"]["linear_step_percent"] = 5
     assert problems(prod, "prod") == [
-        "models.fraud.deployment.linear_step_percent: input should be greater than or equal to 10"
+        "models.fraud.deployment.linear_step_percent: must be greater than or equal to 10"
     ]
 
 
@@ -236,8 +236,8 @@ def test_execution_timeout_default_counts_steps_without_the_fleet(configs):
 @pytest.mark.parametrize(
     ("timeout", "message"),
     [
-        (599, "input should be greater than or equal to 600"),
-        (14401, "input should be less than or equal to 14400"),
+        (599, "must be greater than or equal to 600"),
+        (14401, "must be less than or equal to 14400"),
     ],
 )
 def test_execution_timeout_is_600_to_14400(configs, timeout, message):
@@ -252,7 +252,7 @@ def test_execution_timeout_not_derived_from_an_invalid_wait(configs):
     prod = configs["prod"]
     model(prod, "churn")["deployment"]["wait_seconds"] = -1
     assert problems(prod, "prod") == [
-        "models.churn.deployment.wait_seconds: input should be greater than or equal to 0"
+        "models.churn.deployment.wait_seconds: must be greater than or equal to 0"
     ]
 
 
@@ -263,7 +263,7 @@ def test_cpu_alarm_is_a_share_of_the_whole_instance(configs):
     prod = configs["prod"]
     model(prod, "churn")["alarms"]["cpu_utilization_percent"] = 320
     assert problems(prod, "prod") == [
-        "models.churn.alarms.cpu_utilization_percent: input should be less than or equal to 100"
+        "models.churn.alarms.cpu_utilization_percent: must be less than or equal to 100"
     ]
 
 
@@ -274,7 +274,7 @@ def test_schedule_timezone_is_iana(configs):
     prod = configs["prod"]
     model(prod, "churn")["scaling"]["schedules"][0]["timezone"] = "Europe/Londn"
     assert problems(prod, "prod") == [
-        "models.churn.scaling.schedules.0.timezone: 'Europe/Londn' is not an IANA time zone "
+        "models.churn.scaling.schedules[0].timezone: 'Europe/Londn' is not an IANA time zone "
         "name, e.g. Europe/London or UTC"
     ]
 
@@ -337,7 +337,7 @@ def test_schedule_expression_has_the_shape_application_auto_scaling_takes(
 ):
     prod = configs["prod"]
     model(prod, "churn")["scaling"]["schedules"][0]["schedule"] = schedule
-    assert problems(prod, "prod") == [f"models.churn.scaling.schedules.0.schedule: {message}"]
+    assert problems(prod, "prod") == [f"models.churn.scaling.schedules[0].schedule: {message}"]
 
 
 @pytest.mark.parametrize(
@@ -365,7 +365,7 @@ def test_sqs_subscriptions_are_refused(configs):
         {"protocol": "sqs", "endpoint": "arn:aws:sqs:us-east-1:444444444444:ml-alerts"}
     )
     assert problems(prod, "prod") == [
-        "alerts.subscriptions.2.protocol: sqs needs a queue policy letting the alert topic send "
+        "alerts.subscriptions[2].protocol: sqs needs a queue policy letting the alert topic send "
         "to the queue, which only the queue's owner can set; subscribe a lambda function or an "
         "https endpoint instead"
     ]
@@ -380,14 +380,14 @@ def test_sqs_subscriptions_are_refused(configs):
         (
             "arn:aws:lambda:us-east-1:444444444444:page-oncall",
             [
-                "alerts.subscriptions.2.endpoint: must be a Lambda function ARN, "
+                "alerts.subscriptions[2].endpoint: must be a Lambda function ARN, "
                 "arn:<partition>:lambda:<region>:<account>:function:<name>"
             ],
         ),
         (
             "arn:aws:sns:us-east-1:444444444444:function:page-oncall",
             [
-                "alerts.subscriptions.2.endpoint: must be a Lambda function ARN, "
+                "alerts.subscriptions[2].endpoint: must be a Lambda function ARN, "
                 "arn:<partition>:lambda:<region>:<account>:function:<name>"
             ],
         ),

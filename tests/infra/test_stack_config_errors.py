@@ -116,7 +116,7 @@ CASES = [
     (
         "prod",
         canary_60,
-        ["models.churn.deployment.canary_percent: input should be less than or equal to 50"],
+        ["models.churn.deployment.canary_percent: must be less than or equal to 50"],
     ),
     (
         "prod",
@@ -177,7 +177,7 @@ CASES = [
     (
         "shared",
         short_reader_account,
-        ["artifact_store.reader_accounts.0: must be a 12-digit account id"],
+        ["artifact_store.reader_accounts[0]: must be a 12-digit account id"],
     ),
 ]
 
@@ -247,16 +247,34 @@ def test_an_unknown_environment_is_named(stack_configs):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("config: [unclosed\n", "not valid YAML: "),
-        ("config: [a, b]\n", "config: must be a mapping of keys to values"),
+        ("config: [unclosed\n", ["not valid YAML: "]),
+        ("config: [a, b]\n", ["config: must be a mapping of keys to values"]),
+        (
+            "config:\n  mlserve:owner: ml: platform\n",
+            [
+                "not valid YAML: line 2, column 20: mapping values are not allowed here",
+                "    2 |   mlserve:owner: ml: platform",
+                "      |                    ^",
+            ],
+        ),
+        (
+            "config:\n  mlserve:models:\n    churn: {}\n    fraud: {}\n    churn: {}\n",
+            [
+                "models.churn: duplicate key 'churn' at lines 3 and 5",
+                "    5 |     churn: {}",
+                "      |     ^",
+            ],
+        ),
     ],
 )
 def test_unreadable_stack_files_are_named(tmp_path, text, expected):
+    """The problem is its first line; a caret under the place follows it."""
     path = tmp_path / "Pulumi.prod.yaml"
     path.write_text(text)
     with pytest.raises(SettingsError) as raised:
         read_stack_file(path)
     assert raised.value.source == str(path)
     assert len(raised.value.problems) == 1
-    assert raised.value.problems[0].startswith(expected)
-    assert "\n" not in raised.value.problems[0]
+    lines = raised.value.problems[0].splitlines()
+    assert lines[0].startswith(expected[0])
+    assert lines[1:] == expected[1:]
