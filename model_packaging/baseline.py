@@ -163,6 +163,8 @@ def write(baseline: Baseline, folder: Path) -> None:
         try:
             with open(fd, "wb") as out:
                 out.write(to_json(document))
+                out.flush()
+                os.fsync(out.fileno())  # the name must never point at data not yet on disk
             os.chmod(temp, 0o644)
             os.replace(temp, folder / name)
         except BaseException:

@@ -27,6 +27,7 @@ from model_packaging.archive import (
     list_tree,
     listing_digest,
 )
+from model_packaging.baseline import CONSTRAINTS_NAME, STATISTICS_NAME
 from model_packaging.descriptor import (
     ContentTypes,
     Expected,
@@ -43,6 +44,7 @@ MANIFEST_VERSION = 1
 TARBALL = "model.tar.gz"
 TREE = "model/"
 ARTIFACT_PATHS = {"gzip": TARBALL, "none": TREE}
+BASELINE_DIR = "baseline"
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -94,6 +96,38 @@ class SampleRecord(StrictModel):
         return base64.b64decode(self.body_base64 or "")
 
 
+class BaselineDatasetRecord(StrictModel):
+    """The dataset a baseline was computed from: its path in the model folder and digest."""
+
+    path: str
+    sha256: Sha256Hex
+    format: Literal["csv", "jsonl"]
+    rows: int = Field(ge=0)
+
+
+class BaselineFileRecord(StrictModel):
+    path: str
+    sha256: Sha256Hex
+
+
+class BaselineRecord(StrictModel):
+    """The data-quality baseline beside the artifact (docs/model-packaging.md, "Baseline")."""
+
+    dataset: BaselineDatasetRecord
+    statistics: BaselineFileRecord
+    constraints: BaselineFileRecord
+
+    @model_validator(mode="after")
+    def _paths(self) -> BaselineRecord:
+        for key, name in (("statistics", STATISTICS_NAME), ("constraints", CONSTRAINTS_NAME)):
+            if getattr(self, key).path != f"{BASELINE_DIR}/{name}":
+                raise ValueError(f"{key}.path must be '{BASELINE_DIR}/{name}'")
+        return self
+
+    def files(self) -> list[BaselineFileRecord]:
+        return [self.statistics, self.constraints]
+
+
 class Manifest(StrictModel):
     manifest_version: Literal[1]
     name: str
@@ -111,6 +145,7 @@ class Manifest(StrictModel):
     monitor_images: dict[str, str] = Field(default_factory=dict)
     git: GitInfo | None
     samples: list[SampleRecord]
+    baseline: BaselineRecord | None = None
 
     @field_validator("files")
     @classmethod
@@ -135,7 +170,10 @@ class Manifest(StrictModel):
 
     def to_json(self) -> str:
         """Sorted keys, two-space indent, trailing newline: stable bytes for stable diffs."""
-        return json.dumps(self.model_dump(mode="json"), sort_keys=True, indent=2) + "\n"
+        data = self.model_dump(mode="json")
+        if self.baseline is None:  # absent rather than null: such manifests read as before
+            del data["baseline"]
+        return json.dumps(data, sort_keys=True, indent=2) + "\n"
 
 
 class LoadedArtifact(NamedTuple):

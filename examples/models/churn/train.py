@@ -3,7 +3,9 @@
     venv/bin/python examples/models/churn/train.py
 
 Writes model.joblib next to this file: a scikit-learn pipeline (standard scaling, then
-logistic regression) over four features of a subscription customer. The data is generated
+logistic regression) over four features of a subscription customer. Also writes
+data/baseline.csv, the first 2000 training inputs, which model.yaml names as the baseline
+dataset that build computes the data-quality baseline from. The data is generated
 from a fixed seed, so the model's predictions, and the expected responses of the samples in
 model.yaml, come out the same on every run with the same library versions. The script prints
 those predictions so model.yaml can be updated when the model changes.
@@ -23,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 FEATURES = ("tenure_months", "monthly_charges", "support_calls_90d", "contract_months")
 SEED = 20240601
 ROWS = 5000
+BASELINE_ROWS = 2000
 
 # The requests of model.yaml's samples, to print what the trained model answers.
 SAMPLE_ROWS = {
@@ -43,8 +46,18 @@ def generate(rng: np.random.Generator, rows: int) -> tuple[np.ndarray, np.ndarra
     return np.column_stack([tenure, charges, calls, contract]), churned.astype(int)
 
 
+def write_baseline(features: np.ndarray) -> None:
+    """A sample of the training inputs, in the columns and order inference.py takes them."""
+    lines = [",".join(FEATURES)]
+    for tenure, charges, calls, contract in features[:BASELINE_ROWS]:
+        lines.append(f"{int(tenure)},{charges:.2f},{int(calls)},{int(contract)}")
+    (HERE / "data").mkdir(exist_ok=True)
+    (HERE / "data" / "baseline.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
 def main() -> None:
     features, labels = generate(np.random.default_rng(SEED), ROWS)
+    write_baseline(features)
     model = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=1000))
     model.fit(features, labels)
     joblib.dump(model, HERE / "model.joblib", compress=3)
