@@ -112,12 +112,13 @@ class Report:
         return {"violations": [v.as_json() for v in self.violations]}
 
     def summary(self) -> str:
+        rows, features = _count(self.rows, "row"), _count(self.features, "feature")
         if self.ok:
-            return f"no violations: {self.rows} rows within the baseline's {self.features} features"
-        violated = len({v.feature_name for v in self.violations})
+            return f"no violations: {rows} within the baseline's {features}"
+        violated = _count(len({v.feature_name for v in self.violations}), "feature")
         return (
-            f"{len(self.violations)} violations in {violated} features"
-            f" ({self.rows} rows against the baseline's {self.features} features)"
+            f"{_count(len(self.violations), 'violation')} in {violated}"
+            f" ({rows} against the baseline's {features})"
         )
 
 
@@ -214,8 +215,11 @@ def check(baseline_folder: Path, data: Path) -> Report:
         raise PackagingError(f"{data}: no such sample file")
     from model_packaging import baseline
 
+    fmt = baseline.format_from_name(data.name)
+    if fmt is None:
+        raise PackagingError(f"{data}: a sample is a .csv (with a header row) or .jsonl file")
     try:
-        sample = baseline.compute(data).statistics
+        sample = baseline.compute(data, fmt).statistics
     except PackagingError:
         raise
     except (OSError, UnicodeDecodeError, ValueError) as exc:
@@ -532,8 +536,14 @@ def _categories(feature: Mapping[str, Any]) -> dict[str, int]:
         return {}
     buckets = (block.get("distribution") or {}).get("categorical", {}).get("buckets") or []
     counts: dict[str, int] = {}
-    for bucket in buckets:
-        counts[str(bucket["value"])] = counts.get(str(bucket["value"]), 0) + int(bucket["count"])
+    for i, bucket in enumerate(buckets):
+        if not isinstance(bucket, dict) or not isinstance(bucket.get("count"), int):
+            raise PackagingError(
+                f"feature {feature.get('name')}: string_statistics.distribution.categorical"
+                f".buckets[{i}] needs a value and a count"
+            )
+        value = str(bucket.get("value"))
+        counts[value] = counts.get(value, 0) + bucket["count"]
     return counts
 
 
@@ -587,6 +597,10 @@ def _parse_json(raw: bytes, path: Path) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise PackagingError(f"{path}: must hold a JSON object")
     return document
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" + ("" if number == 1 else "s")
 
 
 def _pct(share: float) -> str:

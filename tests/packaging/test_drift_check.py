@@ -10,10 +10,12 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from model_packaging.cli import main
@@ -414,3 +416,165 @@ def test_bad_input_exits_2_with_one_line(
     status = main(["drift-check", "--baseline", str(tmp_path / "none"), "--data", "x.csv"])
     assert status == 2
     assert capsys.readouterr().err == f"error: {tmp_path / 'none'}: no such baseline folder\n"
+
+
+# --- end to end on files, with the statistics baseline.compute makes --------------------------
+
+COLUMNS = ("tenure_months", "monthly_charges", "support_calls_90d", "contract_months")
+
+
+def customers(seed: int, rows: int, *, shifted: bool = False) -> list[dict[str, Any]]:
+    """Rows like the example model's training inputs; ``shifted`` moves monthly charges up by
+    35, blanks every fifth support_calls_90d and gives 40% a 36-month contract (a length the
+    baseline never saw)."""
+    rng = np.random.default_rng(seed)
+    tenure = rng.integers(0, 72, rows)
+    charges = rng.uniform(20, 120, rows).round(2)
+    calls = rng.poisson(1.2, rows)
+    contract = rng.choice([1, 12, 24], rows, p=[0.5, 0.3, 0.2])
+    found = []
+    for i in range(rows):
+        row: dict[str, Any] = {
+            "tenure_months": int(tenure[i]),
+            "monthly_charges": float(charges[i]),
+            "support_calls_90d": int(calls[i]),
+            "contract_months": int(contract[i]),
+        }
+        if shifted:
+            row["monthly_charges"] = round(row["monthly_charges"] + 35, 2)
+            row["support_calls_90d"] = None if i % 5 == 0 else row["support_calls_90d"]
+            row["contract_months"] = 36 if i % 5 in (1, 2) else row["contract_months"]
+        found.append(row)
+    return found
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
+    lines = [",".join(COLUMNS)]
+    lines += [",".join("" if row[c] is None else str(row[c]) for c in COLUMNS) for row in rows]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return path
+
+
+@pytest.fixture(scope="module")
+def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from model_packaging import baseline
+
+    folder = tmp_path_factory.mktemp("drift")
+    computed = baseline.compute(write_csv(folder / "train.csv", customers(1, 3000)))
+    baseline.write(computed, folder / "baseline")
+    return folder / "baseline"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    status = main(["drift-check", *args])
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_an_unshifted_sample_passes_with_exit_0(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = write_csv(tmp_path / "sample.csv", customers(2, 400))
+    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(sample))
+    assert (status, out) == (0, "")
+    assert err == "no violations: 400 rows within the baseline's 4 features\n"
+
+
+def test_a_shifted_sample_is_flagged_feature_by_feature_with_exit_1(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = write_csv(tmp_path / "shifted.csv", customers(3, 400, shifted=True))
+    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(sample))
+    assert status == 1
+    lines = out.splitlines()
+    assert [line.split(":")[0] for line in lines] == [
+        "feature monthly_charges",
+        "feature support_calls_90d",
+        "feature contract_months",
+    ]
+    assert re.fullmatch(
+        r"feature monthly_charges: baseline_drift_check: distance 0\.\d+ > 0\.1 \(Robust"
+        r" L-infinity between the CDFs; 3000 baseline values, 400 sample values\)",
+        lines[0],
+    )
+    assert lines[1] == (
+        "feature support_calls_90d: completeness_check: 80% of values present < baseline 100%"
+        " (80 of 400 missing)"
+    )
+    assert lines[2].startswith("feature contract_months: baseline_drift_check: distance 0.")
+    assert err == "3 violations in 3 features (400 rows against the baseline's 4 features)\n"
+
+
+def test_json_is_constraint_violations_json_and_jsonl_samples_read_the_same(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rows = customers(3, 400, shifted=True)
+    as_csv = run(
+        capsys, "--baseline", str(baseline_dir), "--data", str(write_csv(tmp_path / "s.csv", rows))
+    )
+    status, out, _ = run(
+        capsys,
+        "--baseline",
+        str(baseline_dir),
+        "--data",
+        str(write_jsonl(tmp_path / "s.jsonl", rows)),
+        "--json",
+    )
+    assert status == 1
+    document = json.loads(out)
+    assert list(document) == ["violations"]
+    assert [set(v) for v in document["violations"]] == [
+        {"feature_name", "constraint_check_type", "description"}
+    ] * 3
+    lines = [
+        f"feature {v['feature_name']}: {v['constraint_check_type']}: {v['description']}"
+        for v in document["violations"]
+    ]
+    assert lines == as_csv[1].splitlines()
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        (
+            "sample.txt",
+            "a,b\n1,2\n",
+            "sample.txt: a sample is a .csv (with a header row) or .jsonl",
+        ),
+        ("zero.csv", "", "zero.csv: cannot read as csv"),
+        ("bytes.csv", b"\xff\xfe\x00\x01", "bytes.csv: not UTF-8 text"),
+    ],
+)
+def test_unreadable_samples_exit_2_with_one_line(
+    baseline_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    content: str | bytes,
+    message: str,
+) -> None:
+    path = tmp_path / name
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    else:
+        path.write_text(content)
+    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(path))
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {tmp_path / message}")
+    assert err.count("\n") == 1
+
+
+def test_a_sample_with_a_header_and_no_rows_exits_2(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "header.csv"
+    path.write_text(",".join(COLUMNS) + "\n")
+    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(path))
+    assert (status, out) == (2, "")
+    assert err.startswith(f"error: {path}: ")
+    assert err.count("\n") == 1
