@@ -107,9 +107,6 @@ def build(
         for s in descriptor.samples
     ]
     baseline = _compute_baseline(descriptor, model_dir)
-    if baseline is not None:
-        # The dataset feeds the baseline, not the model server: it stays out of the artifact.
-        files = [f for f in files if f.path != baseline.record.dataset.path]
 
     artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
     manifest_path = out_dir / MANIFEST_NAME
