@@ -5,9 +5,12 @@ The order of the steps is what makes publishing safe to repeat and safe to inter
 1. everything that can be checked without writing is checked first: the local bytes against
    the manifest (a tampered artifact is refused), the image for this region, the model's
    package group and the bucket, so a wrong setup uploads nothing;
-2. the files go to ``s3://<bucket>/models/<name>/sha256-<digest>/``, the manifest last; objects
-   already there with the same checksum are skipped, so a second publish sends zero bytes;
-3. only then is a version registered, unless one already exists for the digest.
+2. the files go to ``s3://<bucket>/models/<name>/sha256-<digest>/``, the data-quality baseline
+   (``baseline/statistics.json`` and ``baseline/constraints.json``) with them, the manifest
+   last; objects already there with the same checksum are skipped, so a second publish sends
+   zero bytes;
+3. only then is a version registered, unless one already exists for the digest; the baseline
+   is registered with it as its drift check baseline and data-quality metrics.
 
 A run that dies in step 2 leaves no version and no visible object; a run that dies between 2 and
 3 leaves complete objects that the next run reuses. Either way, re-running converges on exactly
@@ -25,6 +28,7 @@ from model_packaging.archive import hash_file
 from model_packaging.errors import PackagingError
 from model_packaging.manifest import (
     MANIFEST_NAME,
+    BaselineRecord,
     LoadedArtifact,
     Manifest,
     check_artifact,
@@ -44,6 +48,8 @@ class PublishResult:
     """False when a version for this digest already existed and was returned instead."""
     s3_uri: str
     """The model data: model.tar.gz, or the ``model/`` prefix of an uncompressed build."""
+    baseline: registry.DataQualityBaseline | None = None
+    """Where the data-quality baseline went, when the manifest has one."""
 
 
 def artifact_prefix(name: str, digest: str) -> str:
@@ -68,6 +74,9 @@ def publish(
     registry.require_group(clients.sagemaker, manifest.name)
     upload.require_bucket(clients.s3, bucket)
     key = kms_key or upload.bucket_kms_key(clients.s3, bucket)
+    baseline = _baseline(manifest.baseline, bucket, prefix)
+    if manifest.baseline is not None:
+        _require_same_baseline(clients.s3, bucket, prefix, manifest.baseline, files)
 
     sent = upload.upload(clients.s3, bucket, prefix, files, kms_key=key, progress=progress)
     log.info("sent %d bytes to s3://%s/%s", sent, bucket, prefix)
@@ -76,7 +85,18 @@ def publish(
     existing = registry.find_version(clients.sagemaker, manifest.name, manifest.digest)
     if existing is not None:
         log.info("version %s already holds sha256:%s", existing.arn, manifest.digest)
-        return PublishResult(existing.arn, sent, created=False, s3_uri=model_data)
+        wanted = baseline.request() if baseline is not None else None
+        if existing.data_quality != wanted:
+            # CreateModelPackage is the only call that sets a version's drift check baseline.
+            log.warning(
+                "version %s was registered with %s data-quality baseline than this manifest's;"
+                " the registry cannot change it (UpdateModelPackage has no DriftCheckBaselines)",
+                existing.arn,
+                "no" if existing.data_quality is None else "another",
+            )
+        return PublishResult(
+            existing.arn, sent, created=False, s3_uri=model_data, baseline=baseline
+        )
 
     git = manifest.git
     version = registry.create_version(
@@ -94,10 +114,11 @@ def publish(
             git_commit=git.commit if git else None,
             git_dirty=bool(git and git.dirty),
             summary=_summary(manifest),
+            data_quality=baseline,
         ),
     )
     log.info("registered %s", version.arn)
-    return PublishResult(version.arn, sent, created=True, s3_uri=model_data)
+    return PublishResult(version.arn, sent, created=True, s3_uri=model_data, baseline=baseline)
 
 
 def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[upload.LocalFile]:
@@ -131,9 +152,62 @@ def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[
             )
             for record in manifest.files
         ]
+    files += _checked_baseline_files(loaded, prefix)
     manifest_path = loaded.directory / MANIFEST_NAME
     sha256, size = hash_file(manifest_path)
     return [*files, upload.local_file(manifest_path, prefix + MANIFEST_NAME, size, sha256)]
+
+
+def _checked_baseline_files(loaded: LoadedArtifact, prefix: str) -> list[upload.LocalFile]:
+    """statistics.json and constraints.json, each hashed and compared with the manifest."""
+    if loaded.manifest.baseline is None:
+        return []
+    files = []
+    for record in loaded.manifest.baseline.files():
+        path = loaded.directory / record.path
+        try:
+            sha256, size = hash_file(path)
+        except FileNotFoundError:
+            raise PackagingError(f"{path}: missing; the manifest's baseline names it") from None
+        if sha256 != record.sha256:
+            raise PackagingError(
+                f"{path}: sha256 {sha256} does not match the manifest ({record.sha256});"
+                " the baseline was modified after it was built"
+            )
+        files.append(upload.local_file(path, prefix + record.path, size, sha256))
+    return files
+
+
+def _baseline(
+    record: BaselineRecord | None, bucket: str, prefix: str
+) -> registry.DataQualityBaseline | None:
+    if record is None:
+        return None
+    return registry.DataQualityBaseline(
+        *(
+            registry.BaselineFile(f"s3://{bucket}/{prefix}{document.path}", document.sha256)
+            for document in record.files()
+        )
+    )
+
+
+def _require_same_baseline(
+    s3: object, bucket: str, prefix: str, record: BaselineRecord, files: list[upload.LocalFile]
+) -> None:
+    """Refuse to replace a baseline stored under this digest with different documents.
+
+    The baseline is not part of the artifact's digest (its dataset stays out of the artifact),
+    so a rebuild of the same model with other data has the same prefix. The version registered
+    for the digest points at these keys, and a monitoring schedule reads them: replacing them
+    would change what a deployed model is checked against, behind its registry entry.
+    """
+    keys = {prefix + document.path for document in record.files()}
+    for changed in upload.stored_differently(s3, bucket, [f for f in files if f.key in keys]):
+        raise PackagingError(
+            f"s3://{bucket}/{changed.key} already holds another baseline for this digest, which"
+            " the version registered for the digest points at; a published baseline is never"
+            " replaced"
+        )
 
 
 def _image(manifest: Manifest, region: str) -> str:

@@ -44,6 +44,44 @@ _METADATA_ENTRIES_MAX = 50
 _METADATA_VALUE_RE = re.compile(r"[^\w .:/=+\-@]")
 
 
+# The media type of statistics.json and constraints.json, as a MetricsSource's ContentType.
+BASELINE_CONTENT_TYPE = "application/json"
+
+
+@dataclass(frozen=True)
+class BaselineFile:
+    """One baseline document in the artifact store."""
+
+    s3_uri: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class DataQualityBaseline:
+    """Model Monitor's data-quality baseline of a version: statistics.json, constraints.json."""
+
+    statistics: BaselineFile
+    constraints: BaselineFile
+
+    def request(self) -> dict[str, Any]:
+        """``{"Statistics": MetricsSource, "Constraints": MetricsSource}``, the member shape of
+        both ``DriftCheckBaselines.ModelDataQuality`` and ``ModelMetrics.ModelDataQuality``
+        (botocore sagemaker service-2.json: DriftCheckModelDataQuality and ModelDataQuality).
+        MetricsSource requires ContentType and S3Uri; ContentDigest (``sha256:<hex>``) lets
+        anyone check the object against what was registered."""
+        return {
+            name: {
+                "ContentType": BASELINE_CONTENT_TYPE,
+                "S3Uri": document.s3_uri,
+                "ContentDigest": digest_label(document.sha256),
+            }
+            for name, document in (
+                ("Statistics", self.statistics),
+                ("Constraints", self.constraints),
+            )
+        }
+
+
 @dataclass(frozen=True)
 class VersionSpec:
     """Everything a new model package version records, independent of the manifest format."""
@@ -64,12 +102,16 @@ class VersionSpec:
     git_dirty: bool
     summary: str
     """Free text for people, appended to the description after the digest."""
+    data_quality: DataQualityBaseline | None = None
+    """Registered as the version's drift check baseline and model metrics, when given."""
 
 
 @dataclass(frozen=True)
 class Version:
     arn: str
     approval_status: str
+    data_quality: Mapping[str, Any] | None = None
+    """``DriftCheckBaselines.ModelDataQuality`` as registered, if any."""
 
 
 @dataclass(frozen=True)
@@ -144,7 +186,11 @@ def find_version(sagemaker: Any, group: str, digest: str) -> Version | None:
                 ModelPackageName=summary["ModelPackageArn"]
             )
             if described.get("CustomerMetadataProperties", {}).get(DIGEST_KEY) == label:
-                return Version(described["ModelPackageArn"], described["ModelApprovalStatus"])
+                return Version(
+                    described["ModelPackageArn"],
+                    described["ModelApprovalStatus"],
+                    described.get("DriftCheckBaselines", {}).get("ModelDataQuality"),
+                )
     return None
 
 
@@ -275,6 +321,13 @@ def version_request(spec: VersionSpec) -> dict[str, Any]:
         metadata[COMMIT_KEY] = spec.git_commit
         metadata[DIRTY_KEY] = str(spec.git_dirty).lower()
         request["MetadataProperties"] = {"CommitId": spec.git_commit}
+    if spec.data_quality is not None:
+        # The drift check baseline is what a monitoring schedule compares against; ModelMetrics
+        # records the same documents as the version's data-quality metrics. Only
+        # CreateModelPackage sets either: UpdateModelPackage has neither member.
+        documents = spec.data_quality.request()
+        request["DriftCheckBaselines"] = {"ModelDataQuality": documents}
+        request["ModelMetrics"] = {"ModelDataQuality": documents}
     return request
 
 

@@ -201,6 +201,17 @@ def bucket_kms_key(s3: Any, bucket: str) -> str:
     )
 
 
+def stored_differently(s3: Any, bucket: str, files: Sequence[LocalFile]) -> list[LocalFile]:
+    """The files whose key already holds an object with other bytes (absent keys do not count).
+
+    Meant for single-PUT files: a multipart object written with another part size would count
+    as different.
+    """
+    with reporting(f"cannot check existing objects in s3://{bucket}"):
+        heads = [(f, _head(s3, bucket, f)) for f in files]
+    return [f for f, head in heads if head is not None and not _same_bytes(head, f)]
+
+
 def _present(s3: Any, bucket: str, f: LocalFile) -> bool:
     """True when ``f.key`` already holds exactly these bytes, encrypted with KMS.
 
@@ -208,18 +219,25 @@ def _present(s3: Any, bucket: str, f: LocalFile) -> bool:
     checksum prove the content. An object written with another part size has another multipart
     checksum and is uploaded again: safe, only not free.
     """
+    head = _head(s3, bucket, f)
+    return (
+        head is not None and _same_bytes(head, f) and head.get("ServerSideEncryption") == "aws:kms"
+    )
+
+
+def _head(s3: Any, bucket: str, f: LocalFile) -> dict[str, Any] | None:
+    """HeadObject with checksums, or None when the key holds nothing."""
     try:
-        head = s3.head_object(Bucket=bucket, Key=f.key, ChecksumMode="ENABLED")
+        return dict(s3.head_object(Bucket=bucket, Key=f.key, ChecksumMode="ENABLED"))
     except ClientError as exc:
         if http_status(exc) == 404:
-            return False
+            return None
         raise
+
+
+def _same_bytes(head: dict[str, Any], f: LocalFile) -> bool:
     stored = str(head.get("ChecksumSHA256") or "").split("-")[0]
-    return (
-        head.get("ContentLength") == f.size
-        and stored == f.s3_checksum
-        and head.get("ServerSideEncryption") == "aws:kms"
-    )
+    return head.get("ContentLength") == f.size and stored == f.s3_checksum
 
 
 def _abort_incomplete(s3: Any, bucket: str, prefix: str) -> None:
