@@ -9,6 +9,7 @@ needs them, so ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,9 +37,13 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from model_packaging.verify import verify
+    from model_packaging.verify import Timeouts, verify
 
-    report = verify(Path(args.artifact), rel_tolerance=args.rel_tolerance)
+    report = verify(
+        Path(args.artifact),
+        rel_tolerance=args.rel_tolerance,
+        timeouts=Timeouts(load=args.load_timeout, request=args.request_timeout),
+    )
     for line in report.lines():
         print(line)
     return 0 if report.ok else 1
@@ -47,7 +52,13 @@ def _verify(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     from model_packaging.serve import serve
 
-    serve(Path(args.artifact), host=args.host, port=args.port)
+    serve(
+        Path(args.artifact),
+        host=args.host,
+        port=args.port,
+        load_timeout=args.load_timeout,
+        request_timeout=args.request_timeout,
+    )
     return 0
 
 
@@ -158,6 +169,41 @@ def _version_number(text: str) -> int:
     return int(text)
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    return value
+
+
+def _timeout_flags(parser: argparse.ArgumentParser) -> None:
+    """--load-timeout and --request-timeout, shared by verify and serve."""
+    from model_packaging.container import (
+        DEFAULT_LOAD_TIMEOUT_SECONDS,
+        DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    )
+
+    parser.add_argument(
+        "--load-timeout",
+        type=_seconds,
+        default=DEFAULT_LOAD_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up when the model has not loaded after this long"
+        f" (default {DEFAULT_LOAD_TIMEOUT_SECONDS:g})",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        type=_seconds,
+        default=DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        metavar="SECONDS",
+        help=f"give up on a request that has no response after this long"
+        f" (default {DEFAULT_REQUEST_TIMEOUT_SECONDS:g}, SageMaker's limit)",
+    )
+
+
 def _reason(text: str) -> str:
     if not text.strip():
         raise argparse.ArgumentTypeError("must not be blank: say why")
@@ -199,12 +245,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1e-6,
         help="relative tolerance for numbers in responses (default 1e-6)",
     )
+    _timeout_flags(p)
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("serve", help="serve an artifact on SageMaker's HTTP contract")
     p.add_argument("artifact", metavar="ARTIFACT", help="build output folder or manifest.json")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    _timeout_flags(p)
     p.set_defaults(func=_serve)
 
     p = commands.add_parser("publish", help="upload to the artifact store and register a version")

@@ -41,6 +41,13 @@ UTF8_TYPES = (JSON, CSV)
 # SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT says otherwise.
 CONTAINER_DEFAULT_ACCEPT = JSON
 CONTAINER_MODEL_DIR = "/opt/ml/model"
+# How long verify and serve wait for the model to load. SageMaker's own limit is the production
+# variant's ContainerStartupHealthCheckTimeoutInSeconds, 60..3600 s (API reference,
+# ProductionVariant); five minutes covers what a local load of a deployable model takes.
+DEFAULT_LOAD_TIMEOUT_SECONDS = 300.0
+# "A customer's model containers must respond to requests within 60 seconds" (API reference,
+# InvokeEndpoint): a sample slower than that would time out on the endpoint too.
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 60.0
 
 
 def serving_environment(entry_point: str, default_accept: str) -> dict[str, str]:
@@ -73,6 +80,26 @@ class UnsupportedMediaType(Exception):
 
 class HandlerError(Exception):
     """The model's code failed; the message names the handler and the exception."""
+
+
+def load_timeout_message(entry_point: str, imported: bool, timeout: float) -> str:
+    """What a load that ran out of time was doing, and how to allow it more."""
+    stage = (
+        "model_fn did not return"
+        if imported
+        else f"importing {CODE_DIR}/{entry_point} did not finish"
+    )
+    return (
+        f"{stage} within {timeout:g} s (--load-timeout); the model was stopped."
+        " If loading really takes longer, raise it with --load-timeout SECONDS"
+    )
+
+
+def request_timeout_message(timeout: float) -> str:
+    return (
+        f"no response within {timeout:g} s (--request-timeout; SageMaker allows 60 s);"
+        " raise it with --request-timeout SECONDS"
+    )
 
 
 # The scikit-learn container's default handlers (sagemaker-scikit-learn-container, serving.py).
@@ -196,11 +223,15 @@ class InferenceModel:
         return bytes(result), str(response_type)
 
 
-def load(model_dir: Path, entry_point: str) -> InferenceModel:
+def load(
+    model_dir: Path, entry_point: str, on_imported: Callable[[], None] | None = None
+) -> InferenceModel:
     """Import ``code/<entry_point>`` from an unpacked artifact and run its ``model_fn``.
 
     The code folder goes first on ``sys.path`` so the script can import its own helpers, as
     in the container. One model per process: a second load replaces the first module.
+    ``on_imported`` is called between the import and ``model_fn``, so that whoever times the
+    load can tell which of the two did not finish.
     """
     code_dir = model_dir / CODE_DIR
     module_name = entry_point.removesuffix(".py")
@@ -217,20 +248,33 @@ def load(model_dir: Path, entry_point: str) -> InferenceModel:
         raise HandlerError(
             f"importing {CODE_DIR}/{entry_point} failed: {type(exc).__name__}: {exc}"
         ) from exc
+    if on_imported is not None:
+        on_imported()
     return InferenceModel(module, model_dir)
 
 
+Event = dict[str, Any]
+
+
 def run_requests(
-    model_dir: Path, entry_point: str, requests: list[dict[str, str]]
-) -> dict[str, Any]:
-    """Load the model and run each request, timing each one; errors are results, not raises."""
+    model_dir: Path,
+    entry_point: str,
+    requests: list[dict[str, str]],
+    emit: Callable[[Event], None],
+) -> None:
+    """Load the model and run each request, timing each one; errors are events, not raises.
+
+    Events, in order: ``imported``; then ``loaded`` (with ``load_ms``) or ``load_error`` (with
+    ``message``); then one ``result`` per request; then ``done``. They are emitted as they
+    happen, so a watcher that stops waiting knows how far the model got.
+    """
     started = time.perf_counter()
     try:
-        model = load(model_dir, entry_point)
+        model = load(model_dir, entry_point, lambda: emit({"event": "imported"}))
     except HandlerError as exc:
-        return {"load_error": str(exc), "load_ms": None, "results": []}
-    load_ms = (time.perf_counter() - started) * 1000
-    results = []
+        emit({"event": "load_error", "message": str(exc)})
+        return
+    emit({"event": "loaded", "load_ms": (time.perf_counter() - started) * 1000})
     for request in requests:
         body = base64.b64decode(request["body_base64"])
         started = time.perf_counter()
@@ -241,21 +285,32 @@ def run_requests(
             result = {"body_base64": None, "error": str(exc)}
             response_type = None
         latency_ms = (time.perf_counter() - started) * 1000
-        results.append(
-            {**result, "name": request["name"], "content_type": response_type, "ms": latency_ms}
+        emit(
+            {
+                "event": "result",
+                **result,
+                "name": request["name"],
+                "content_type": response_type,
+                "ms": latency_ms,
+            }
         )
-    return {"load_error": None, "load_ms": load_ms, "results": results}
+    emit({"event": "done"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m model_packaging.container MODEL_DIR ENTRY_POINT REQUESTS.json RESULTS.json``
+    """``python -m model_packaging.container MODEL_DIR ENTRY_POINT REQUESTS.json EVENTS_FD``
 
-    Results go to a file, not stdout, so whatever the model's code prints cannot corrupt them.
+    Events go as JSON lines to the inherited file descriptor EVENTS_FD, not to stdout, so
+    whatever the model's code prints cannot corrupt them.
     """
-    model_dir, entry_point, requests_path, results_path = argv or sys.argv[1:]
+    model_dir, entry_point, requests_path, events_fd = argv or sys.argv[1:]
     requests = json.loads(Path(requests_path).read_text(encoding="utf-8"))
-    outcome = run_requests(Path(model_dir), entry_point, requests)
-    Path(results_path).write_text(json.dumps(outcome), encoding="utf-8")
+    with open(int(events_fd), "wb", buffering=0) as events:
+
+        def emit(event: Event) -> None:
+            events.write(json.dumps(event).encode("utf-8") + b"\n")
+
+        run_requests(Path(model_dir), entry_point, requests, emit)
     return 0
 
 

@@ -14,20 +14,28 @@ handlers, which are exactly what this command is meant to exercise.
 
 from __future__ import annotations
 
+import math
 import signal
+import socket
 import sys
 import tempfile
 import threading
+import time
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from model_packaging.container import (
     CONTAINER_DEFAULT_ACCEPT,
+    DEFAULT_LOAD_TIMEOUT_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
     HandlerError,
     InferenceModel,
     UnsupportedMediaType,
     load,
+    load_timeout_message,
+    request_timeout_message,
 )
 from model_packaging.errors import PackagingError
 from model_packaging.manifest import Manifest, load_artifact, unpack
@@ -35,6 +43,13 @@ from model_packaging.progress import progress_bar
 
 # SageMaker real-time endpoints refuse request payloads above 6 MB; so does this server.
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024
+# A client that stops sending mid-request must not hold a connection (and its thread) forever.
+READ_TIMEOUT_SECONDS = 60
+# After a refusal the connection is closed; what the client already sent is read and dropped
+# for this long first, because closing a socket with unread input resets the connection, and
+# the client may lose the refusal before it reads it.
+_LINGER_SECONDS = 2.0
+_LINGER_BYTES = MAX_PAYLOAD_BYTES + 65536
 
 
 def negotiate(accept: str | None, offered: list[str], default: str) -> str | None:
@@ -84,8 +99,10 @@ class ModelServer(ThreadingHTTPServer):
         model: InferenceModel,
         manifest: Manifest,
         workdir: tempfile.TemporaryDirectory[str],
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
     ) -> None:
         self.model = model
+        self.request_timeout = request_timeout
         self.manifest = manifest
         self.default_accept = manifest.environment.get(
             "SAGEMAKER_DEFAULT_INVOCATIONS_ACCEPT", CONTAINER_DEFAULT_ACCEPT
@@ -106,10 +123,49 @@ class ModelServer(ThreadingHTTPServer):
         super().server_close()
         self._workdir.cleanup()
 
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client that went away is one log line; anything else keeps the traceback."""
+        error = sys.exc_info()[1]
+        if isinstance(error, ConnectionError | TimeoutError):
+            print(f"{client_address}: connection lost: {error}", file=sys.stderr)
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+    def invoke(self, body: bytes, content_type: str, accept: str) -> tuple[bytes, str]:
+        """One request through the model, one at a time, within the request timeout.
+
+        A request that runs out of time raises TimeoutError; its handler call cannot be
+        interrupted, so it keeps the model until it returns, and requests meanwhile wait.
+        """
+        deadline = time.monotonic() + self.request_timeout
+        if not self.lock.acquire(timeout=self.request_timeout):
+            raise TimeoutError(
+                "the model is still busy with an earlier request that ran out of time"
+            )
+        outcome: list[tuple[bytes, str] | BaseException] = []
+
+        def run() -> None:
+            try:
+                outcome.append(self.model.invoke(body, content_type, accept))
+            except BaseException as exc:
+                outcome.append(exc)
+            finally:
+                self.lock.release()
+
+        worker = threading.Thread(target=run, name="invocation", daemon=True)
+        worker.start()
+        worker.join(max(0.0, deadline - time.monotonic()))
+        if not outcome:
+            raise TimeoutError(request_timeout_message(self.request_timeout))
+        if isinstance(outcome[0], BaseException):
+            raise outcome[0]
+        return outcome[0]
+
 
 class _Handler(BaseHTTPRequestHandler):
     server: ModelServer
     protocol_version = "HTTP/1.1"
+    timeout = READ_TIMEOUT_SECONDS
 
     def do_GET(self) -> None:
         if self.path.split("?")[0] == "/ping":
@@ -122,13 +178,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "only GET /ping and POST /invocations exist")
             return
         length = self.headers.get("Content-Length")
+        # Without a length the body's end is unknown, so whatever follows cannot be trusted to
+        # be the next request: every refusal before the body is read closes the connection.
         if length is None or not length.isdigit():
-            self._error(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
+            self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
             return
         if int(length) > MAX_PAYLOAD_BYTES:
-            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload exceeds 6 MB")
+            self._refuse(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload exceeds 6 MB")
             return
-        body = self.rfile.read(int(length))
+        body = self._read_body(int(length))
+        if body is None:
+            return
         declared = self.server.manifest.content_types
         content_type = (self.headers.get("Content-Type") or CONTAINER_DEFAULT_ACCEPT).split(";")[0]
         content_type = content_type.strip().lower()
@@ -147,8 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_ACCEPTABLE, f"this model responds with {allowed}")
             return
         try:
-            with self.server.lock:
-                response, response_type = self.server.model.invoke(body, content_type, accept)
+            response, response_type = self.server.invoke(body, content_type, accept)
+        except TimeoutError as exc:
+            self._error(HTTPStatus.GATEWAY_TIMEOUT, str(exc))
+            return
         except UnsupportedMediaType as exc:
             status = (
                 HTTPStatus.UNSUPPORTED_MEDIA_TYPE
@@ -162,24 +224,86 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self._reply(HTTPStatus.OK, response, response_type)
 
-    def _error(self, status: HTTPStatus, message: str) -> None:
-        self._reply(status, (message + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+    def _read_body(self, length: int) -> bytes | None:
+        """The body, or None once a short, slow or cut-off body has been answered or dropped."""
+        try:
+            body = self.rfile.read(length)
+        except TimeoutError:
+            self._refuse(
+                HTTPStatus.REQUEST_TIMEOUT,
+                f"the body did not arrive within {READ_TIMEOUT_SECONDS} s",
+            )
+            return None
+        except ConnectionError as exc:
+            self.close_connection = True
+            self.log_message("connection lost while reading the body: %s", exc)
+            return None
+        if len(body) < length:
+            self._refuse(
+                HTTPStatus.BAD_REQUEST,
+                f"the body ended after {len(body)} of the {length} bytes its Content-Length"
+                " announced",
+            )
+            return None
+        return body
 
-    def _reply(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+    def _refuse(self, status: HTTPStatus, message: str) -> None:
+        """Answer and close: the rest of the body is not read, so it must not be parsed."""
+        self._error(status, message, close=True)
+        self._linger()
+
+    def _linger(self) -> None:
+        """Stop sending, then read and drop what the client still sends, briefly."""
+        sock: socket.socket = self.connection
+        try:
+            self.wfile.flush()
+            sock.shutdown(socket.SHUT_WR)
+            deadline = time.monotonic() + _LINGER_SECONDS
+            dropped = 0
+            while dropped < _LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
+                sock.settimeout(remaining)
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                dropped += len(chunk)
+        except OSError:
+            pass  # the client is gone or slow: the connection closes either way
+
+    def _error(self, status: HTTPStatus, message: str, *, close: bool = False) -> None:
+        body = (message + "\n").encode("utf-8")
+        self._reply(status, body, "text/plain; charset=utf-8", close=close)
+
+    def _reply(
+        self, status: HTTPStatus, body: bytes, content_type: str, *, close: bool = False
+    ) -> None:
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         self.wfile.write(body)
 
 
 def make_server(
-    artifact: Path, *, host: str = "127.0.0.1", port: int = 0, progress: bool = False
+    artifact: Path,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    progress: bool = False,
+    load_timeout: float = DEFAULT_LOAD_TIMEOUT_SECONDS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
 ) -> ModelServer:
     """Unpack (checking digests), load the model in this process, bind; not yet serving.
 
-    ``port=0`` binds a free port; read it from ``server.server_address``.
+    ``port=0`` binds a free port; read it from ``server.server_address``. A model that has not
+    loaded after ``load_timeout`` seconds is a PackagingError; each request gets
+    ``request_timeout`` seconds before it is answered 504.
     """
+    for flag, value in (("--load-timeout", load_timeout), ("--request-timeout", request_timeout)):
+        if not (value > 0 and math.isfinite(value)):
+            raise PackagingError(f"{flag} {value:g}: must be a number of seconds above 0")
     loaded = load_artifact(artifact)
     manifest = loaded.manifest
     workdir = tempfile.TemporaryDirectory(prefix="serve-")
@@ -189,11 +313,11 @@ def make_server(
         with progress_bar(manifest.artifact.size, f"unpack {manifest.name}", progress) as bar:
             unpack(loaded, model_dir, bar.update)
         try:
-            model = load(model_dir, manifest.entry_point)
+            model = _load_within(model_dir, manifest.entry_point, load_timeout)
         except HandlerError as exc:
             raise PackagingError(f"{loaded.artifact_path}: model did not load: {exc}") from None
         try:
-            return ModelServer((host, port), model, manifest, workdir)
+            return ModelServer((host, port), model, manifest, workdir, request_timeout)
         except OSError as exc:
             raise PackagingError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     except BaseException:
@@ -201,9 +325,48 @@ def make_server(
         raise
 
 
-def serve(artifact: Path, *, host: str, port: int) -> None:
+def _load_within(model_dir: Path, entry_point: str, timeout: float) -> InferenceModel:
+    """``load`` in a thread that is given up on after ``timeout`` seconds.
+
+    A thread cannot be killed: a load that never returns keeps running until the process
+    exits, which the serve command does at once with the error.
+    """
+    imported = threading.Event()
+    outcome: list[InferenceModel | BaseException] = []
+
+    def run(finish: Callable[[InferenceModel | BaseException], None]) -> None:
+        try:
+            finish(load(model_dir, entry_point, imported.set))
+        except BaseException as exc:
+            finish(exc)
+
+    worker = threading.Thread(target=run, args=(outcome.append,), name="load", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if not outcome:
+        raise HandlerError(load_timeout_message(entry_point, imported.is_set(), timeout))
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
+
+
+def serve(
+    artifact: Path,
+    *,
+    host: str,
+    port: int,
+    load_timeout: float = DEFAULT_LOAD_TIMEOUT_SECONDS,
+    request_timeout: float = DEFAULT_REQUEST_TIMEOUT_SECONDS,
+) -> None:
     """Serve ``artifact`` until interrupted (Ctrl-C stops it cleanly)."""
-    server = make_server(artifact, host=host, port=port, progress=True)
+    server = make_server(
+        artifact,
+        host=host,
+        port=port,
+        progress=True,
+        load_timeout=load_timeout,
+        request_timeout=request_timeout,
+    )
     manifest = server.manifest
     print(
         f"serving {manifest.name} sha256:{manifest.digest} on {server.url} (Ctrl-C to stop)",

@@ -16,15 +16,24 @@ import base64
 import json
 import math
 import os
+import select
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import model_packaging
-from model_packaging.container import local_environment
+from model_packaging.container import (
+    DEFAULT_LOAD_TIMEOUT_SECONDS,
+    DEFAULT_REQUEST_TIMEOUT_SECONDS,
+    load_timeout_message,
+    local_environment,
+    request_timeout_message,
+)
 from model_packaging.descriptor import Expected
 from model_packaging.errors import PackagingError
 from model_packaging.manifest import LoadedArtifact, SampleRecord, load_artifact, unpack
@@ -33,7 +42,6 @@ from model_packaging.progress import progress_bar
 # Below this magnitude numbers are equal whatever the relative tolerance says: a probability
 # of 0 and one of 1e-17 are the same answer.
 ABSOLUTE_TOLERANCE = 1e-12
-MODEL_PROCESS_TIMEOUT_SECONDS = 600
 
 
 @dataclass(frozen=True)
@@ -87,14 +95,22 @@ class VerifyReport:
         return lines
 
 
-def verify(artifact: Path, *, rel_tolerance: float = 1e-6, progress: bool = True) -> VerifyReport:
+def verify(
+    artifact: Path,
+    *,
+    rel_tolerance: float = 1e-6,
+    progress: bool = True,
+    timeouts: Timeouts | None = None,
+) -> VerifyReport:
     """Check ``artifact`` (build output folder or manifest.json) and run its samples.
 
     Raises PackagingError when the bytes differ from the manifest; returns a report whose
-    ``ok`` is False when the model fails to load or a response differs.
+    ``ok`` is False when the model fails to load, does not load within ``timeouts.load``, a
+    sample gets no response within ``timeouts.request``, or a response differs.
     """
     if not rel_tolerance >= 0:
         raise PackagingError(f"--rel-tolerance {rel_tolerance}: must be >= 0")
+    timeouts = timeouts or Timeouts()
     loaded = load_artifact(artifact)
     manifest = loaded.manifest
     report = VerifyReport(loaded.artifact_path, manifest.digest, len(manifest.files))
@@ -103,21 +119,35 @@ def verify(artifact: Path, *, rel_tolerance: float = 1e-6, progress: bool = True
         model_dir.mkdir()
         with progress_bar(manifest.artifact.size, f"verify {manifest.name}", progress) as bar:
             unpack(loaded, model_dir, bar.update)
-        outcome = _run_in_fresh_process(loaded, model_dir, Path(temp))
+        outcome = _run_in_fresh_process(loaded, model_dir, Path(temp), timeouts)
     if outcome["load_error"] is not None:
         report.load_error = outcome["load_error"]
         return report
     report.load_ms = outcome["load_ms"]
     results = {result["name"]: result for result in outcome["results"]}
+    timed_out = outcome.get("timed_out")
     for sample in manifest.samples:
-        result = results[sample.name]
+        result = results.get(sample.name)
+        if result is None:
+            # The first sample without a result is the one that ran out of time; the model
+            # was stopped there, so the ones after it never ran.
+            report.samples.append(SampleOutcome(sample.name, False, None, timed_out))
+            timed_out = "not run: the model was stopped"
+            continue
         problem = result["error"] or _response_problem(sample, result, rel_tolerance)
         report.samples.append(SampleOutcome(sample.name, problem is None, result["ms"], problem))
     return report
 
 
-def _run_in_fresh_process(loaded: LoadedArtifact, model_dir: Path, work: Path) -> dict[str, Any]:
-    """Run the samples in a new interpreter with the container's environment variables."""
+def _run_in_fresh_process(
+    loaded: LoadedArtifact, model_dir: Path, work: Path, timeouts: Timeouts
+) -> dict[str, Any]:
+    """Run the samples in a new interpreter with the container's environment variables.
+
+    The interpreter reports its progress as events on a pipe (see ``container.run_requests``);
+    each step has its own deadline. A model that misses one is killed, with anything it started
+    (the interpreter leads a process group of its own), and the outcome says what it was doing.
+    """
     manifest = loaded.manifest
     requests = [
         {
@@ -128,7 +158,7 @@ def _run_in_fresh_process(loaded: LoadedArtifact, model_dir: Path, work: Path) -
         }
         for sample in manifest.samples
     ]
-    requests_path, results_path = work / "requests.json", work / "results.json"
+    requests_path = work / "requests.json"
     requests_path.write_text(json.dumps(requests), encoding="utf-8")
     # The tool itself must be importable in the child even when it is not installed.
     tool_root = str(Path(model_packaging.__file__).resolve().parent.parent)
@@ -139,24 +169,115 @@ def _run_in_fresh_process(loaded: LoadedArtifact, model_dir: Path, work: Path) -
         "PYTHONPATH": python_path,
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    read_fd, write_fd = os.pipe()
     command = [sys.executable, "-m", "model_packaging.container", str(model_dir)]
-    command += [manifest.entry_point, str(requests_path), str(results_path)]
+    command += [manifest.entry_point, str(requests_path), str(write_fd)]
+    # The model's own output goes to a file: a full pipe nobody reads would stall the model.
+    with open(work / "model-output.log", "w+b") as output:
+        try:
+            process = subprocess.Popen(
+                command,
+                cwd=work,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=output,
+                pass_fds=(write_fd,),
+                start_new_session=True,
+            )
+        finally:
+            os.close(write_fd)
+        try:
+            outcome = _watch(_Events(read_fd), manifest.entry_point, len(requests), timeouts)
+            if outcome is None:
+                status = process.wait()
+                output.seek(0)
+                lines = output.read().decode("utf-8", "replace").strip().splitlines()
+                last = (lines or ["no output"])[-1]
+                return _load_failure(f"model process exited with status {status}: {last}")
+            return outcome
+        finally:
+            _kill_group(process)
+            os.close(read_fd)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long verify waits for the model: to load, and for each sample's response."""
+
+    load: float = DEFAULT_LOAD_TIMEOUT_SECONDS
+    request: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--load-timeout", self.load), ("--request-timeout", self.request)):
+            if not (value > 0 and math.isfinite(value)):
+                raise PackagingError(f"{flag} {value:g}: must be a number of seconds above 0")
+
+
+class _Events:
+    """JSON lines from the model process's pipe, each read with a deadline."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._buffer = b""
+        self._closed = False
+
+    def next(self, timeout: float) -> dict[str, Any] | None:
+        """The next event; None when the process closed the pipe; TimeoutError after timeout."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._buffer:
+            if self._closed:
+                return None
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not select.select([self._fd], [], [], remaining)[0]:
+                raise TimeoutError
+            chunk = os.read(self._fd, 65536)
+            self._closed = not chunk
+            self._buffer += chunk
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        event: dict[str, Any] = json.loads(line)
+        return event
+
+
+def _watch(
+    events: _Events, entry_point: str, count: int, timeouts: Timeouts
+) -> dict[str, Any] | None:
+    """Collect the outcome from the events; None when the process ended without finishing."""
+    imported = False
+    started = time.monotonic()
     try:
-        process = subprocess.run(
-            command,
-            cwd=work,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=MODEL_PROCESS_TIMEOUT_SECONDS,
-        )
-    except subprocess.TimeoutExpired:
-        return _load_failure(f"no answer within {MODEL_PROCESS_TIMEOUT_SECONDS} s")
-    if process.returncode != 0 or not results_path.is_file():
-        last = (process.stderr.strip().splitlines() or ["no output"])[-1]
-        return _load_failure(f"model process exited with status {process.returncode}: {last}")
-    outcome: dict[str, Any] = json.loads(results_path.read_text(encoding="utf-8"))
+        while True:
+            event = events.next(timeouts.load - (time.monotonic() - started))
+            if event is None:
+                return None
+            if event["event"] == "imported":
+                imported = True
+                continue
+            if event["event"] == "load_error":
+                return _load_failure(event["message"])
+            break
+    except TimeoutError:
+        return _load_failure(load_timeout_message(entry_point, imported, timeouts.load))
+    outcome: dict[str, Any] = {"load_error": None, "load_ms": event["load_ms"], "results": []}
+    for _ in range(count):
+        try:
+            event = events.next(timeouts.request)
+        except TimeoutError:
+            outcome["timed_out"] = request_timeout_message(timeouts.request)
+            return outcome
+        if event is None:
+            return None
+        outcome["results"].append(event)
     return outcome
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """End the model process and everything it started; a no-op once they have all exited."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait()
 
 
 def _load_failure(message: str) -> dict[str, Any]:
