@@ -89,10 +89,12 @@ def publish(
         if existing.data_quality != wanted:
             # CreateModelPackage is the only call that sets a version's drift check baseline.
             log.warning(
-                "version %s was registered with %s data-quality baseline than this manifest's;"
-                " the registry cannot change it (UpdateModelPackage has no DriftCheckBaselines)",
+                "version %s holds this digest %s; the registry cannot change a version's"
+                " baseline (UpdateModelPackage has no DriftCheckBaselines)",
                 existing.arn,
-                "no" if existing.data_quality is None else "another",
+                "without a data-quality baseline, so this one is stored but not registered"
+                if existing.data_quality is None
+                else "with a data-quality baseline other than this manifest's",
             )
         return PublishResult(
             existing.arn, sent, created=False, s3_uri=model_data, baseline=baseline
