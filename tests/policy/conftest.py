@@ -1,0 +1,24 @@
+"""Shared fixtures of the policy pack's tests: each stack file's resources, evaluated once."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from infra.plan import evaluate_file, stack_file
+from policy import rules
+
+STACKS = ("shared", "dev", "staging", "prod")
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "policy" / "config"
+
+
+@cache
+def stack_resources(stack: str) -> tuple[rules.Resource, ...]:
+    """What the real program registers for ``stacks/Pulumi.<stack>.yaml``, as the rules see it."""
+    plan = evaluate_file(stack_file(stack), stack)
+    return tuple(rules.Resource(r.type, r.inputs, r.urn, r.dependencies) for r in plan.resources)
+
+
+@cache
+def stack_policy_config(stack: str) -> dict[str, rules.RuleConfig]:
+    return rules.read_policy_config(CONFIG_DIR / f"{stack}.json")

@@ -1,0 +1,692 @@
+"""The policy pack's rules, without the Pulumi CLI.
+
+- every rule passes over what the real program registers for each stack file, under that
+  stack's policy config (policy/config/<stack>.json);
+- every rule reports hand-made violating resources, with its message;
+- values a preview does not know yet (``UNKNOWN``) never make a rule fail;
+- the per-stack configs relax advisory rules only, and bad configs are refused by key path.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from policy import rules
+from policy.rules import UNKNOWN, Resource
+from tests.policy.conftest import STACKS, stack_policy_config, stack_resources
+
+PROD = "urn:pulumi:prod::mlserve::"
+DEV = "urn:pulumi:dev::mlserve::"
+
+
+def resource(
+    type_: str, props: Mapping[str, Any], name: str = "r", stack: str = PROD, deps: tuple = ()
+) -> Resource:
+    return Resource(type_, props, f"{stack}{type_}::{name}", deps)
+
+
+def messages(rule_name: str, resources: list[Resource], **settings: Any) -> list[str]:
+    rule = rules.RULES_BY_NAME[rule_name]
+    return [v.message for v in rule.run(resources, rules.settings(rule, settings))]
+
+
+# --- every rule over every stack ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", STACKS)
+@pytest.mark.parametrize("rule", rules.RULES, ids=lambda rule: rule.name)
+def test_every_stack_passes_every_rule(rule: rules.Rule, stack: str) -> None:
+    config = stack_policy_config(stack)[rule.name]
+    if config.level == "disabled":
+        assert rule.enforcement == "advisory"
+        return
+    violations = rule.run(stack_resources(stack), config.settings)
+    assert [f"{v.urn}: {v.message}" for v in violations] == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_a_preview_with_unknown_values_reports_nothing(stack: str) -> None:
+    """As in a first preview: every string the program computes is not known yet."""
+
+    def unknown_strings(value: Any) -> Any:
+        if isinstance(value, str):
+            return UNKNOWN
+        if isinstance(value, Mapping):
+            return {key: unknown_strings(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [unknown_strings(item) for item in value]
+        return value
+
+    previews = {
+        "strings": [
+            Resource(r.type, unknown_strings(r.props), r.urn, r.dependencies)
+            for r in stack_resources(stack)
+        ],
+        "properties": [
+            Resource(r.type, {key: UNKNOWN for key in r.props}, r.urn, r.dependencies)
+            for r in stack_resources(stack)
+        ],
+    }
+    for kind, resources in previews.items():
+        for rule in rules.RULES:
+            config = stack_policy_config(stack)[rule.name]
+            if config.level != "disabled":
+                assert rule.run(resources, config.settings) == [], (kind, rule.name)
+
+
+# --- hand-made violations -------------------------------------------------------------------
+
+BUCKET = resource(rules.BUCKET, {"tags": {}}, "data")
+
+
+def attached(type_: str, props: Mapping[str, Any], name: str) -> Resource:
+    return resource(type_, {"bucket": "data-1234", **props}, name, deps=(BUCKET.urn,))
+
+
+def secure_bucket(**overrides: Resource | None) -> list[Resource]:
+    """A bucket with everything the S3 rule asks for; ``overrides`` replace or drop parts."""
+    parts: dict[str, Resource | None] = {
+        "encryption": attached(
+            rules.BUCKET_ENCRYPTION,
+            {
+                "rules": [
+                    {
+                        "applyServerSideEncryptionByDefault": {
+                            "sseAlgorithm": "aws:kms",
+                            "kmsMasterKeyId": "arn:aws:kms:us-east-1:444444444444:key/k",
+                        }
+                    }
+                ]
+            },
+            "encryption",
+        ),
+        "public": attached(
+            rules.BUCKET_PUBLIC_ACCESS,
+            {
+                "blockPublicAcls": True,
+                "blockPublicPolicy": True,
+                "ignorePublicAcls": True,
+                "restrictPublicBuckets": True,
+            },
+            "public",
+        ),
+        "policy": attached(
+            rules.BUCKET_POLICY,
+            {
+                "policy": json.dumps(
+                    {
+                        "Statement": [
+                            {
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": ["arn:aws:s3:::data-1234", "arn:aws:s3:::data-1234/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        ]
+                    }
+                )
+            },
+            "policy",
+        ),
+        "versioning": attached(
+            rules.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}}, "ver"
+        ),
+    }
+    parts.update(overrides)
+    return [BUCKET, *(part for part in parts.values() if part is not None)]
+
+
+def document(*statements: Mapping[str, Any]) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def endpoint_pair(
+    variants: list[dict[str, Any]],
+    deployment: dict[str, Any] | None,
+    capture: dict[str, Any] | None,
+    stack: str = PROD,
+) -> list[Resource]:
+    config = resource(
+        rules.ENDPOINT_CONFIG,
+        {"productionVariants": variants, **({"dataCaptureConfig": capture} if capture else {})},
+        "config",
+        stack,
+    )
+    endpoint = resource(
+        rules.ENDPOINT,
+        {"endpointConfigName": "cfg", **({"deploymentConfig": deployment} if deployment else {})},
+        "endpoint",
+        stack,
+        deps=(config.urn,),
+    )
+    return [config, endpoint]
+
+
+ONE_INSTANCE = [
+    {"variantName": "champion", "instanceType": "ml.m5.large", "initialInstanceCount": 1}
+]
+ALL_AT_ONCE = {"blueGreenUpdatePolicy": {"trafficRoutingConfiguration": {"type": "ALL_AT_ONCE"}}}
+
+# (rule, resources, settings, expected messages: each must be reported)
+VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
+    (
+        "s3-buckets",
+        [BUCKET],
+        {},
+        [
+            "bucket has no default encryption (BucketServerSideEncryptionConfiguration)",
+            "bucket has no public access block (BucketPublicAccessBlock)",
+            "bucket policy does not deny requests without TLS (aws:SecureTransport false)",
+            "bucket versioning is not Enabled (BucketVersioning)",
+        ],
+    ),
+    (
+        "s3-buckets",
+        secure_bucket(
+            encryption=attached(
+                rules.BUCKET_ENCRYPTION,
+                {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+                "encryption",
+            )
+        ),
+        {},
+        ["default encryption is AES256, not SSE-KMS"],
+    ),
+    (
+        "s3-buckets",
+        secure_bucket(
+            encryption=attached(
+                rules.BUCKET_ENCRYPTION,
+                {
+                    "rules": [
+                        {
+                            "applyServerSideEncryptionByDefault": {
+                                "sseAlgorithm": "aws:kms",
+                                "kmsMasterKeyId": "alias/aws/s3",
+                            }
+                        }
+                    ]
+                },
+                "encryption",
+            ),
+            public=attached(rules.BUCKET_PUBLIC_ACCESS, {"blockPublicAcls": True}, "public"),
+            versioning=attached(
+                rules.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Suspended"}}, "v"
+            ),
+        ),
+        {},
+        [
+            "default encryption (SSE-KMS) uses the AWS managed key alias/aws/s3, not a customer "
+            "managed key",
+            "public access block leaves blockPublicPolicy, ignorePublicAcls, "
+            "restrictPublicBuckets off",
+            "bucket versioning is not Enabled (BucketVersioning)",
+        ],
+    ),
+    (
+        "s3-buckets",
+        secure_bucket(
+            policy=attached(
+                rules.BUCKET_POLICY,
+                {"policy": document({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})},
+                "policy",
+            )
+        ),
+        {},
+        ["bucket policy does not deny requests without TLS (aws:SecureTransport false)"],
+    ),
+    (
+        "s3-access-logging",
+        secure_bucket(),
+        {},
+        ["bucket has no server access logging (BucketLogging)"],
+    ),
+    (
+        "s3-lifecycle-abort-multipart",
+        [
+            resource(
+                rules.BUCKET_LIFECYCLE,
+                {"rules": [{"id": "expire", "status": "Enabled", "expiration": {"days": 30}}]},
+            )
+        ],
+        {},
+        ["no enabled lifecycle rule aborts incomplete multipart uploads"],
+    ),
+    (
+        "customer-kms-keys",
+        [
+            resource(rules.TOPIC, {}, "topic"),
+            resource(rules.TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, "managed"),
+            resource(rules.LOG_GROUP, {"retentionInDays": 7}, "logs"),
+            resource(
+                rules.ENDPOINT_CONFIG,
+                {
+                    "productionVariants": ONE_INSTANCE,
+                    "dataCaptureConfig": {"enableCapture": True, "kmsKeyId": "alias/aws/s3"},
+                },
+                "config",
+            ),
+        ],
+        {},
+        [
+            "topic (kmsMasterKeyId) has no KMS key: name a customer managed key",
+            "topic (kmsMasterKeyId) uses the AWS managed key alias/aws/sns, not a customer "
+            "managed key",
+            "log group (kmsKeyId) has no KMS key: name a customer managed key",
+            "ML storage volumes (kmsKeyArn) has no KMS key: name a customer managed key",
+            "data capture uses the AWS managed key alias/aws/s3, not a customer managed key",
+        ],
+    ),
+    (
+        "log-group-retention",
+        [resource(rules.LOG_GROUP, {"kmsKeyId": "k"}), resource(rules.LOG_GROUP, {}, "zero")],
+        {},
+        ["log group keeps its events forever: set retentionInDays"] * 2,
+    ),
+    (
+        "log-group-retention-minimum",
+        [resource(rules.LOG_GROUP, {"retentionInDays": 30.0})],
+        {},
+        ["log group keeps events 30 days, fewer than minimumRetentionDays 365"],
+    ),
+    (
+        "kms-key-rotation",
+        [resource(rules.KMS_KEY, {"enableKeyRotation": False})],
+        {},
+        ["key rotation is off: set enableKeyRotation"],
+    ),
+    (
+        "data-quality-job-encryption",
+        [resource(rules.DATA_QUALITY_JOB, {"networkConfig": {}})],
+        {},
+        [
+            "job results (output kmsKeyId) has no KMS key: name a customer managed key",
+            "job volumes (volumeKmsKeyId) has no KMS key: name a customer managed key",
+            "traffic between the job's instances is not encrypted: set "
+            "networkConfig.enableInterContainerTrafficEncryption",
+        ],
+    ),
+    (
+        "iam-no-wildcard-action",
+        [
+            resource(
+                rules.ROLE_POLICY,
+                {
+                    "policy": document(
+                        {"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}
+                    )
+                },
+            ),
+            resource(
+                rules.ROLE,
+                {
+                    "inlinePolicies": [
+                        {
+                            "policy": document(
+                                {"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}
+                            )
+                        }
+                    ]
+                },
+                "role",
+            ),
+        ],
+        {},
+        [
+            "policy statement All allows the action *",
+            "inlinePolicies[0] statement 0 allows everything but NotAction",
+        ],
+    ),
+    (
+        "iam-no-full-access-policies",
+        [
+            resource(
+                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                {"policyArn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"},
+            ),
+            resource(
+                rules.ROLE,
+                {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
+                "role",
+            ),
+        ],
+        {},
+        [
+            "attaches the AWS managed policy arn:aws:iam::aws:policy/AmazonSageMakerFullAccess",
+            "attaches the AWS managed policy arn:aws:iam::aws:policy/AdministratorAccess",
+        ],
+    ),
+    (
+        "iam-resource-scoping",
+        [
+            resource(
+                rules.ROLE_POLICY,
+                {
+                    "policy": document(
+                        {
+                            "Sid": "Read",
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "*",
+                        },
+                        {
+                            "Sid": "Token",
+                            "Effect": "Allow",
+                            "Action": "ecr:GetAuthorizationToken",
+                            "Resource": "*",
+                        },
+                    )
+                },
+            )
+        ],
+        {},
+        ['policy statement Read grants s3:GetObject on "Resource": "*"; name the resources'],
+    ),
+    (
+        "resource-policy-no-wildcard-principal",
+        [
+            resource(
+                rules.MODEL_PACKAGE_GROUP_POLICY,
+                {
+                    "resourcePolicy": document(
+                        {
+                            "Sid": "Everyone",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": "*"},
+                            "Action": "sagemaker:DescribeModelPackage",
+                        }
+                    )
+                },
+            ),
+            resource(
+                rules.KMS_KEY,
+                {
+                    "policy": document(
+                        {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"}
+                    )
+                },
+                "key",
+            ),
+        ],
+        {},
+        [
+            "resourcePolicy statement Everyone allows the principal *",
+            "policy statement 0 allows the principal *",
+        ],
+    ),
+    (
+        "required-tags",
+        [resource(rules.BUCKET, {"tags": {"environment": "dev", "owner": ""}})],
+        {},
+        ["missing required tags: owner, cost-center"],
+    ),
+    (
+        "prod-endpoints",
+        endpoint_pair(ONE_INSTANCE, ALL_AT_ONCE, None),
+        {},
+        [
+            "variant champion starts with 1 instance(s), fewer than 2",
+            "updates shift traffic ALL_AT_ONCE: use CANARY or LINEAR traffic shifting or a "
+            "rolling update",
+            "no rollback alarm: set deploymentConfig.autoRollbackConfiguration.alarms",
+            "data capture is off: set dataCaptureConfig with a sampling percentage above 0",
+        ],
+    ),
+    (
+        "prod-endpoints",
+        endpoint_pair(
+            [{**ONE_INSTANCE[0], "initialInstanceCount": 2}],
+            {
+                "blueGreenUpdatePolicy": {"trafficRoutingConfiguration": {"type": "CANARY"}},
+                "autoRollbackConfiguration": {"alarms": [{"alarmName": "somewhere-else"}]},
+            },
+            {"enableCapture": True, "initialSamplingPercentage": 0},
+        ),
+        {},
+        [
+            "rollback alarm somewhere-else is not an alarm of this stack",
+            "data capture is off: set dataCaptureConfig with a sampling percentage above 0",
+        ],
+    ),
+    (
+        "prod-endpoints",
+        endpoint_pair(
+            [{"variantName": "champion", "serverlessConfig": {"memorySizeInMb": 2048}}], None, None
+        ),
+        {},
+        ["serverless endpoint in production: set allowServerless to accept it"],
+    ),
+    (
+        "prod-endpoints",
+        [resource(rules.ENDPOINT, {"endpointConfigName": "elsewhere"})],
+        {},
+        ["endpoint configuration not found in the stack: cannot check capacity"],
+    ),
+    (
+        "alarm-actions-and-dimensions",
+        [
+            resource(
+                rules.ALARM,
+                {
+                    "actionsEnabled": False,
+                    "metricName": "Invocation5XXErrors",
+                    "namespace": "AWS/SageMaker",
+                    "dimensions": {"EndpointName": "e"},
+                },
+            ),
+            resource(
+                rules.ALARM,
+                {
+                    "alarmActions": ["arn:aws:sns:us-east-1:444444444444:alerts"],
+                    "metricQueries": [
+                        {"id": "m0", "metric": {"namespace": "/aws/sagemaker/Endpoints"}},
+                        {"id": "total", "expression": "SUM([m0])"},
+                    ],
+                },
+                "math",
+            ),
+        ],
+        {},
+        [
+            "alarm actions are disabled (actionsEnabled false)",
+            "alarm has no alarmActions: nobody hears it",
+            "metric in AWS/SageMaker lacks the dimensions VariantName",
+            "metric query m0 in /aws/sagemaker/Endpoints lacks the dimensions EndpointName, "
+            "VariantName",
+        ],
+    ),
+    (
+        "instance-type-allow-list",
+        [
+            resource(
+                rules.ENDPOINT_CONFIG,
+                {
+                    "shadowProductionVariants": [
+                        {"variantName": "shadow", "instanceType": "ml.p4d.24xlarge"}
+                    ]
+                },
+            ),
+            resource(
+                rules.DATA_QUALITY_JOB,
+                {"jobResources": {"clusterConfig": {"instanceType": "ml.m5.large"}}},
+                "job",
+            ),
+        ],
+        {"allowedInstanceTypes": ["ml.m5.xlarge"]},
+        [
+            "variant shadow uses ml.p4d.24xlarge, which is not in allowedInstanceTypes "
+            "(ml.m5.xlarge)",
+            "job uses ml.m5.large, which is not in allowedInstanceTypes (ml.m5.xlarge)",
+        ],
+    ),
+    (
+        "sagemaker-model-network-isolation",
+        [resource(rules.MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})],
+        {"exemptModels": ["fraud"]},
+        ["model container may reach the network: set enableNetworkIsolation"],
+    ),
+    (
+        "sagemaker-model-in-vpc",
+        [
+            resource(
+                rules.MODEL, {"vpcConfig": {"subnets": ["subnet-1"]}, "tags": {"model": "churn"}}
+            )
+        ],
+        {},
+        ["model does not run in a VPC: set vpcConfig (subnets and security groups)"],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("rule_name", "resources", "settings", "expected"),
+    VIOLATIONS,
+    ids=[f"{case[0]}-{i}" for i, case in enumerate(VIOLATIONS)],
+)
+def test_violation_is_reported_with_its_message(
+    rule_name: str, resources: list[Resource], settings: dict[str, Any], expected: list[str]
+) -> None:
+    assert sorted(messages(rule_name, resources, **settings)) == sorted(expected)
+
+
+def test_every_rule_has_a_violating_case() -> None:
+    assert {case[0] for case in VIOLATIONS} == set(rules.RULES_BY_NAME)
+
+
+def test_what_the_rules_accept() -> None:
+    """Controls of the violations above: the compliant or exempt variant passes."""
+    assert messages("s3-buckets", secure_bucket()) == []
+    serverless = [{"variantName": "champion", "serverlessConfig": {"memorySizeInMb": 2048}}]
+    assert (
+        messages(
+            "customer-kms-keys",
+            [resource(rules.ENDPOINT_CONFIG, {"productionVariants": serverless})],
+        )
+        == []
+    )
+    assert (
+        messages("prod-endpoints", endpoint_pair(serverless, None, None), allowServerless=True)
+        == []
+    )
+    # The prod rules apply to the stacks of productionStacks, read from the URN.
+    assert messages("prod-endpoints", endpoint_pair(ONE_INSTANCE, ALL_AT_ONCE, None, DEV)) == []
+    rolling = {
+        "rollingUpdatePolicy": {"maximumBatchSize": {"type": "INSTANCE_COUNT", "value": 1}},
+        "autoRollbackConfiguration": {"alarms": [{"alarmName": "e-5xx"}]},
+    }
+    alarm = resource(rules.ALARM, {"name": "e-5xx", "alarmActions": ["topic"]}, "alarm")
+    capture = {"enableCapture": True, "initialSamplingPercentage": 20}
+    two = [{**ONE_INSTANCE[0], "initialInstanceCount": 2}]
+    assert messages("prod-endpoints", [*endpoint_pair(two, rolling, capture), alarm]) == []
+    exempt = resource(rules.MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})
+    assert messages("sagemaker-model-network-isolation", [exempt], exemptModels=["churn"]) == []
+    asymmetric = resource(
+        rules.KMS_KEY, {"customerMasterKeySpec": "RSA_2048", "keyUsage": "SIGN_VERIFY"}
+    )
+    assert messages("kms-key-rotation", [asymmetric]) == []
+    # Model Monitor metrics have dimensions of their own; only actions are asked of them.
+    drift = resource(
+        rules.ALARM,
+        {
+            "alarmActions": ["topic"],
+            "metricName": "feature_baseline_drift_x",
+            "namespace": "aws/sagemaker/Endpoints/data-metrics",
+            "dimensions": {"Endpoint": "e", "MonitoringSchedule": "s"},
+        },
+    )
+    assert messages("alarm-actions-and-dimensions", [drift]) == []
+
+
+# --- configuration --------------------------------------------------------------------------
+
+
+def write(tmp_path: Path, content: Any) -> Path:
+    path = tmp_path / "stack.json"
+    path.write_text(content if isinstance(content, str) else json.dumps(content))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ({"no-such-rule": "advisory"}, "stack.json: no-such-rule: no such rule"),
+        (
+            {"required-tags": "advisory"},
+            "stack.json: required-tags.enforcementLevel: the rule is mandatory; a stack's policy "
+            "config may relax advisory rules only",
+        ),
+        (
+            {"s3-access-logging": "off"},
+            "stack.json: s3-access-logging.enforcementLevel: must be one of mandatory, advisory, "
+            "disabled",
+        ),
+        (
+            {"instance-type-allow-list": {"allowedInstanceTypes": "ml.m5.large"}},
+            "stack.json: instance-type-allow-list.allowedInstanceTypes: must be a list of "
+            "strings, not 'ml.m5.large'",
+        ),
+        (
+            {"log-group-retention-minimum": {"minimumRetentionDays": 0}},
+            "stack.json: log-group-retention-minimum.minimumRetentionDays: must be at least 1, "
+            "not 0",
+        ),
+        (
+            {"prod-endpoints": {"allowServerless": "yes"}},
+            "stack.json: prod-endpoints.allowServerless: must be true or false, not 'yes'",
+        ),
+        (
+            {"prod-endpoints": {"minInstance": 2}},
+            "stack.json: prod-endpoints.minInstance: unknown setting (settings: "
+            "productionStacks, minInstances, allowServerless)",
+        ),
+        ("{", "stack.json: not a readable JSON document"),
+    ],
+)
+def test_a_bad_policy_config_is_refused_by_key_path(
+    tmp_path: Path, content: Any, message: str
+) -> None:
+    with pytest.raises(rules.PolicyConfigError) as error:
+        rules.read_policy_config(write(tmp_path, content))
+    assert str(error.value).startswith(f"{tmp_path}/{message}")
+    assert "\n" not in str(error.value)
+
+
+def test_engine_config_numbers_arrive_as_floats_and_are_taken_as_integers() -> None:
+    rule = rules.RULES_BY_NAME["log-group-retention-minimum"]
+    assert rules.settings(rule, {"minimumRetentionDays": 30.0}) == {"minimumRetentionDays": 30}
+    with pytest.raises(rules.PolicyConfigError, match="must be an integer, not 30.5"):
+        rules.settings(rule, {"minimumRetentionDays": 30.5})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_configs_relax_only_advisory_rules(stack: str) -> None:
+    for name, config in stack_policy_config(stack).items():
+        if rules.RULES_BY_NAME[name].enforcement == "mandatory":
+            assert config.level == "mandatory"
+
+
+def test_stack_urn_names_the_stack() -> None:
+    assert resource(rules.ENDPOINT, {}, stack=DEV).stack == "dev"
+    assert Resource(rules.ENDPOINT, {}, "urn:pulumi:prod::mlserve::a$b::c").stack == "prod"
+
+
+def test_taggable_types_are_those_whose_provider_arguments_take_tags() -> None:
+    """The table against the installed pulumi_aws, for every AWS type the stacks register."""
+    import importlib
+    import inspect
+    import keyword
+
+    types = {r.type for stack in STACKS for r in stack_resources(stack)} | set(rules.TAGGABLE_TYPES)
+    for type_ in sorted(t for t in types if t.startswith("aws:")):
+        module, name = type_.split(":")[1].split("/")[0], type_.rsplit(":", 1)[1]
+        # The SDK's module for a Python keyword has a trailing underscore (pulumi_aws.lambda_).
+        module += "_" if keyword.iskeyword(module) else ""
+        cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), name)
+        takes_tags = "tags" in inspect.signature(cls._internal_init).parameters
+        assert takes_tags == (type_ in rules.TAGGABLE_TYPES), type_
