@@ -62,8 +62,9 @@ CATEGORY_SLOTS = 1 << CATEGORY_LG_SLOTS
 MAX_CATEGORY_BUCKETS = 1000
 MAX_DOMAIN_VALUES = 20
 HLL_LG_K = 12
-# Bytes per block read: the unit of memory and of determinism (summaries see these chunks).
-BLOCK_SIZE = 4 << 20
+# Bytes per block read: the unit of determinism (the summaries see these chunks, in order) and
+# of memory: pyarrow's streaming readers read a bounded number of blocks ahead.
+BLOCK_SIZE = 1 << 20
 
 # Defaults of monitoring_config, as the Schema for Constraints page lists them.
 MONITORING_CONFIG: dict[str, Any] = {
@@ -247,11 +248,15 @@ def _batches(path: Path, fmt: str, types: dict[str, Any]) -> Iterator[Any]:
     import pyarrow.csv as pacsv
     import pyarrow.json as pajson
 
+    # The system allocator gives freed blocks back; a caching allocator's reserve would count
+    # against a memory limit that the data never needs.
+    pool = pa.system_memory_pool()
     if fmt == "csv":
         reader = pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(block_size=BLOCK_SIZE),
             convert_options=pacsv.ConvertOptions(column_types=types, strings_can_be_null=True),
+            memory_pool=pool,
         )
     else:
         schema = pa.schema([(name, kind) for name, kind in types.items()])
@@ -261,6 +266,7 @@ def _batches(path: Path, fmt: str, types: dict[str, Any]) -> Iterator[Any]:
             parse_options=pajson.ParseOptions(
                 explicit_schema=schema, unexpected_field_behavior="error"
             ),
+            memory_pool=pool,
         )
     with reader:
         yield from reader
@@ -301,7 +307,33 @@ class KllSketch:
 
     def update(self, values: np.ndarray) -> None:
         self.n += len(values)
-        self.levels[0] = np.concatenate([self.levels[0], values])
+        whole = len(values) - len(values) % self.k
+        if whole:
+            self._add_groups(values[:whole].reshape(-1, self.k))
+        self.levels[0] = np.concatenate([self.levels[0], values[whole:]])
+        self._compact()
+
+    def _add_groups(self, groups: np.ndarray) -> None:
+        """Compact a block's items in groups of ``k`` before they join the levels.
+
+        Sorting many short rows costs far less than sorting the whole block, and compacting
+        each group on its own is what a level of capacity ``k`` would do with them: the
+        block's items climb, halving, until they number at most ``k`` and join that level.
+        """
+        groups = np.sort(groups, axis=1)
+        level = 0
+        while groups.size > self.k and groups.shape[1] > 1:
+            if level + 1 == len(self.levels):
+                self.levels.append(np.empty(0))
+                self._offsets.append(0)
+            # Neighbouring groups keep opposite halves, so their rounding errors cancel.
+            odd = (np.arange(len(groups)) + self._offsets[level]) % 2 == 1
+            groups = np.where(odd[:, None], groups[:, 1::2], groups[:, 0::2])
+            self._offsets[level] ^= len(groups) % 2
+            level += 1
+        self.levels[level] = np.concatenate([self.levels[level], groups.ravel()])
+
+    def _compact(self) -> None:
         level = 0
         while level < len(self.levels):
             items = self.levels[level]
