@@ -1,0 +1,210 @@
+"""What keeps build fast, tested for behaviour: parallel compression whose bytes do not depend
+on the thread count, and image URIs looked up once per SDK release instead of importing the
+sagemaker SDK on every build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from model_packaging import images
+from model_packaging.archive import BLOCK_SIZE, SourceFile, write_tar_gz
+from model_packaging.build import build
+from model_packaging.descriptor import Framework
+from model_packaging.errors import PackagingError
+
+ROOT = Path(__file__).resolve().parents[2]
+REGIONS = ("us-east-1", "eu-west-1")
+MODEL_YAML = """\
+name: speed
+framework:
+  name: custom
+  version: "1.0"
+  image: 123456789012.dkr.ecr.us-east-1.amazonaws.com/speed:1
+content_types: {request: [application/json], response: [application/json]}
+regions: [REGIONS]
+samples:
+  - name: echo
+    content_type: application/json
+    accept: application/json
+    body: "[]"
+    expected: {json: []}
+"""
+
+
+@pytest.fixture(autouse=True)
+def image_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test starts with an empty image URI cache of its own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def model_folder(root: Path, regions: tuple[str, ...] = REGIONS) -> Path:
+    """Weights spanning several deflate blocks and a partial one, text that compresses well."""
+    folder = root / "model"
+    (folder / "code").mkdir(parents=True)
+    (folder / "model.yaml").write_text(MODEL_YAML.replace("REGIONS", ", ".join(regions)))
+    (folder / "code" / "inference.py").write_text("def model_fn(model_dir):\n    return None\n")
+    rng = np.random.default_rng(7)
+    weights = rng.standard_normal(3 * BLOCK_SIZE // 4 + 12_345, dtype=np.float32)
+    (folder / "weights.bin").write_bytes(weights.tobytes())
+    (folder / "vocab.txt").write_text("".join(f"token{i}\n" for i in range(400_000)))
+    return folder
+
+
+def test_the_tarball_is_byte_identical_for_any_thread_count(tmp_path: Path) -> None:
+    folder = model_folder(tmp_path)
+    digests = {
+        threads: build(folder, tmp_path / f"out-{threads}", progress=False, threads=threads).digest
+        for threads in (1, 2, 4)
+    }
+    assert len(set(digests.values())) == 1, digests
+    default = build(folder, tmp_path / "out-default", progress=False)
+    assert default.digest == digests[1]
+
+
+def test_the_parallel_stream_is_one_valid_gzip_member_holding_the_tar(tmp_path: Path) -> None:
+    """Decoded by the standard library's zlib, not by ISA-L: any gunzip can read it."""
+    folder = model_folder(tmp_path)
+    result = build(folder, tmp_path / "out", progress=False, threads=2)
+    data = result.artifact_path.read_bytes()
+    assert data[:10] == b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # fixed gzip header
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)), mode="r:") as tar:
+        contents = {
+            member.name: hashlib.sha256(tar.extractfile(member).read()).hexdigest()  # type: ignore[union-attr]
+            for member in tar
+        }
+    assert contents == {record.path: record.sha256 for record in result.manifest.files}
+    assert (
+        contents["weights.bin"] == hashlib.sha256((folder / "weights.bin").read_bytes()).hexdigest()
+    )
+
+
+def test_an_error_while_reading_stops_the_threads_and_raises(tmp_path: Path) -> None:
+    folder = model_folder(tmp_path)
+    weights = folder / "weights.bin"
+    files = [
+        SourceFile("a.bin", weights, False, weights.stat().st_size),  # blocks in flight
+        SourceFile("b.bin", folder / "gone.bin", False, 1),
+    ]
+    with pytest.raises(PackagingError, match=r"gone.bin: cannot be read: No such file"):
+        write_tar_gz(files, io.BytesIO(), threads=4)
+    assert not [t for t in threading.enumerate() if t.name.startswith("deflate")]
+
+
+def test_a_thread_count_below_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="threads must be at least 1, got 0"):
+        write_tar_gz([], io.BytesIO(), threads=0)
+
+
+def run_python(code: str, cache: Path) -> str:
+    """``code`` in a fresh interpreter, as a build command runs: what it imports is its own."""
+    env = {**os.environ, "XDG_CACHE_HOME": str(cache), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+BUILD_AND_REPORT = """
+import sys
+from pathlib import Path
+from model_packaging.build import build
+build(Path({folder!r}), Path({out!r}), progress=False)
+print("sagemaker" in sys.modules)
+"""
+
+
+def test_a_build_imports_the_sdk_only_until_its_answers_are_cached(
+    tmp_path: Path, image_cache: Path
+) -> None:
+    folder = model_folder(tmp_path)
+    cold = run_python(
+        BUILD_AND_REPORT.format(folder=str(folder), out=str(tmp_path / "a")), image_cache
+    )
+    warm = run_python(
+        BUILD_AND_REPORT.format(folder=str(folder), out=str(tmp_path / "b")), image_cache
+    )
+    assert (cold, warm) == ("True\n", "False\n")
+    cache_files = list((image_cache / "mlserve").iterdir())
+    assert [p.name for p in cache_files] == [images.cache_path().name]  # type: ignore[union-attr]
+    assert (tmp_path / "a" / "manifest.json").read_bytes() == (
+        tmp_path / "b" / "manifest.json"
+    ).read_bytes()
+
+
+def test_importing_the_tool_does_not_import_the_sdk(image_cache: Path) -> None:
+    code = (
+        "import sys, model_packaging.build, model_packaging.cli, model_packaging.publish;"
+        " print('sagemaker' in sys.modules)"
+    )
+    assert run_python(code, image_cache) == "False\n"
+
+
+def test_monitor_images_are_the_sdks_for_each_region(tmp_path: Path) -> None:
+    from sagemaker.core import image_uris
+
+    result = build(model_folder(tmp_path), tmp_path / "out", progress=False)
+    assert result.manifest.monitor_images == {
+        region: image_uris.retrieve("model-monitor", region=region) for region in REGIONS
+    }
+    assert result.manifest.monitor_images["us-east-1"] == (
+        "156813124566.dkr.ecr.us-east-1.amazonaws.com/sagemaker-model-monitor-analyzer"
+    )
+    manifest = json.loads(result.manifest_path.read_text())
+    assert sorted(manifest["monitor_images"]) == sorted(REGIONS)
+
+
+def test_prebuilt_serving_images_come_from_the_cache_unchanged(image_cache: Path) -> None:
+    framework = Framework(name="sklearn", version="1.2-1", python_version="py3")
+    fresh = images.resolve_images(framework, REGIONS, Path("model.yaml"))
+    path = images.cache_path()
+    assert path is not None and path.is_file()
+    assert images.resolve_images(framework, REGIONS, Path("model.yaml")) == fresh
+    assert fresh.serving["eu-west-1"].startswith(
+        "141502667606.dkr.ecr.eu-west-1.amazonaws.com/sagemaker-scikit-learn:1.2-1"
+    )
+
+
+def test_a_damaged_cache_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    folder = model_folder(tmp_path)
+    first = build(folder, tmp_path / "a", progress=False)
+    path = images.cache_path()
+    assert path is not None
+    path.write_text("{not json")
+    second = build(folder, tmp_path / "b", progress=False)
+    assert second.manifest.monitor_images == first.manifest.monitor_images
+    assert json.loads(path.read_text())  # rewritten whole
+
+
+def test_a_cache_that_cannot_be_written_only_costs_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocker))
+    result = build(model_folder(tmp_path), tmp_path / "out", progress=False)
+    assert sorted(result.manifest.monitor_images) == sorted(REGIONS)
+
+
+def test_a_region_without_a_monitor_image_is_a_clear_error(tmp_path: Path) -> None:
+    folder = model_folder(tmp_path, regions=("us-east-1", "xx-nowhere-1"))
+    with pytest.raises(
+        PackagingError,
+        match=r"model.yaml: no Model Monitor analyzer image for xx-nowhere-1: Unsupported region",
+    ):
+        build(folder, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
