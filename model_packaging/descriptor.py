@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -30,6 +28,8 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from infra.settings.problems import describe, key_path
+from infra.settings.yaml_loader import YamlError, load_yaml
 from model_packaging.baseline import format_from_name
 from model_packaging.errors import PackagingError
 from model_packaging.paths import CODE_DIR, relative_path_problem
@@ -304,37 +304,15 @@ def is_json_media_type(media_type: str) -> bool:
     return media_type == "application/json" or media_type.endswith("+json")
 
 
-def key_path(loc: Sequence[int | str]) -> str:
-    """``('samples', 0, 'expected')`` -> ``samples[0].expected``, the way people write it."""
-    text = ""
-    for part in loc:
-        text += f"[{part}]" if isinstance(part, int) else f".{part}" if text else str(part)
-    return text
+def validation_problems(error: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """pydantic's errors as ``key.path: message`` lines, worded as the stack settings are.
 
-
-def validation_problems(error: ValidationError) -> list[str]:
-    """pydantic's errors as ``key.path: message`` lines in the wording used everywhere here."""
-    problems = []
-    for item in error.errors():
-        kind, message, value = item["type"], item["msg"], item.get("input")
-        if kind == "missing":
-            message = "required"
-        elif kind == "extra_forbidden":
-            message = "unknown key"
-        elif kind == "model_type":
-            message = "must be a mapping of keys to values"
-        elif kind == "too_short":
-            message = f"must have at least {item.get('ctx', {}).get('min_length', 1)} item(s)"
-        elif kind == "string_too_long":
-            message = f"must be at most {item.get('ctx', {}).get('max_length')} characters"
-        elif kind == "string_type" and isinstance(value, int | float):
-            message = f"must be a string (quote it in YAML: '{value}')"
-        elif message.startswith("Input should be"):
-            message = "must be" + message[len("Input should be") :]
-        elif message.startswith("Value error, "):
-            message = message[len("Value error, ") :]
-        problems.append(f"{key_path(item['loc']) or '(top level)'}: {message}")
-    return problems
+    With the ``model`` validated, an unknown key gets the closest allowed one as a suggestion.
+    """
+    return [
+        f"{key_path(item['loc']) or '(top level)'}: {describe(item, model)}"
+        for item in error.errors()
+    ]
 
 
 def problems_error(source: Path | str, problems: list[str]) -> PackagingError:
@@ -352,19 +330,19 @@ def load_descriptor(model_dir: Path) -> Descriptor:
             "(see docs/model-packaging.md)"
         )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f" at line {mark.line + 1}" if mark is not None else ""
-        raise PackagingError(f"{path}: not valid YAML: {exc.problem}{line}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise PackagingError(f"{path}: not valid YAML: {exc}") from None
+        # A key written twice is refused: YAML would keep the second ``name:`` silently.
+        data = load_yaml(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise PackagingError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
+    except YamlError as exc:
+        where = f"{key_path(exc.path)}: " if exc.path else "not valid YAML: "
+        raise PackagingError(f"{path}: {where}{exc}") from None
     if not isinstance(data, dict):
         raise PackagingError(f"{path}: must be a mapping of keys to values")
     try:
         descriptor = Descriptor.model_validate(data)
     except ValidationError as exc:
-        raise problems_error(path, validation_problems(exc)) from None
+        raise problems_error(path, validation_problems(exc, Descriptor)) from None
     problems = descriptor.consistency_problems(model_dir)
     if problems:
         raise problems_error(path, problems)

@@ -152,9 +152,10 @@ def _options(node: Any) -> list[Any]:
 # --- pydantic's errors, in this project's words -----------------------------------------------
 
 
-def describe(error: Any, model: type[BaseModel]) -> str:
+def describe(error: Any, model: type[BaseModel] | None = None) -> str:
     """One pydantic error (an item of ``ValidationError.errors()``) as a message for people.
 
+    With the ``model`` validated, an unknown key gets the closest allowed one as a suggestion.
     Never names a class of the schema: people know keys, not ``ModelSettings``.
     """
     kind, value = error["type"], error.get("input")
@@ -162,7 +163,8 @@ def describe(error: Any, model: type[BaseModel]) -> str:
     loc = tuple(error["loc"])
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
-        return "unknown key" + did_you_mean(key, allowed_keys(model, loc[:-1]))
+        allowed = allowed_keys(model, loc[:-1]) if model is not None else []
+        return "unknown key" + did_you_mean(key, allowed)
     if kind == "missing":
         return "is required"
     if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
@@ -175,7 +177,8 @@ def describe(error: Any, model: type[BaseModel]) -> str:
         return _bool_message(value)
     if kind == "string_type":
         if isinstance(value, bool | int | float):
-            return f"must be a string, not {_kind(value)} (quote it in YAML: '{_yaml(value)}')"
+            kind_of = "a boolean" if isinstance(value, bool) else "a number"
+            return f"must be a string, not {kind_of} (quote it in YAML: '{_yaml(value)}')"
         return f"must be a string, not {_kind(value)}"
     if kind in ("literal_error", "enum"):
         return f"must be one of {ctx.get('expected', '')}, got {_shown(value)}"

@@ -81,12 +81,13 @@ def test_every_schema_problem_is_reported_with_its_key_path(tmp_path: Path) -> N
     assert error_of(tmp_path, data) == (
         "9 problems: "
         "name: must be lowercase letters, digits and inner hyphens (got 'Churn_Model'); "
-        "framework.name: must be 'sklearn', 'xgboost', 'pytorch' or 'custom'; "
-        "framework.version: must be a string (quote it in YAML: '2.1'); "
+        "framework.name: must be one of 'sklearn', 'xgboost', 'pytorch' or 'custom', "
+        "got 'tensorflow'; "
+        "framework.version: must be a string, not a number (quote it in YAML: '2.1'); "
         "entry_point: must be a .py file name in code/ (got '../inference.py'); "
         "content_types.response: must have at least 1 item(s); "
         "regions: lists a region twice; "
-        "samples[0].accept: required; "
+        "samples[0].accept: is required; "
         "samples[0].expected: needs exactly one of json, text; "
         "colour: unknown key"
     )
@@ -199,8 +200,45 @@ def test_yaml_syntax_errors_name_the_line(tmp_path: Path) -> None:
         load_descriptor(tmp_path)
 
     assert str(caught.value) == (
-        f"{tmp_path / 'model.yaml'}: not valid YAML: expected ',' or ']', but got '<stream end>' "
-        "at line 3"
+        f"{tmp_path / 'model.yaml'}: not valid YAML: line 3, column 1: expected ',' or ']', but "
+        "got '<stream end>' (while parsing a flow sequence at line 2, column 12)"
+    )
+
+
+def test_yaml_syntax_errors_show_the_line_with_a_caret(tmp_path: Path) -> None:
+    (tmp_path / "model.yaml").write_text("name: churn\nframework:\n  name: sklearn: 1\n")
+
+    with pytest.raises(PackagingError) as caught:
+        load_descriptor(tmp_path)
+
+    assert str(caught.value).splitlines() == [
+        f"{tmp_path / 'model.yaml'}: not valid YAML: line 3, column 16: "
+        "mapping values are not allowed here",
+        "    3 |   name: sklearn: 1",
+        "      |                ^",
+    ]
+
+
+def test_a_key_written_twice_is_refused_with_both_lines(tmp_path: Path) -> None:
+    text = yaml.safe_dump(valid(), sort_keys=False) + "name: fraud\n"
+    (tmp_path / "model.yaml").write_text(text)
+    last = len(text.splitlines())
+
+    with pytest.raises(PackagingError) as caught:
+        load_descriptor(tmp_path)
+
+    assert str(caught.value).splitlines()[0] == (
+        f"{tmp_path / 'model.yaml'}: name: duplicate key 'name' at lines 1 and {last}"
+    )
+
+
+def test_an_unknown_key_gets_the_closest_allowed_one(tmp_path: Path) -> None:
+    data = valid()
+    data["samples"][0]["content-type"] = data["samples"][0].pop("content_type")
+
+    assert error_of(tmp_path, data) == (
+        "2 problems: samples[0].content_type: is required; "
+        "samples[0].content-type: unknown key (did you mean content_type?)"
     )
 
 
