@@ -314,8 +314,8 @@ def s3_buckets(resources: Sequence[Resource], config: Mapping[str, Any]) -> list
             for rule in _list(config_resource.props.get("rules")) or [None]:
                 default = _get(rule, "applyServerSideEncryptionByDefault")
                 algorithm = _get(default, "sseAlgorithm")
-                # SSE-KMS is aws:kms, or aws:kms:dsse for dual-layer (S3 API reference,
-                # ServerSideEncryptionByDefault.SSEAlgorithm).
+                # SSE-KMS is aws:kms, or aws:kms:dsse for dual-layer; the others are AES256,
+                # aws:fsx and aws:backup (botocore ``s3`` ServerSideEncryptionByDefault).
                 if _known(algorithm) and algorithm not in ("aws:kms", "aws:kms:dsse"):
                     report(f"default encryption is {algorithm or 'not set'}, not SSE-KMS")
                 elif _known(algorithm):
