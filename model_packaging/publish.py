@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from model_packaging import aws, registry, upload
 from model_packaging.archive import hash_file
@@ -72,6 +73,12 @@ def publish(
     image = _image(manifest, clients.region)
     files = _checked_files(loaded, prefix, progress)
     registry.require_group(clients.sagemaker, manifest.name)
+    _require_same_bucket(
+        clients.sagemaker,
+        registry.find_version(clients.sagemaker, manifest.name, manifest.digest),
+        manifest,
+        bucket,
+    )
     upload.require_bucket(clients.s3, bucket)
     key = kms_key or upload.bucket_kms_key(clients.s3, bucket)
     baseline = _baseline(manifest.baseline, bucket, prefix)
@@ -84,6 +91,8 @@ def publish(
     model_data = f"s3://{bucket}/{prefix}{manifest.artifact.path}"
     existing = registry.find_version(clients.sagemaker, manifest.name, manifest.digest)
     if existing is not None:
+        # Registered by someone else while this run uploaded: it may name another bucket too.
+        _require_same_bucket(clients.sagemaker, existing, manifest, bucket)
         log.info("version %s already holds sha256:%s", existing.arn, manifest.digest)
         wanted = baseline.request() if baseline is not None else None
         if existing.data_quality != wanted:
@@ -210,6 +219,30 @@ def _require_same_baseline(
             " the version registered for the digest points at; a published baseline is never"
             " replaced"
         )
+
+
+def _require_same_bucket(
+    sagemaker: Any, existing: registry.Version | None, manifest: Manifest, bucket: str
+) -> None:
+    """Refuse when the digest's version deploys from another bucket than ``bucket``.
+
+    Returning that version would report an upload to ``bucket`` that no version uses; a second
+    version of the digest would end the one-version-per-digest rule that find_version relies on.
+    """
+    if existing is None:
+        return
+    info = registry.describe_version(sagemaker, existing.arn)
+    if info is None or info.model_data_uri is None:
+        return
+    where = info.model_data_uri.removeprefix("s3://").split("/", 1)[0]
+    if where == bucket:
+        return
+    raise PackagingError(
+        f"{manifest.name} sha256:{manifest.digest} is already registered as version"
+        f" {info.number} with its artifact in {info.model_data_uri}; publish to that"
+        f" bucket (--bucket {where}), or delete version {info.number} from the registry"
+        f" first to register the artifact anew in {bucket}"
+    )
 
 
 def _image(manifest: Manifest, region: str) -> str:
