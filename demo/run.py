@@ -6,6 +6,8 @@ example churn model is trained, built, verified, published, approved and promote
 staging and prod with the release tool's own commands, each promotion committed and shown as a
 ``plan-diff``. On the way the demo shows the gates refusing two promotions, a silent rollback of
 an endpoint caught by ``status --check-deployed``, and ``rollback`` restoring prod's previous pin.
+Last, ``drift-check`` compares two samples of the example's baseline dataset with the baseline
+build made: as they are (no violations), and shifted (flagged feature by feature).
 
 Every command is printed as it runs, its output indented under it. The demo exits 0 only if each
 outcome was the expected one (a refusal refused, a check failed when it should and passed when
@@ -15,6 +17,8 @@ it should); otherwise it prints one line naming the step and exits 1.
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import shlex
 import shutil
@@ -45,6 +49,13 @@ COMMAND_TIMEOUT = 600
 # Version 2 of the example: the same weights, and one more sample request in model.yaml (which
 # ships in the artifact), so a new digest. Its expected answer is the first sample's
 # probability, which the model gives as 0.9853373955224617.
+# What drift-check must say of the shifted sample: one line per shifted feature.
+DRIFT_LINES = (
+    "feature monthly_charges: baseline_drift_check: distance ",
+    "feature support_calls_90d: completeness_check: 80% of values present < baseline 100%",
+    "feature contract_months: baseline_drift_check: distance ",
+)
+
 SAMPLE_V2 = """\
   - name: new-customer-by-name
     content_type: application/json
@@ -187,6 +198,7 @@ class Flow:
         demo.step("Where each stage stands now")
         demo.python("-m", "model_packaging", "status")
         self.expect_pins({"dev": v2, "staging": v2, "prod": v1})
+        self.drift(v1)
 
     def artifact_store(self) -> None:
         demo = self.demo
@@ -210,10 +222,9 @@ class Flow:
         else:
             demo.step(f"{MODEL} version {number}: a change to the model folder, a new artifact")
             model_yaml = workspace.root / EXAMPLE / "model.yaml"
-            demo.say(f"One more sample request, appended to {EXAMPLE}/model.yaml:")
+            demo.say(f"One more sample request, at the end of {EXAMPLE}/model.yaml's samples:")
             demo.show(SAMPLE_V2)
-            with model_yaml.open("a") as fh:
-                fh.write(SAMPLE_V2)
+            model_yaml.write_text(_with_sample(model_yaml.read_text(), SAMPLE_V2))
         if workspace.changed(EXAMPLE):
             demo.commit(change, EXAMPLE)
         out = f"out/{MODEL}-{number}"
@@ -350,6 +361,75 @@ class Flow:
             if pin is None or pin.number != number:
                 found = pin.describe() if pin else "nothing"
                 raise DemoFailed(f"{stage} pins {found}, expected version {number}")
+
+    def drift(self, number: int) -> None:
+        demo = self.demo
+        demo.step(f"Data drift: samples checked against version {number}'s baseline")
+        root = demo.workspace.root
+        out = f"out/{MODEL}-{number}"
+        manifest = json.loads((root / out / "manifest.json").read_text())
+        dataset = root / EXAMPLE / manifest["baseline"]["dataset"]["path"]
+        unshifted, shifted = "out/drift/unshifted.csv", "out/drift/shifted.csv"
+        rows = _drift_samples(dataset, root / unshifted, root / shifted)
+        demo.say(
+            f"Build computed {out}/baseline/ (statistics.json, constraints.json) from"
+            f" {dataset.relative_to(root)}, the pair a Model Monitor schedule takes. Two samples"
+            f" of {rows} of its rows: {unshifted} as they are; {shifted} with monthly_charges"
+            " raised by 35, support_calls_90d missing in every fifth row and a 36-month contract"
+            " (a length the baseline never saw) in two rows of five."
+        )
+        check = ("-m", "model_packaging", "drift-check", "--baseline", out, "--data")
+        demo.python(*check, unshifted, expect_text="no violations")
+        flagged = demo.python(*check, shifted, expect=1)
+        for line in DRIFT_LINES:
+            if not any(found.startswith(line) for found in flagged.splitlines()):
+                raise DemoFailed(f"drift-check did not report {line!r}")
+        demo.say(
+            "drift-check exits 1 and names each shifted feature with the check it fails;"
+            " tenure_months, unchanged, passes."
+        )
+
+
+def _with_sample(text: str, sample: str) -> str:
+    """model.yaml's text with ``sample`` at the end of its top-level ``samples:`` list, which
+    ends at the next line that starts at the first column (a key or a comment)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if line.startswith("samples:")), None)
+    if start is None:
+        raise DemoFailed("model.yaml has no top-level samples list")
+    end = next(
+        (i for i in range(start + 1, len(lines)) if lines[i].strip() and lines[i][0] != " "),
+        len(lines),
+    )
+    return "".join(lines[:end]) + sample + "".join(lines[end:])
+
+
+def _drift_samples(dataset: Path, unshifted: Path, shifted: Path) -> int:
+    """Every fourth row of the baseline dataset, as it is and shifted; the number of rows."""
+    with dataset.open(newline="") as handle:
+        header, *body = csv.reader(handle)
+    try:
+        charges, calls, contract = (
+            header.index(name)
+            for name in ("monthly_charges", "support_calls_90d", "contract_months")
+        )
+    except ValueError:
+        raise DemoFailed(f"{dataset} lacks a column the shifted sample changes") from None
+    sample = body[::4]
+    moved = []
+    for i, row in enumerate(sample):
+        row = list(row)
+        row[charges] = f"{float(row[charges]) + 35:.2f}"
+        if i % 5 == 0:
+            row[calls] = ""
+        if i % 5 in (1, 2):
+            row[contract] = "36"
+        moved.append(row)
+    unshifted.parent.mkdir(parents=True, exist_ok=True)
+    for path, rows in ((unshifted, sample), (shifted, moved)):
+        with path.open("w", newline="") as handle:
+            csv.writer(handle, lineterminator="\n").writerows([header, *rows])
+    return len(sample)
 
 
 def _interrupt(process: subprocess.Popen[str]) -> None:

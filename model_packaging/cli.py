@@ -159,6 +159,8 @@ def _drift_check(args: argparse.Namespace) -> int:
     else:
         for line in report.lines():
             print(line)
+    # The summary follows the lines also where stdout and stderr share one pipe.
+    sys.stdout.flush()
     print(report.summary(), file=sys.stderr)
     return 0 if report.ok else 1
 

@@ -45,6 +45,7 @@ HEADINGS = [
     "Promote churn 2 to prod",
     "Roll churn back to version 1 in prod",
     "Where each stage stands now",
+    "Data drift: samples checked against version 1's baseline",
 ]
 
 
@@ -139,6 +140,33 @@ def test_rollback_restores_prods_previous_pin(demo_run: subprocess.CompletedProc
     final = section[section.index("=== Step 18") :]
     assert re.search(r"^    churn  prod     1 .* serves version 1 ", final, re.MULTILINE)
     assert re.search(r"^    churn  staging  2 .* serves version 2 ", final, re.MULTILINE)
+
+
+def test_drift_check_passes_the_unshifted_sample_and_flags_the_shifted_one_by_feature(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    section = out[out.index("=== Step 19") :]
+    check = "$ python -m model_packaging drift-check --baseline out/churn-1 --data"
+    assert (
+        f"{check} out/drift/unshifted.csv\n"
+        "    no violations: 500 rows within the baseline's 4 features\n" in section
+    )
+    shifted = section[section.index(f"{check} out/drift/shifted.csv\n") :].splitlines()
+    assert re.fullmatch(
+        r"    feature monthly_charges: baseline_drift_check: distance 0\.\d+ > 0\.1 \(Robust"
+        r" L-infinity between the CDFs; 2000 baseline values, 500 sample values\)",
+        shifted[1],
+    )
+    assert shifted[2] == (
+        "    feature support_calls_90d: completeness_check: 80% of values present < baseline"
+        " 100% (100 of 500 missing)"
+    )
+    assert shifted[3].startswith("    feature contract_months: baseline_drift_check: distance 0.")
+    assert (
+        shifted[4] == "    3 violations in 3 features (500 rows against the baseline's 4 features)"
+    )
+    assert not any("tenure_months" in line for line in shifted[1:5])
 
 
 def test_the_server_and_the_scratch_folder_are_gone(
