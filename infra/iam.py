@@ -179,6 +179,134 @@ def execution_role_policy(
     return document(*statements)
 
 
+# Model Monitor's analyzer publishes its per-feature metrics for endpoints to this namespace
+# (SageMaker developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch": data quality,
+# aws/sagemaker/Endpoints/data-metrics). The guide's "CloudWatch Metrics" page for the
+# built-in container and its page on bring-your-own containers spell it
+# /aws/sagemaker/Endpoints/data-metric and /aws/sagemaker/Endpoint/data-metrics; the policy
+# admits all three, so a spelling the analyzer may use is never refused.
+DRIFT_METRIC_NAMESPACES = (
+    "aws/sagemaker/Endpoints/data-metrics",
+    "/aws/sagemaker/Endpoints/data-metric",
+    "/aws/sagemaker/Endpoint/data-metrics",
+)
+
+# Monitoring executions are processing jobs, which log to this group, one stream per job and
+# host (SageMaker developer guide, "Log groups and streams that Amazon SageMaker AI sends":
+# /aws/sagemaker/ProcessingJobs, [processing-job-name]/[hostname]-[epoch_timestamp]). The group
+# is the account's, shared by every processing job, so the program does not own it.
+PROCESSING_LOG_GROUP = "/aws/sagemaker/ProcessingJobs"
+
+
+def monitoring_role_policy(
+    *,
+    partition: str,
+    region: str,
+    account: str,
+    capture_bucket_arn: str,
+    capture_prefix: str,
+    reports_prefix: str,
+    environment_key_arn: str,
+    artifact_bucket_arn: str,
+    baseline_prefix: str,
+    artifact_key_arn: str,
+    analyzer_repository_arn: str,
+) -> Document:
+    """What a model's data-quality monitoring job may do, and nothing more.
+
+    It reads its model's captured requests and the pinned version's baseline, writes its reports
+    under its own prefix, uses the environment key for both and the artifact key to read the
+    baseline, pulls the analyzer image, writes to the processing jobs' log group and publishes
+    the drift metrics. The statements follow "CreateProcessingJob API: Execution Role
+    Permissions" (SageMaker developer guide, "SageMaker AI Roles"), scoped to those resources.
+    """
+    group = f"arn:{partition}:logs:{region}:{account}:log-group:{PROCESSING_LOG_GROUP}"
+    return document(
+        {
+            "Sid": "ReadOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
+        },
+        {
+            "Sid": "ListOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": capture_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
+        },
+        {
+            "Sid": "WriteOwnReports",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{capture_bucket_arn}/{reports_prefix}*",
+        },
+        {
+            # Captures are encrypted with the environment key, and so are the reports: SSE-KMS
+            # reads need kms:Decrypt, writes kms:GenerateDataKey (and kms:Decrypt for multipart
+            # uploads) (Amazon S3 user guide, "Using server-side encryption with AWS KMS keys").
+            "Sid": "EnvironmentKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": environment_key_arn,
+        },
+        {
+            "Sid": "ReadPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{artifact_bucket_arn}/{baseline_prefix}*",
+        },
+        {
+            "Sid": "ListPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": artifact_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{baseline_prefix}*"]}},
+        },
+        {
+            "Sid": "DecryptBaseline",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": artifact_key_arn,
+        },
+        {
+            "Sid": "PullAnalyzer",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            "Resource": analyzer_repository_arn,
+        },
+        {
+            "Sid": "EcrToken",
+            "Effect": "Allow",
+            "Action": "ecr:GetAuthorizationToken",
+            "Resource": "*",
+        },
+        {
+            "Sid": "ProcessingLogGroup",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
+            "Resource": group,
+        },
+        {
+            "Sid": "ProcessingLogStreams",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": f"{group}:log-stream:*",
+        },
+        {
+            "Sid": "DriftMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": list(DRIFT_METRIC_NAMESPACES)}},
+        },
+    )
+
+
 def tls_only_statement(bucket_arn: str) -> Document:
     return {
         "Sid": "DenyInsecureTransport",

@@ -15,6 +15,7 @@ from infra import naming
 from infra.components.alerting import Alerting, AlertingArgs
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.components.dashboard import DashboardArgs, EnvironmentDashboard
+from infra.components.drift_monitor import DriftMonitor, DriftMonitorArgs
 from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from infra.components.model_endpoint import ModelEndpoint, ModelEndpointArgs
 from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -123,6 +124,28 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
                 capture_bucket_arn=capture.arn if capture else None,
             ),
         )
+        drift = None
+        # Settings allow drift monitoring only where the endpoint captures data (rules).
+        if model.drift.enabled and capture is not None:
+            drift = DriftMonitor(
+                f"{name}-drift",
+                DriftMonitorArgs(
+                    model_name=name,
+                    region=region,
+                    partition=partition,
+                    account=account,
+                    settings=model,
+                    tags=naming.model_tags(tags, name),
+                    endpoint_name=endpoint.endpoint_name,
+                    capture_bucket_name=capture.name,
+                    capture_bucket_arn=capture.arn,
+                    environment_key_arn=key.arn,
+                    artifact_bucket_name=shared.require_output("artifact_bucket_name"),
+                    artifact_bucket_arn=shared.require_output("artifact_bucket_arn"),
+                    artifact_key_arn=shared.require_output("artifact_key_arn"),
+                    alert_topic_arn=alerting.topic_arn,
+                ),
+            )
         models[name] = {
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_arn": endpoint.endpoint_arn,
@@ -132,6 +155,9 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
             "role_arn": endpoint.role_arn,
             "alarm_names": endpoint.alarm_names,
             "rollback_alarm_names": endpoint.rollback_alarm_names,
+            # Data-quality monitoring of the captured requests: None and [] when it is off.
+            "drift_schedule_name": drift.schedule_name if drift else None,
+            "drift_alarm_names": drift.alarm_names if drift else [],
             "version": model.version.model_dump(exclude_none=True),
             "challenger": (
                 model.challenger.version.model_dump(exclude_none=True) if model.challenger else None

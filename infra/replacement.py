@@ -74,6 +74,24 @@ _TABLE: dict[str, frozenset[str]] = {
     "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": _regional(
         "modelPackageGroupName"
     ),
+    # terraform-provider-aws internal/service/sagemaker/data_quality_job_definition.go: every
+    # argument but role_arn and tags is ForceNew, and its Update handles tags only, so a new
+    # role_arn would be ignored: the program replaces the definition on it (replace_on_changes
+    # in infra/components/drift_monitor.py), and the table says so.
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": _regional(
+        "dataQualityAppSpecification",
+        "dataQualityBaselineConfig",
+        "dataQualityJobInput",
+        "dataQualityJobOutputConfig",
+        "jobResources",
+        "name",
+        "networkConfig",
+        "roleArn",
+        "stoppingCondition",
+    ),
+    # terraform-provider-aws internal/service/sagemaker/monitoring_schedule.go: name (ForceNew);
+    # monitoring_schedule_config goes through UpdateMonitoringSchedule.
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": _regional("name"),
     # terraform-provider-aws internal/service/appautoscaling/target.go: resource_id,
     # scalable_dimension, service_namespace (ForceNew); the capacities and role go through
     # RegisterScalableTarget.
@@ -180,6 +198,8 @@ _FIXED: dict[str, tuple[str, ...]] = {
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("name",),
     "aws:sagemaker/model:Model": ("name",),
     "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName",),
+    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": ("name",),
+    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("name",),
     # A group has one resource policy (PutModelPackageGroupPolicy takes only the group name).
     "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": ("modelPackageGroupName",),
     # A scalable target is the triple RegisterScalableTarget and DeregisterScalableTarget take.

@@ -22,6 +22,7 @@ from pulumi_aws import sagemaker as sm
 
 from infra import iam, instances, metrics, naming
 from infra.components import dashboard
+from infra.components.drift_monitor import capture_prefix
 from infra.settings import ModelSettings, ModelVersion, Strategy, artifact_prefix
 
 SAGEMAKER = "sagemaker.amazonaws.com"
@@ -194,7 +195,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     log_group_arn=v[3],
                     environment_key_arn=v[4],
                     capture_bucket_arn=v[5],
-                    capture_prefix=f"data-capture/{args.model_name}/" if capture else None,
+                    capture_prefix=capture_prefix(args.model_name) if capture else None,
                     subnet_ids=model.network.subnet_ids,
                     security_group_ids=model.network.security_group_ids,
                     rollback_alarm_arns=list(v[6]),
@@ -272,7 +273,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 enable_capture=True,
                 initial_sampling_percentage=model.data_capture.sampling_percent,
                 destination_s3_uri=pulumi.Output.concat(
-                    "s3://", args.capture_bucket_name or "", f"/data-capture/{args.model_name}/"
+                    "s3://", args.capture_bucket_name or "", "/", capture_prefix(args.model_name)
                 ),
                 kms_key_id=args.environment_key_arn,
                 capture_options=[

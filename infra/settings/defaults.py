@@ -25,12 +25,16 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
             "auto_rollback": False,
         },
         "data_capture": {"enabled": False},
+        # Drift monitoring analyses captured requests, which dev does not capture.
+        "drift": {"enabled": False},
         "log_retention_days": 7,
     },
     "staging": {
         # The baking period is as long as the default rollback alarms take to fire (rules).
         "deployment": {"strategy": "all_at_once", "wait_seconds": 300},
         "data_capture": {"enabled": True, "sampling_percent": 50},
+        # One analysis a day: each runs a processing instance, and staging's drift is a preview.
+        "drift": {"enabled": True, "schedule": "daily"},
         "log_retention_days": 30,
     },
     "prod": {
@@ -42,15 +46,17 @@ MODEL_DEFAULTS: dict[str, dict[str, Any]] = {
             "wait_seconds": 600,
         },
         "data_capture": {"enabled": True, "sampling_percent": 20},
+        "drift": {"enabled": True},
         "log_retention_days": 365,
     },
 }
 # Serverless endpoints get no deployment configuration: guardrails need instances, so their
 # updates are all at once, with no baking period and no termination wait. Nor can they capture
-# data.
+# data, so there is nothing for drift monitoring to analyse.
 SERVERLESS_DEFAULTS: dict[str, Any] = {
     "deployment": {"strategy": "all_at_once", "wait_seconds": 0, "termination_wait_seconds": 0},
     "data_capture": {"enabled": False},
+    "drift": {"enabled": False},
 }
 
 

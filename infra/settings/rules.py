@@ -7,9 +7,11 @@ so a config's problems are all reported at once. Facts about AWS come from ``lim
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 
+from infra.monitor_images import analyzer_image
 from infra.settings import limits
 from infra.settings.problems import Problems
 from infra.settings.schedules import schedule_problem
@@ -73,6 +75,7 @@ def _check_model(name: str, model: ModelSettings, env: EnvironmentSettings, p: P
     _check_logs(path, model, p)
     _check_network(path, model, p)
     _check_deployment(path, model, p)
+    _check_drift(path, model, env.region, p)
     if env.environment == "prod":
         _check_prod_policy(path, model, p)
 
@@ -254,6 +257,56 @@ def _check_network(path: str, model: ModelSettings, p: Problems) -> None:
     for i, group in enumerate(network.security_group_ids):
         if not SECURITY_GROUP_RE.match(group):
             p.add(f"{path}.network.security_group_ids.{i}", f"{group!r} is not a security group id")
+
+
+# --- drift --------------------------------------------------------------------------------
+
+
+def _check_drift(path: str, model: ModelSettings, region: str, p: Problems) -> None:
+    """A data-quality job analyses what the endpoint captures, with the region's analyzer."""
+    drift = model.drift
+    at = f"{path}.drift"
+    if drift.instance_type not in processing_instance_types():
+        p.add(
+            f"{at}.instance_type",
+            f"{drift.instance_type!r} is not a SageMaker processing instance type",
+        )
+    if not drift.enabled:
+        return
+    if model.serverless is not None:
+        # SageMaker developer guide, "Serverless Inference": data capture is among the features
+        # serverless endpoints do not support, and a data-quality job reads only captured data.
+        p.add(
+            f"{at}.enabled",
+            f"serverless endpoints cannot capture data, which drift monitoring analyses; set "
+            f"{at}.enabled: false",
+        )
+    elif not model.data_capture.enabled:
+        # botocore sagemaker EndpointInput.EndpointName: an endpoint "which has enabled
+        # DataCaptureConfig"; without captured requests the job has nothing to read.
+        p.add(
+            f"{at}.enabled",
+            f"drift monitoring analyses captured requests, and {path}.data_capture.enabled is "
+            f"false; set {path}.data_capture.enabled: true or {at}.enabled: false",
+        )
+    elif model.data_capture.sampling_percent == 0:
+        p.add(
+            f"{path}.data_capture.sampling_percent",
+            f"0 captures nothing for drift monitoring ({at}.enabled is true); raise it above 0 "
+            f"or set {at}.enabled: false",
+        )
+    if analyzer_image(region) is None:
+        p.add(f"{at}.enabled", f"SageMaker Model Monitor has no analyzer image in {region}")
+
+
+@functools.lru_cache(maxsize=1)
+def processing_instance_types() -> frozenset[str]:
+    """Instance types a monitoring job accepts, from the API model botocore ships
+    (sagemaker ``MonitoringClusterConfig.InstanceType``, the ``ProcessingInstanceType`` enum)."""
+    import botocore.session
+
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    return frozenset(model.shape_for("ProcessingInstanceType").enum)
 
 
 # --- deployment ---------------------------------------------------------------------------

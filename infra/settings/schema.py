@@ -168,6 +168,39 @@ class DataCapture(_Strict):
     sampling_percent: Annotated[int, Field(ge=0, le=100)] = 20
 
 
+class DriftSchedule(StrEnum):
+    HOURLY = "hourly"
+    DAILY = "daily"
+
+
+class Drift(_Strict):
+    """Data-quality monitoring of the endpoint's captured requests against the pinned version's
+    baseline (``infra/components/drift_monitor.py``)."""
+
+    enabled: bool = False
+    schedule: DriftSchedule = DriftSchedule.HOURLY
+    # The processing instances that run each analysis.
+    instance_type: str = "ml.m5.xlarge"
+    # botocore sagemaker MonitoringClusterConfig.InstanceCount: 1 to 100.
+    instance_count: Annotated[int, Field(ge=1, le=100)] = 1
+    # terraform-provider-aws internal/service/sagemaker/data_quality_job_definition.go:
+    # volume_size_in_gb is validated to 1..512.
+    volume_size_gb: Annotated[int, Field(ge=1, le=512)] = 20
+    # botocore sagemaker MonitoringStoppingCondition.MaxRuntimeInSeconds: "cannot exceed the
+    # frequency of the job ... up to 3600 seconds for an hourly schedule" for data quality; the
+    # provider (data_quality_job_definition.go) validates 1..3600 whatever the schedule.
+    max_runtime_seconds: Annotated[int, Field(ge=1, le=3600)] = 1800
+    # Feature name -> the drift distance (0 to 1) above which an alarm notifies: the alarm
+    # watches the metric feature_baseline_drift_<feature> each analysis emits. A name is
+    # letters, digits, "_", "." and "-" (it is part of resource names), short enough for the
+    # alarm's name, <endpoint>-drift-<feature>, to fit CloudWatch's 255 characters (botocore
+    # cloudwatch PutMetricAlarmInput.AlarmName) after an endpoint name of up to 63.
+    alarms: dict[
+        Annotated[str, Field(min_length=1, max_length=180, pattern=r"^[A-Za-z0-9_.-]+$")],
+        Annotated[float, Field(gt=0, le=1)],
+    ] = {}
+
+
 class Network(_Strict):
     subnet_ids: list[str] = []
     security_group_ids: list[str] = []
@@ -211,6 +244,7 @@ class ModelSettings(_Strict):
     shadow: Shadow | None = None
     deployment: Deployment
     data_capture: DataCapture = DataCapture()
+    drift: Drift = Drift()
     network: Network = Network()
     alarms: Alarms = Alarms()
     log_retention_days: int

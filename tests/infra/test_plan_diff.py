@@ -42,6 +42,8 @@ from tests.infra.plan_checks import (
     component_children,
 )
 
+DRIFT_MONITOR = "mlserve:monitoring:DriftMonitor"
+DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
 NEW_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn/4"
 NEW_DIGEST = "sha256:" + "4" * 64
 
@@ -122,7 +124,8 @@ def test_a_version_bump_changes_only_that_models_resources(repo, plans, stack_co
     # The working tree of the copy is the project's plus the bump: URNs are the project's.
     plan = plans["prod"]
     churn = {r.urn: r for r in component_children(plan, "churn")}
-    outside = sorted(set(kinds) - set(churn))
+    drift = {r.urn: r for r in component_children(plan, "churn-drift", DRIFT_MONITOR)}
+    outside = sorted(set(kinds) - set(churn) - set(drift))
     assert not outside, f"resources outside the churn component changed: {outside}"
     assert not diff["added"] and not diff["removed"], diff
     by_urn = {r["urn"]: r for r in diff["replaced"] + diff["updated"]}
@@ -146,6 +149,10 @@ def test_a_version_bump_changes_only_that_models_resources(repo, plans, stack_co
     assert kinds.get(config) == REPLACED, f"{config}: {kinds.get(config)}"
     assert kinds.get(endpoint) == UPDATED, f"{endpoint}: {kinds.get(endpoint)}"
     assert any(c["path"] == "endpointConfigName" for c in by_urn[endpoint]["changes"])
+    # Drift monitoring moves to the new version's baseline.
+    job = next(u for u, r in drift.items() if r.type == DATA_QUALITY_JOB)
+    assert kinds.get(job) == REPLACED, f"{job}: {kinds.get(job)}"
+    assert "dataQualityBaselineConfig" in by_urn[job]["replacedProperties"]
     assert all(r["collision"] is None for r in diff["replaced"]), diff["replaced"]
 
     outputs = {c["path"]: c for c in diff["outputs"]}
@@ -162,8 +169,10 @@ def test_markdown_and_text_name_the_replacement(repo):
 
     assert markdown.returncode == 0, markdown.stderr
     assert text.returncode == 0, text.stderr
-    assert markdown.stdout.startswith("### Stack `prod`: 2 replaced, 1 updated, ")
-    assert "#### Replaced (2)" in markdown.stdout and "#### Updated (1)" in markdown.stdout
+    # Replaced: the Model, the endpoint configuration and the drift job definition (the new
+    # baseline); updated: the endpoint, the drift role's policy and schedule.
+    assert markdown.stdout.startswith("### Stack `prod`: 3 replaced, 3 updated, ")
+    assert "#### Replaced (3)" in markdown.stdout and "#### Updated (3)" in markdown.stdout
     assert "#### Outputs" in markdown.stdout
     assert f'"{NEW_PACKAGE}"' in markdown.stdout
     assert "replaced for primaryContainer" in text.stdout

@@ -1,0 +1,264 @@
+"""``DriftMonitor``: SageMaker Model Monitor's data-quality analysis of one endpoint.
+
+On the model's schedule, a monitoring job compares what the endpoint captured since the last run
+with the baseline published with the pinned version (``statistics.json`` and
+``constraints.json`` under ``models/<model>/sha256-<hex>/baseline/`` in the artifact store),
+writes its reports to the environment's capture bucket under ``drift-reports/<model>/`` and
+emits one drift metric per feature. Children: the monitoring role and its policy, the
+data-quality job definition, the monitoring schedule, and an alarm per feature the settings
+name (``drift.alarms``), notifying the environment's topic.
+
+The program does not know a model's features (they are in its baseline), so it alarms only on
+the features the stack file lists. It does not alarm on failed analyses: SageMaker reports a
+monitoring execution's failure as its status and as a processing job event, not as a metric, and
+a missing-metric alarm would also fire every hour an endpoint takes no traffic.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+from pulumi_aws import sagemaker as sm
+
+from infra import iam, monitor_images
+from infra.settings.schema import DriftSchedule, ModelSettings
+
+SAGEMAKER = "sagemaker.amazonaws.com"
+
+# Where the analyzer's per-feature metrics for endpoints go, and the dimensions they carry
+# (SageMaker developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch", data quality
+# metrics; "CloudWatch Metrics for Bring Your Own Containers": Endpoint and MonitoringSchedule
+# for real-time endpoints). An alarm without both dimensions matches no data.
+METRIC_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
+
+# botocore sagemaker ScheduleConfig.ScheduleExpression: "Hourly: cron(0 * ? * * *)"; a daily
+# schedule is cron(0 [00-23] ? * * *), here at midnight UTC.
+SCHEDULE_EXPRESSIONS = {
+    DriftSchedule.HOURLY: "cron(0 * ? * * *)",
+    DriftSchedule.DAILY: "cron(0 0 ? * * *)",
+}
+# One analysis, so one value of each drift metric, per period.
+SCHEDULE_SECONDS = {DriftSchedule.HOURLY: 3600, DriftSchedule.DAILY: 86400}
+
+
+def capture_prefix(model_name: str) -> str:
+    """The capture bucket prefix the endpoint's data capture writes to."""
+    return f"data-capture/{model_name}/"
+
+
+def reports_prefix(model_name: str) -> str:
+    """The capture bucket prefix of the model's monitoring reports."""
+    return f"drift-reports/{model_name}/"
+
+
+def baseline_prefix(model_name: str, digest: str) -> str:
+    """Where the release tool publishes a version's baseline in the artifact store."""
+    return f"models/{model_name}/sha256-{digest.removeprefix('sha256:')}/baseline/"
+
+
+def schedule_name(endpoint_name: str) -> str:
+    """The schedule is named after the endpoint it watches: at most 57 + 6 characters, within
+    the 63 botocore sagemaker allows a MonitoringScheduleName."""
+    return f"{endpoint_name}-drift"
+
+
+def drift_metric(feature: str) -> str:
+    return f"{DRIFT_METRIC_PREFIX}{feature}"
+
+
+@dataclass(frozen=True)
+class DriftMonitorArgs:
+    model_name: str
+    region: str
+    partition: str
+    account: pulumi.Input[str]
+    settings: ModelSettings
+    tags: dict[str, str]
+    # The endpoint's name as the endpoint resource outputs it: the job waits for the endpoint.
+    endpoint_name: pulumi.Output[str]
+    capture_bucket_name: pulumi.Input[str]
+    capture_bucket_arn: pulumi.Input[str]
+    environment_key_arn: pulumi.Input[str]
+    artifact_bucket_name: pulumi.Input[str]
+    artifact_bucket_arn: pulumi.Input[str]
+    artifact_key_arn: pulumi.Input[str]
+    alert_topic_arn: pulumi.Input[str]
+
+
+class DriftMonitor(pulumi.ComponentResource):
+    schedule_name: pulumi.Output[str]
+    job_definition_name: pulumi.Output[str]
+    role_arn: pulumi.Output[str]
+    alarm_names: pulumi.Output[list[str]]
+
+    def __init__(
+        self, name: str, args: DriftMonitorArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("mlserve:monitoring:DriftMonitor", name, None, opts)
+        drift = args.settings.drift
+        image = monitor_images.analyzer_image(args.region)
+        # Settings refuse drift monitoring in a region without the analyzer (settings.rules).
+        assert image is not None, f"no Model Monitor analyzer image in {args.region}"
+        child = pulumi.ResourceOptions(parent=self)
+        model, digest = args.model_name, args.settings.version.digest
+
+        role = aws.iam.Role(
+            f"{name}-role",
+            # Under the role path, so the artifact store's bucket and key policies let it read
+            # the baseline across accounts (infra/iam.py, execution_roles_condition).
+            path=iam.ROLE_PATH,
+            description=f"Runs the data-quality monitoring of {model}",
+            assume_role_policy=json.dumps(iam.service_trust(SAGEMAKER)),
+            tags=args.tags,
+            opts=child,
+        )
+        policy = pulumi.Output.all(
+            args.account,
+            args.capture_bucket_arn,
+            args.environment_key_arn,
+            args.artifact_bucket_arn,
+            args.artifact_key_arn,
+        ).apply(
+            lambda v: json.dumps(
+                iam.monitoring_role_policy(
+                    partition=args.partition,
+                    region=args.region,
+                    account=v[0],
+                    capture_bucket_arn=v[1],
+                    capture_prefix=capture_prefix(model),
+                    reports_prefix=reports_prefix(model),
+                    environment_key_arn=v[2],
+                    artifact_bucket_arn=v[3],
+                    baseline_prefix=baseline_prefix(model, digest),
+                    artifact_key_arn=v[4],
+                    analyzer_repository_arn=monitor_images.analyzer_repository_arn(
+                        args.partition, args.region
+                    ),
+                )
+            )
+        )
+        role_policy = aws.iam.RolePolicy(
+            f"{name}-role-policy", role=role.id, policy=policy, opts=child
+        )
+
+        baseline = pulumi.Output.concat(
+            "s3://", args.artifact_bucket_name, "/", baseline_prefix(model, digest)
+        )
+        job = aws.sagemaker.DataQualityJobDefinition(
+            f"{name}-data-quality",
+            role_arn=role.arn,
+            data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
+                image_uri=image,
+                # As the sagemaker SDK's DefaultModelMonitor.create_monitoring_schedule sets it
+                # for enable_cloudwatch_metrics (sagemaker/core/model_monitor/
+                # model_monitoring.py): without it the analyzer emits no drift metrics.
+                environment={"publish_cloudwatch_metrics": "Enabled"},
+            ),
+            data_quality_baseline_config=sm.DataQualityJobDefinitionDataQualityBaselineConfigArgs(
+                constraints_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigConstraintsResourceArgs(
+                    s3_uri=pulumi.Output.concat(baseline, "constraints.json")
+                ),
+                statistics_resource=sm.DataQualityJobDefinitionDataQualityBaselineConfigStatisticsResourceArgs(
+                    s3_uri=pulumi.Output.concat(baseline, "statistics.json")
+                ),
+            ),
+            data_quality_job_input=sm.DataQualityJobDefinitionDataQualityJobInputArgs(
+                endpoint_input=sm.DataQualityJobDefinitionDataQualityJobInputEndpointInputArgs(
+                    endpoint_name=args.endpoint_name
+                )
+            ),
+            data_quality_job_output_config=sm.DataQualityJobDefinitionDataQualityJobOutputConfigArgs(
+                monitoring_outputs=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsArgs(
+                    s3_output=sm.DataQualityJobDefinitionDataQualityJobOutputConfigMonitoringOutputsS3OutputArgs(
+                        s3_uri=pulumi.Output.concat(
+                            "s3://", args.capture_bucket_name, "/", reports_prefix(model)
+                        ),
+                        s3_upload_mode="EndOfJob",
+                    )
+                ),
+                # SSE-KMS with the environment key: the capture bucket refuses other uploads.
+                kms_key_id=args.environment_key_arn,
+            ),
+            job_resources=sm.DataQualityJobDefinitionJobResourcesArgs(
+                cluster_config=sm.DataQualityJobDefinitionJobResourcesClusterConfigArgs(
+                    instance_count=drift.instance_count,
+                    instance_type=drift.instance_type,
+                    volume_size_in_gb=drift.volume_size_gb,
+                    # No volume key: SageMaker encrypts processing volumes with an AWS managed
+                    # key, and a customer key would need the role to create KMS grants.
+                )
+            ),
+            stopping_condition=sm.DataQualityJobDefinitionStoppingConditionArgs(
+                max_runtime_in_seconds=drift.max_runtime_seconds
+            ),
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The first analysis runs as the role: its policy must be in place.
+                depends_on=[role_policy],
+                # role_arn is neither ForceNew nor updated by the provider ("Tags only" in
+                # resourceDataQualityJobDefinitionUpdate, terraform-provider-aws
+                # internal/service/sagemaker/data_quality_job_definition.go): a new role would
+                # be ignored, so a change replaces the (auto-named) definition.
+                replace_on_changes=["roleArn"],
+            ),
+        )
+        schedule = aws.sagemaker.MonitoringSchedule(
+            f"{name}-schedule",
+            name=args.endpoint_name.apply(schedule_name),
+            monitoring_schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigArgs(
+                monitoring_type="DataQuality",
+                monitoring_job_definition_name=job.name,
+                schedule_config=sm.MonitoringScheduleMonitoringScheduleConfigScheduleConfigArgs(
+                    schedule_expression=SCHEDULE_EXPRESSIONS[drift.schedule]
+                ),
+            ),
+            tags=args.tags,
+            opts=child,
+        )
+
+        period = SCHEDULE_SECONDS[drift.schedule]
+        alarms = [
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{feature}",
+                name=pulumi.Output.concat(args.endpoint_name, f"-drift-{feature}"),
+                alarm_description=(
+                    f"Drift of feature {feature} from the baseline of the pinned version above "
+                    f"{threshold:g} ({drift.schedule.value} data-quality analysis)"
+                ),
+                namespace=METRIC_NAMESPACE,
+                metric_name=drift_metric(feature),
+                dimensions=pulumi.Output.all(args.endpoint_name, schedule.name).apply(
+                    lambda v: {"Endpoint": v[0], "MonitoringSchedule": v[1]}
+                ),
+                statistic="Maximum",
+                period=period,
+                evaluation_periods=1,
+                threshold=threshold,
+                comparison_operator="GreaterThanThreshold",
+                # No analysis, no value: no traffic is not drift.
+                treat_missing_data="notBreaching",
+                alarm_actions=[args.alert_topic_arn],
+                ok_actions=[args.alert_topic_arn],
+                tags=args.tags,
+                opts=child,
+            )
+            for feature, threshold in sorted(drift.alarms.items())
+        ]
+
+        self.schedule_name = schedule.name
+        self.job_definition_name = job.name
+        self.role_arn = role.arn
+        self.alarm_names = pulumi.Output.all(*(a.name for a in alarms))
+        self.register_outputs(
+            {
+                "schedule_name": self.schedule_name,
+                "job_definition_name": self.job_definition_name,
+                "role_arn": self.role_arn,
+                "alarm_names": self.alarm_names,
+            }
+        )
