@@ -8,6 +8,8 @@ as its sentinels; these tests build the same arguments the analyzer server build
 from __future__ import annotations
 
 import json
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +165,66 @@ def test_pulumi_policy_yaml_runs_the_project_virtualenv() -> None:
     venv = (ROOT / "policy" / project["runtime"]["options"]["virtualenv"]).resolve()
     assert venv == (ROOT / "venv").resolve()
     assert json.loads((ROOT / "policy" / "config" / "prod.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def analyzer() -> Iterator[Any]:
+    """The pack started as the CLI starts it: ``python -m pulumi.policy <engine> .`` in policy/,
+    with the interpreter PulumiPolicy.yaml names; it prints the port of its gRPC server."""
+    import grpc
+    from pulumi.runtime.proto import analyzer_pb2_grpc
+
+    python = ROOT / "venv" / "bin" / "python"
+    process = subprocess.Popen(
+        [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
+        cwd=ROOT / "policy",
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        port = process.stdout.readline().strip()
+        if not port:
+            process.kill()
+            pytest.fail(f"the policy pack did not start: {process.communicate()[1]}")
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield analyzer_pb2_grpc.AnalyzerStub(channel)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def analyze(analyzer: Any, type_: str, props: dict[str, Any]) -> list[tuple[str, str]]:
+    from google.protobuf import struct_pb2
+    from pulumi.runtime.proto import analyzer_pb2
+
+    properties = struct_pb2.Struct()
+    properties.update(props)
+    request = analyzer_pb2.AnalyzeRequest(
+        type=type_, properties=properties, urn=f"urn:pulumi:prod::mlserve::{type_}::r", name="r"
+    )
+    response = analyzer.Analyze(request)
+    return [(d.policyName, d.message.splitlines()[-1]) for d in response.diagnostics]
+
+
+def test_the_started_pack_serves_every_rule(analyzer: Any) -> None:
+    from google.protobuf import empty_pb2
+
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    assert info.name == pack.PACK_NAME
+    assert sorted(p.name for p in info.policies) == sorted(r.name for r in rules.RULES)
+
+
+def test_the_started_pack_reports_violations_and_passes_unknowns(analyzer: Any) -> None:
+    tags = {"environment": "prod", "owner": "ml-platform", "cost-center": "cc-4200"}
+    managed = {"kmsMasterKeyId": "alias/aws/sns", "tags": tags}
+    assert analyze(analyzer, rules.TOPIC, managed) == [
+        (
+            "customer-kms-keys",
+            "topic (kmsMasterKeyId) uses the AWS managed key alias/aws/sns, not a customer "
+            "managed key",
+        )
+    ]
+    unknown = {"kmsMasterKeyId": UNKNOWN_STRING_VALUE, "tags": tags}
+    assert analyze(analyzer, rules.TOPIC, unknown) == []
