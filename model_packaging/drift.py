@@ -245,6 +245,7 @@ def compare(
     expected = _features(constraints, CONSTRAINTS)
     baseline_stats = _features(statistics, STATISTICS)
     observed = _features(sample, "the sample's statistics")
+    rows = _item_count(sample, "the sample's statistics")
     violations: list[Violation] = []
     for name, constraint in expected.items():
         where = f"{CONSTRAINTS}: feature {name}"
@@ -265,7 +266,7 @@ def compare(
             )
             continue
         violations += _feature_violations(
-            name, constraint, baseline_stats.get(name), found, feature_config
+            name, constraint, baseline_stats.get(name), found, feature_config, rows
         )
     for name in observed:
         if name not in expected:
@@ -289,11 +290,12 @@ def _feature_violations(
     baseline: Mapping[str, Any] | None,
     sample: Mapping[str, Any],
     config: Config,
+    rows: int,
 ) -> list[Violation]:
     found: list[Violation] = []
     expected_type = constraint.get("inferred_type", "Unknown")
     sample_type = sample.get("inferred_type", "Unknown")
-    present, missing = _common(sample)
+    present, missing = _common(sample, rows)
 
     # data_type_check. "Expected match" in Model Monitor's own descriptions is the threshold as a
     # share of matching values (Deequ's suggested type constraint asserts a ratio of 1,
@@ -506,10 +508,13 @@ def _stats_block(feature: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def _common(feature: Mapping[str, Any]) -> tuple[int, int]:
-    common = _stats_block(feature).get("common") or {}
-    present, missing = common.get("num_present", 0), common.get("num_missing", 0)
-    return int(present), int(missing)
+def _common(feature: Mapping[str, Any], rows: int) -> tuple[int, int]:
+    """(present, missing); a feature of no present value (inferred_type Unknown) has no
+    statistics block, and every row misses it."""
+    common = _stats_block(feature).get("common")
+    if not isinstance(common, dict):
+        return 0, rows
+    return int(common.get("num_present", 0)), int(common.get("num_missing", 0))
 
 
 def _sketch_items(feature: Mapping[str, Any], where: str) -> list[tuple[float, int]]:

@@ -187,6 +187,18 @@ def test_more_missing_values_fail_completeness_and_the_type_share() -> None:
     assert found[0].description.startswith("83.33% of values are Integral < expected 100%")
 
 
+def test_a_column_with_no_value_at_all_fails_completeness() -> None:
+    # baseline.compute writes a feature with no present value as its name and type Unknown.
+    sample = statistics(
+        {"name": "tenure", "inferred_type": "Unknown"},
+        strings("plan", ["basic"] * 60 + ["premium"] * 40),
+        rows=100,
+    )
+    found = compare(BASE, BASE_CONSTRAINTS, sample)
+    assert checks(found) == [("tenure", "completeness_check")]
+    assert found[0].description == "0% of values present < baseline 100% (100 of 100 missing)"
+
+
 def test_a_new_category_fails_the_domain_and_moves_the_frequencies() -> None:
     sample = statistics(
         numeric("tenure", list(range(1000))),
