@@ -210,10 +210,11 @@ def _document(value: Any) -> Any:
     if value is None or value is UNKNOWN or isinstance(value, Mapping):
         return value
     if isinstance(value, str):
+        # A string that is no JSON document is refused by the provider before AWS sees it.
         try:
             parsed = json.loads(value)
         except ValueError:
-            return {"Statement": [{"Sid": "(not JSON)"}]}
+            return None
         return parsed if isinstance(parsed, Mapping) else None
     return None
 
@@ -703,7 +704,7 @@ def prod_endpoints(resources: Sequence[Resource], config: Mapping[str, Any]) -> 
                 report("no rollback alarm: set deploymentConfig.autoRollbackConfiguration.alarms")
             for alarm in _list(alarms):
                 name = _get(alarm, "alarmName")
-                if isinstance(name, str) and name not in alarm_names:
+                if isinstance(name, str) and UNKNOWN not in alarm_names and name not in alarm_names:
                     report(f"rollback alarm {name} is not an alarm of this stack")
         capture = configuration.props.get("dataCaptureConfig")
         enabled = _get(capture, "enableCapture")
@@ -973,6 +974,10 @@ def read_policy_config(path: Path) -> dict[str, RuleConfig]:
         raise PolicyConfigError(f"{where}: not a readable JSON document ({exc})") from exc
     if not isinstance(document, dict):
         raise PolicyConfigError(f"{where}: must be a JSON object of rule names")
+    if "all" in document:
+        raise PolicyConfigError(
+            f"{where}: all: one level for every rule is not accepted; name each advisory rule"
+        )
     unknown = sorted(set(document) - set(RULES_BY_NAME))
     if unknown:
         raise PolicyConfigError(f"{where}: {unknown[0]}: no such rule")

@@ -617,6 +617,10 @@ def write(tmp_path: Path, content: Any) -> Path:
     [
         ({"no-such-rule": "advisory"}, "stack.json: no-such-rule: no such rule"),
         (
+            {"all": "advisory"},
+            "stack.json: all: one level for every rule is not accepted; name each advisory rule",
+        ),
+        (
             {"required-tags": "advisory"},
             "stack.json: required-tags.enforcementLevel: the rule is mandatory; a stack's policy "
             "config may relax advisory rules only",
