@@ -228,3 +228,13 @@ def test_the_started_pack_reports_violations_and_passes_unknowns(analyzer: Any) 
     ]
     unknown = {"kmsMasterKeyId": UNKNOWN_STRING_VALUE, "tags": tags}
     assert analyze(analyzer, rules.TOPIC, unknown) == []
+
+
+def test_the_scanners_intents_are_all_covered() -> None:
+    """The checkov checks, Security Hub controls and AWS Config rule the pack stands in for."""
+    covered = {control for rule in rules.RULES for control in rule.controls}
+    checkov = {f"CKV_AWS_{n}" for n in (98, 370, 145, 379, 21, 18, 300, 7, 33, 158, 338, 319, 26)}
+    checkov |= {"CKV_AWS_367", "CKV_AWS_368", "CKV_AWS_369"}
+    others = {"SageMaker.4", "SageMaker.5", "SNS.1", "sagemaker-model-in-vpc"}
+    assert checkov | others <= covered
+    assert rules.RULES_BY_NAME["sagemaker-model-in-vpc"].enforcement == "advisory"
