@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
@@ -76,10 +77,11 @@ def build(
 ) -> BuildResult:
     """Package ``model_dir`` into ``out_dir``: model.tar.gz (or model/) and manifest.json.
 
-    Every check runs before the first byte is written, so a refused folder leaves nothing
-    behind. The artifact's bytes depend only on the folder's file names, contents and
-    executable bits (see archive.py), never on times, owners, umask or ``threads`` (how many
-    threads compress; one per CPU by default).
+    A refused folder leaves nothing behind: the checks that only read model.yaml and the folder
+    run first, and the image lookup and the baseline, which run beside the compression, must
+    succeed before any output is moved into place. The artifact's bytes depend only on the
+    folder's file names, contents and executable bits (see archive.py), never on times, owners,
+    umask or ``threads`` (how many threads compress; one per CPU by default).
     """
     if compression not in ARTIFACT_PATHS:
         raise PackagingError(f"compression {compression!r}: must be one of gzip, none")
@@ -97,26 +99,49 @@ def build(
         )
     if out_dir.resolve().is_relative_to(model_dir.resolve()):
         raise PackagingError(f"{out_dir}: the output folder must not be inside {model_dir}")
-    images = resolve_images(
-        descriptor.framework, descriptor.image_regions, model_dir / DESCRIPTOR_NAME
-    )
     samples = [
         SampleRecord.with_body(
             s.name, s.content_type, s.accept, s.request_bytes(model_dir), s.expected
         )
         for s in descriptor.samples
     ]
-    baseline = _compute_baseline(descriptor, model_dir)
 
     artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
     manifest_path = out_dir / MANIFEST_NAME
+    created = not out_dir.exists()
+    # The image lookup (the sagemaker SDK's import when the cache lacks an answer) and the
+    # baseline (its readers' import and a pass over the dataset) mostly hold the GIL, the
+    # compression mostly does not: run beside it, they cost little more than nothing.
+    with ThreadPoolExecutor(2, thread_name_prefix="build") as beside:
+        images_job = beside.submit(
+            resolve_images,
+            descriptor.framework,
+            descriptor.image_regions,
+            model_dir / DESCRIPTOR_NAME,
+        )
+        baseline_job = beside.submit(_compute_baseline, descriptor, model_dir)
+
+        def ready() -> None:
+            images_job.result()
+            baseline_job.result()
+
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            with progress_bar(
+                sum(f.size for f in files), f"build {descriptor.name}", progress
+            ) as bar:
+                if compression == "gzip":
+                    written = _write_tarball(files, artifact_path, bar.update, threads, ready)
+                else:
+                    written = _write_tree(files, artifact_path, bar.update, ready)
+        except OSError as exc:  # a full disk or an unwritable folder is the user's to fix
+            _remove_new_folder(out_dir, created)
+            raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
+        except BaseException:
+            _remove_new_folder(out_dir, created)
+            raise
+    images, baseline = images_job.result(), baseline_job.result()
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with progress_bar(sum(f.size for f in files), f"build {descriptor.name}", progress) as bar:
-            if compression == "gzip":
-                written = _write_tarball(files, artifact_path, bar.update, threads)
-            else:
-                written = _write_tree(files, artifact_path, bar.update)
         if baseline is not None:
             write_baseline(baseline.documents, out_dir / BASELINE_DIR)
         manifest = _manifest(descriptor, compression, written, images, samples, model_dir, baseline)
@@ -202,11 +227,14 @@ def _file_record(name: str, document: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def _write_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
+def _write_file(
+    path: Path, write: Callable[[BinaryIO], T], ready: Callable[[], object] = lambda: None
+) -> T:
     """Write ``path`` through a temporary file in the same folder, then move it into place.
 
     fsync before the rename: without it a crash can leave the final name pointing at a file
-    whose data never reached the disk.
+    whose data never reached the disk. ``ready`` runs just before the rename; if it raises, the
+    previous file stays.
     """
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
     try:
@@ -215,6 +243,7 @@ def _write_file(path: Path, write: Callable[[BinaryIO], T]) -> T:
             out.flush()
             os.fsync(out.fileno())
         os.chmod(temp, 0o644)
+        ready()
         os.replace(temp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -228,20 +257,28 @@ def _write_tarball(
     path: Path,
     progress: Callable[[int], object],
     threads: int | None,
+    ready: Callable[[], object],
 ) -> WrittenArtifact:
     # None leaves the choice to write_tar_gz: one thread per CPU.
     options = {} if threads is None else {"threads": threads}
-    return _write_file(path, lambda out: write_tar_gz(files, out, progress, **options))
+    return _write_file(path, lambda out: write_tar_gz(files, out, progress, **options), ready)
 
 
 def _write_tree(
-    files: Sequence[SourceFile], path: Path, progress: Callable[[int], object]
+    files: Sequence[SourceFile],
+    path: Path,
+    progress: Callable[[int], object],
+    ready: Callable[[], object],
 ) -> WrittenArtifact:
-    """Copy into a temporary folder, then swap it in; the old folder is removed afterwards."""
+    """Copy into a temporary folder, then swap it in; the old folder is removed afterwards.
+
+    ``ready`` runs just before the swap; if it raises, the previous folder stays.
+    """
     temp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial"))
     try:
         records = copy_tree(files, temp, progress)
         temp.chmod(0o755)
+        ready()
         if path.exists():
             retired = temp.with_name(temp.name.replace(".partial", ".old"))
             os.replace(path, retired)
@@ -253,6 +290,13 @@ def _write_tree(
         shutil.rmtree(temp, ignore_errors=True)
         raise
     return WrittenArtifact(records, listing_digest(records), sum(r.size for r in records))
+
+
+def _remove_new_folder(folder: Path, created: bool) -> None:
+    """Remove the output folder this build created, if nothing was moved into it."""
+    if created:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _remove(path: Path) -> None:
