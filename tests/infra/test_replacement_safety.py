@@ -100,6 +100,22 @@ def add_shadow(config: Config) -> None:
     churn["shadow"]["version"]["package"] = churn["version"]["package"][:-1] + "8"
 
 
+def enable_drift(config: Config) -> None:
+    """dev's churn with data capture and drift monitoring on: a new DriftMonitor, a new
+    endpoint configuration (data capture), a capture bucket."""
+    churn = _models(config)["churn"]
+    churn["data_capture"] = {"enabled": True}
+    churn["drift"] = {"enabled": True, "alarms": {"tenure_months": 0.3}}
+
+
+def daily_drift(config: Config) -> None:
+    _models(config)["churn"]["drift"]["schedule"] = "daily"
+
+
+def bigger_drift_job(config: Config) -> None:
+    _models(config)["fraud"]["drift"] = {"instance_type": "ml.m5.2xlarge"}
+
+
 def edit_group_description(config: Config) -> None:
     _models(config)["churn"]["description"] = "Churn propensity, retrained monthly"
 
@@ -125,6 +141,9 @@ CASES: dict[str, tuple[str, Edit | None, Edit]] = {
     "network isolation off": ("prod", None, no_isolation),
     "higher max_instances": ("prod", None, scale_further),
     "add a shadow variant": ("staging", None, add_shadow),
+    "enable drift": ("dev", None, enable_drift),
+    "daily drift analysis": ("prod", None, daily_drift),
+    "bigger drift analysis instances": ("prod", None, bigger_drift_job),
     "edit a group description": ("shared", None, edit_group_description),
     "add a reader account": ("shared", None, add_reader_account),
 }
