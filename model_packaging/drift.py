@@ -342,7 +342,7 @@ def _feature_violations(
     # categorical_values_check: the share of a String feature's values inside the baseline's
     # domain must reach domain_content_threshold (the same reading as data_type_check; Deequ's
     # isContainedIn asserts a compliance ratio).
-    domains = (constraint.get("string_constraints") or {}).get("domains")
+    domains = _dig(constraint, "string_constraints", "domains")
     if expected_type == "String" and isinstance(domains, list) and domains and present:
         counts = _categories(sample)
         if counts:
@@ -514,7 +514,14 @@ def _common(feature: Mapping[str, Any], rows: int) -> tuple[int, int]:
     common = _stats_block(feature).get("common")
     if not isinstance(common, dict):
         return 0, rows
-    return int(common.get("num_present", 0)), int(common.get("num_missing", 0))
+    present, missing = common.get("num_present", 0), common.get("num_missing", 0)
+    if not all(
+        isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in (present, missing)
+    ):
+        raise PackagingError(
+            f"feature {feature.get('name')}: common.num_present and num_missing must be counts"
+        )
+    return present, missing
 
 
 def _sketch_items(feature: Mapping[str, Any], where: str) -> list[tuple[float, int]]:
@@ -523,14 +530,17 @@ def _sketch_items(feature: Mapping[str, Any], where: str) -> list[tuple[float, i
     block = feature.get("numerical_statistics")
     if not isinstance(block, dict):
         return []
-    kll = (block.get("distribution") or {}).get("kll") or {}
-    data = (kll.get("sketch") or {}).get("data") or []
+    data = _dig(block, "distribution", "kll", "sketch", "data") or []
     if not isinstance(data, list):
         raise PackagingError(f"{where}: distribution.kll.sketch.data must be a list of lists")
     items: list[tuple[float, int]] = []
     for level, compactor in enumerate(data):
-        if not isinstance(compactor, list):
-            raise PackagingError(f"{where}: distribution.kll.sketch.data[{level}] is not a list")
+        if not isinstance(compactor, list) or not all(
+            isinstance(value, int | float) and not isinstance(value, bool) for value in compactor
+        ):
+            raise PackagingError(
+                f"{where}: distribution.kll.sketch.data[{level}] must be a list of numbers"
+            )
         items += [(float(value), 1 << level) for value in compactor]
     return items
 
@@ -539,7 +549,9 @@ def _categories(feature: Mapping[str, Any]) -> dict[str, int]:
     block = feature.get("string_statistics")
     if not isinstance(block, dict):
         return {}
-    buckets = (block.get("distribution") or {}).get("categorical", {}).get("buckets") or []
+    buckets = _dig(block, "distribution", "categorical", "buckets") or []
+    if not isinstance(buckets, list):
+        buckets = [buckets]
     counts: dict[str, int] = {}
     for i, bucket in enumerate(buckets):
         if not isinstance(bucket, dict) or not isinstance(bucket.get("count"), int):
@@ -550,6 +562,15 @@ def _categories(feature: Mapping[str, Any]) -> dict[str, int]:
         value = str(bucket.get("value"))
         counts[value] = counts.get(value, 0) + bucket["count"]
     return counts
+
+
+def _dig(document: Any, *keys: str) -> Any:
+    """``document[k1][k2]...``, or None where a level is missing or not an object."""
+    for key in keys:
+        if not isinstance(document, dict):
+            return None
+        document = document.get(key)
+    return document
 
 
 def _merged(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -590,3 +590,41 @@ def test_a_sample_with_a_header_and_no_rows_exits_2(
     assert (status, out) == (2, "")
     assert err.startswith(f"error: {path}: ")
     assert err.count("\n") == 1
+
+
+def _paths(document: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    found = [prefix] if prefix else []
+    if isinstance(document, dict):
+        for key, value in document.items():
+            found += _paths(value, (*prefix, key))
+    elif isinstance(document, list):
+        for i, value in enumerate(document[:3]):
+            found += _paths(value, (*prefix, i))
+    return found
+
+
+def _replaced(document: Any, path: tuple[Any, ...], value: Any) -> Any:
+    copy = json.loads(json.dumps(document))
+    target = copy
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    return copy
+
+
+@pytest.mark.parametrize("which", ["statistics", "constraints", "sample"])
+def test_any_ill_typed_value_in_the_documents_is_a_packaging_error_or_nothing(which: str) -> None:
+    # Every key of every document, replaced by each JSON kind: the check either runs or says
+    # what is wrong in one line; it never fails with a Python error.
+    sample = statistics(
+        numeric("tenure", list(range(300, 1300))),
+        strings("plan", ["basic"] * 400 + ["premium"] * 500 + ["family"] * 100),
+    )
+    documents = {"statistics": BASE, "constraints": BASE_CONSTRAINTS, "sample": sample}
+    for path in _paths(documents[which]):
+        for value in (None, "x", [], {}, -1, True, 2.5, [None], [["x"]]):
+            changed = dict(documents, **{which: _replaced(documents[which], path, value)})
+            try:
+                compare(changed["statistics"], changed["constraints"], changed["sample"])
+            except PackagingError as exc:
+                assert "\n" not in str(exc)
