@@ -283,13 +283,20 @@ def _update(features: list[_Feature], batch: list[Any]) -> int:
 # --- summaries -----------------------------------------------------------------------------
 
 
+_GOLDEN = (math.sqrt(5) - 1) / 2
+# A block leaves its groups with at most this many times k items; the ordinary compactions,
+# over items merged from many groups, take it from there.
+_GROUPED_KEEP = 8
+
+
 class KllSketch:
     """A KLL quantile sketch (Karnin, Lang, Liberty 2016) with deterministic compactions.
 
     Level ``h`` holds items of weight ``2**h``. A level that outgrows its capacity
     (``ceil(k * c**depth)``, at least 2, depth counted from the top level) is sorted and
-    every other item moves up a level; which half (odd or even positions) alternates per level
-    instead of being drawn at random, so the same input gives the same sketch. An odd item
+    every other item moves up a level. Which half (odd or even positions) is not drawn at
+    random but follows a low-discrepancy sequence per level, so the same input gives the same
+    sketch and the halves still balance. An odd item
     stays behind, so the total weight always equals the number of items. The retained items
     number about ``k / (1 - c)``; the rank error is that of a KLL sketch of this ``k``
     (DataSketches documents about 1.65% for k=200 and less for larger k).
@@ -298,7 +305,7 @@ class KllSketch:
     def __init__(self, k: int = KLL_K, c: float = KLL_C) -> None:
         self.k, self.c = k, c
         self.levels: list[np.ndarray] = [np.empty(0)]
-        self._offsets: list[int] = [0]
+        self._compactions: list[int] = [0]
         self.n = 0
 
     def capacity(self, level: int) -> int:
@@ -316,35 +323,49 @@ class KllSketch:
     def _add_groups(self, groups: np.ndarray) -> None:
         """Compact a block's items in groups of ``k`` before they join the levels.
 
-        Sorting many short rows costs far less than sorting the whole block, and compacting
-        each group on its own is what a level of capacity ``k`` would do with them: the
-        block's items climb, halving, until they number at most ``k`` and join that level.
+        Sorting many short rows costs far less than sorting the whole block. Each sorted group
+        keeps every ``s``-th item (``s`` the smallest power of two that leaves at most
+        ``_GROUPED_KEEP * k`` of the block), at weight ``s``, from a different offset per group:
+        offsets spread evenly over ``0..s-1``, so the groups' rounding errors cancel instead of
+        adding up, as a random offset's would on average.
         """
-        groups = np.sort(groups, axis=1)
+        rows, width = groups.shape
         level = 0
-        while groups.size > self.k and groups.shape[1] > 1:
-            if level + 1 == len(self.levels):
-                self.levels.append(np.empty(0))
-                self._offsets.append(0)
-            # Neighbouring groups keep opposite halves, so their rounding errors cancel.
-            odd = (np.arange(len(groups)) + self._offsets[level]) % 2 == 1
-            groups = np.where(odd[:, None], groups[:, 1::2], groups[:, 0::2])
-            self._offsets[level] ^= len(groups) % 2
+        while rows * (width >> level) > _GROUPED_KEEP * self.k and (width >> level) > 1:
             level += 1
-        self.levels[level] = np.concatenate([self.levels[level], groups.ravel()])
+        self._ensure(level)
+        stride = 1 << level
+        offsets = self._offsets_for(level, rows, stride)
+        positions = offsets[:, None] + stride * np.arange(width // stride)[None, :]
+        kept = np.take_along_axis(np.sort(groups, axis=1), positions, axis=1)
+        self.levels[level] = np.concatenate([self.levels[level], kept.ravel()])
+
+    def _offsets_for(self, level: int, count: int, stride: int) -> np.ndarray:
+        """The next ``count`` offsets in ``0..stride-1`` of ``level``'s sequence.
+
+        The sequence is the golden-ratio (Weyl) sequence: deterministic, and as evenly spread
+        over any run of compactions as a sequence can be.
+        """
+        start = self._compactions[level]
+        self._compactions[level] += count
+        fractions = np.modf((start + np.arange(count)) * _GOLDEN)[0]
+        return (fractions * stride).astype(np.int64)
+
+    def _ensure(self, level: int) -> None:
+        while len(self.levels) <= level:
+            self.levels.append(np.empty(0))
+            self._compactions.append(0)
 
     def _compact(self) -> None:
         level = 0
         while level < len(self.levels):
             items = self.levels[level]
             if len(items) > self.capacity(level):
-                if level + 1 == len(self.levels):
-                    self.levels.append(np.empty(0))
-                    self._offsets.append(0)
+                self._ensure(level + 1)
                 items = np.sort(items)
                 kept = items[len(items) - len(items) % 2 :]
-                promoted = items[self._offsets[level] : len(items) - len(kept) : 2]
-                self._offsets[level] ^= 1
+                offset = int(self._offsets_for(level, 1, 2)[0])
+                promoted = items[offset : len(items) - len(kept) : 2]
                 self.levels[level] = kept
                 self.levels[level + 1] = np.concatenate([self.levels[level + 1], promoted])
             level += 1
