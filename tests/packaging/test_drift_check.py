@@ -621,8 +621,9 @@ def test_any_ill_typed_value_in_the_documents_is_a_packaging_error_or_nothing(wh
         strings("plan", ["basic"] * 400 + ["premium"] * 500 + ["family"] * 100),
     )
     documents = {"statistics": BASE, "constraints": BASE_CONSTRAINTS, "sample": sample}
+    kinds: tuple[Any, ...] = (None, "x", [], {}, -1, True, 2.5, [None], [["x"]])
     for path in _paths(documents[which]):
-        for value in (None, "x", [], {}, -1, True, 2.5, [None], [["x"]]):
+        for value in kinds:
             changed = dict(documents, **{which: _replaced(documents[which], path, value)})
             try:
                 compare(changed["statistics"], changed["constraints"], changed["sample"])
