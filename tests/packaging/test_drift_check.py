@@ -629,3 +629,14 @@ def test_any_ill_typed_value_in_the_documents_is_a_packaging_error_or_nothing(wh
                 compare(changed["statistics"], changed["constraints"], changed["sample"])
             except PackagingError as exc:
                 assert "\n" not in str(exc)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--baseline", "b"], ["--data", "d.csv"], ["--baseline", "b", "--data", "d.csv", "--csv"]],
+)
+def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["drift-check", *args])
+    assert raised.value.code == 2
+    assert "usage: python -m model_packaging drift-check" in capsys.readouterr().err
