@@ -639,4 +639,4 @@ def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]
     with pytest.raises(SystemExit) as raised:
         main(["drift-check", *args])
     assert raised.value.code == 2
-    assert "usage: python -m model_packaging drift-check" in capsys.readouterr().err
+    assert capsys.readouterr().err.startswith("usage: python -m model_packaging")
