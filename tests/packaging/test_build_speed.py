@@ -208,3 +208,20 @@ def test_a_region_without_a_monitor_image_is_a_clear_error(tmp_path: Path) -> No
     ):
         build(folder, tmp_path / "out", progress=False)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_lookup_beside_the_compression_keeps_the_previous_output(tmp_path: Path) -> None:
+    """The lookup runs while the artifact is written; the artifact moves into place only once
+    the lookup succeeded, so the earlier build's files stay as they were."""
+    folder = model_folder(tmp_path)
+    out = tmp_path / "out"
+    build(folder, out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (folder / "weights.bin").write_bytes(b"changed")
+    yaml_path = folder / "model.yaml"
+    yaml_path.write_text(yaml_path.read_text().replace("eu-west-1", "xx-nowhere-1"))
+
+    with pytest.raises(PackagingError, match="no Model Monitor analyzer image for xx-nowhere-1"):
+        build(folder, out, progress=False)
+
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
