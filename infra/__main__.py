@@ -1,7 +1,10 @@
-"""``python -m infra``: the offline plan of a stack, and how a change alters it.
+"""``python -m infra`` (installed as ``mlserve-infra``): the offline plan of a stack, and how a
+change alters it.
 
 - ``plan STACK [--config-file FILE] [--json]``
 - ``plan-diff STACK... --base REV [--format text|markdown|json]``
+
+Stack files are read from the checkout this package is in, whatever the working directory.
 """
 
 from __future__ import annotations
@@ -11,21 +14,26 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from infra import __version__, arguments
 from infra.settings import SettingsError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m infra",
-        description="Evaluate the Pulumi program offline, under mocks, and show what it registers.",
+        description="Evaluate the Pulumi program offline, under mocks, and show what it registers."
+        " Also installed as the mlserve-infra command.",
     )
+    parser.add_argument("--version", action="version", version=f"mlserve {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="list every resource a stack registers")
-    plan.add_argument("stack", metavar="STACK", help="shared, dev, staging, prod, ...")
+    plan.add_argument(
+        "stack", type=arguments.stack_name, metavar="STACK", help="shared, dev, staging, prod, ..."
+    )
     plan.add_argument(
         "--config-file",
-        type=Path,
+        type=arguments.existing_file,
         metavar="FILE",
         help="a stack-format YAML file to evaluate instead of stacks/Pulumi.STACK.yaml",
     )
@@ -44,9 +52,19 @@ def build_parser() -> argparse.ArgumentParser:
             "removed, updated and replaced, and the stack outputs that change."
         ),
     )
-    diff.add_argument("stacks", nargs="+", metavar="STACK", help="shared, dev, staging, prod, ...")
     diff.add_argument(
-        "--base", required=True, metavar="REV", help="the revision to compare with, e.g. main"
+        "stacks",
+        nargs="+",
+        type=arguments.stack_name,
+        metavar="STACK",
+        help="shared, dev, staging, prod, ...",
+    )
+    diff.add_argument(
+        "--base",
+        required=True,
+        type=arguments.git_revision,
+        metavar="REV",
+        help="the revision to compare with, e.g. main",
     )
     diff.add_argument(
         "--format",
@@ -67,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _plan(args: argparse.Namespace) -> int:
     from infra import plan as offline
 
-    path = args.config_file or offline.stack_file(args.stack)
+    path = Path(args.config_file) if args.config_file else offline.stack_file(args.stack)
     if not path.is_file():
         print(f"error: {path}: no such stack file", file=sys.stderr)
         return 2

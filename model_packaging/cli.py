@@ -15,6 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from infra import arguments
+from model_packaging import __version__
 from model_packaging.errors import PackagingError
 
 if TYPE_CHECKING:
@@ -212,17 +214,62 @@ def _reason(text: str) -> str:
     return text.strip()
 
 
+def _model_name(text: str) -> str:
+    """A model as the stack files name it: the settings' rule, so a typo is a usage error."""
+    # The settings package is heavy; importing it here keeps --help instant.
+    from infra.settings.rules import MODEL_NAME_MAX, MODEL_NAME_RE
+
+    if len(text) > MODEL_NAME_MAX or not MODEL_NAME_RE.match(text):
+        raise argparse.ArgumentTypeError(
+            "must be a model name: lowercase letters, digits and single hyphens, at most"
+            f" {MODEL_NAME_MAX} characters, got {text!r}"
+        )
+    return text
+
+
+def _stacks_folder(text: str) -> str:
+    try:
+        return arguments.existing_folder(text)
+    except argparse.ArgumentTypeError as exc:
+        # The default is relative to the working directory: say how to point elsewhere.
+        raise argparse.ArgumentTypeError(
+            f"{exc} (run from the repository root, or pass --stacks DIR)"
+        ) from exc
+
+
+def _stacks_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stacks",
+        type=_stacks_folder,
+        default="stacks",
+        metavar="DIR",
+        help="the folder of stack files (default: stacks, in the working directory)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model_packaging",
         description="Build, verify, serve and publish immutable model artifacts, and release them"
-        " through dev, staging and prod.",
+        " through dev, staging and prod. Also installed as the mlserve-release command.",
     )
+    parser.add_argument("--version", action="version", version=f"mlserve {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = commands.add_parser("build", help="build model.tar.gz and manifest.json from a folder")
-    p.add_argument("model_dir", metavar="MODEL_DIR", help="folder holding model.yaml")
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    p.add_argument(
+        "model_dir",
+        type=arguments.existing_folder,
+        metavar="MODEL_DIR",
+        help="folder holding model.yaml",
+    )
+    p.add_argument(
+        "--out",
+        required=True,
+        type=arguments.output_folder,
+        metavar="DIR",
+        help="output folder (made if missing)",
+    )
     p.add_argument(
         "--compression",
         choices=("gzip", "none"),
@@ -233,6 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow",
         action="append",
         default=[],
+        type=arguments.word,
         metavar="PATH",
         help="include a file that looks like a credential (repeatable)",
     )
@@ -240,10 +288,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build)
 
     p = commands.add_parser("verify", help="check digests and run the sample requests")
-    p.add_argument("artifact", metavar="ARTIFACT", help="build output folder or manifest.json")
+    p.add_argument(
+        "artifact",
+        type=arguments.existing_path,
+        metavar="ARTIFACT",
+        help="build output folder or manifest.json",
+    )
     p.add_argument(
         "--rel-tolerance",
-        type=float,
+        type=arguments.non_negative,
         default=1e-6,
         help="relative tolerance for numbers in responses (default 1e-6)",
     )
@@ -251,29 +304,58 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("serve", help="serve an artifact on SageMaker's HTTP contract")
-    p.add_argument("artifact", metavar="ARTIFACT", help="build output folder or manifest.json")
-    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument(
+        "artifact",
+        type=arguments.existing_path,
+        metavar="ARTIFACT",
+        help="build output folder or manifest.json",
+    )
+    p.add_argument(
+        "--host",
+        type=arguments.word,
+        default="127.0.0.1",
+        help="address to bind (default 127.0.0.1)",
+    )
+    p.add_argument(
+        "--port",
+        type=arguments.port,
+        default=8080,
+        help=f"port, {arguments.PORT_MIN} to {arguments.PORT_MAX} (default 8080)",
+    )
     _timeout_flags(p)
     p.set_defaults(func=_serve)
 
     p = commands.add_parser("publish", help="upload to the artifact store and register a version")
-    p.add_argument("artifact", metavar="ARTIFACT", help="build output folder or manifest.json")
-    p.add_argument("--bucket", required=True, help="the shared stack's artifact bucket")
-    p.add_argument("--kms-key", default=None, help="KMS key id or ARN for SSE-KMS")
+    p.add_argument(
+        "artifact",
+        type=arguments.existing_path,
+        metavar="ARTIFACT",
+        help="build output folder or manifest.json",
+    )
+    p.add_argument(
+        "--bucket",
+        required=True,
+        type=arguments.bucket_name,
+        help="the shared stack's artifact bucket",
+    )
+    p.add_argument(
+        "--kms-key", type=arguments.word, default=None, help="KMS key id or ARN for SSE-KMS"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_publish)
 
     stages = ("dev", "staging", "prod")
     for name, verb in (("approve", "approve"), ("reject", "reject")):
         p = commands.add_parser(name, help=f"{verb} a registered version, with a reason")
-        p.add_argument("model", metavar="MODEL", help="the model (its package group)")
+        p.add_argument(
+            "model", type=_model_name, metavar="MODEL", help="the model (its package group)"
+        )
         p.add_argument("--version", required=True, type=_version_number, metavar="N")
         p.add_argument("--reason", required=True, type=_reason, metavar="TEXT", help="why")
         p.set_defaults(func=_decide)
 
     p = commands.add_parser("promote", help="pin a version in a stage's stack file, behind gates")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", type=_model_name, metavar="MODEL")
     p.add_argument("--to", required=True, choices=stages, help="the stage to pin it in")
     p.add_argument(
         "--version",
@@ -282,7 +364,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="dev: the version (default: the latest Approved); staging/prod: must be the one"
         " the stage below pins",
     )
-    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    _stacks_flag(p)
     p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     p.add_argument(
         "--require-live",
@@ -292,15 +374,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_promote)
 
     p = commands.add_parser("rollback", help="re-pin the version a stage pinned before")
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", type=_model_name, metavar="MODEL")
     p.add_argument("--env", required=True, choices=stages)
-    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    _stacks_flag(p)
     p.add_argument("--dry-run", action="store_true", help="print the diff, write nothing")
     p.set_defaults(func=_rollback)
 
     p = commands.add_parser("status", help="pins, approvals and live endpoints per stage")
-    p.add_argument("model", metavar="MODEL", nargs="?", help="one model (default: all)")
-    p.add_argument("--stacks", default="stacks", metavar="DIR", help="stack files (default stacks)")
+    p.add_argument(
+        "model", type=_model_name, metavar="MODEL", nargs="?", help="one model (default: all)"
+    )
+    _stacks_flag(p)
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument(
         "--check-deployed",

@@ -21,6 +21,7 @@ KeyPath = Sequence[str | int]
 
 # A key that would read as several keys (or as an index) is quoted, as Pulumi's --path does.
 _PLAIN_KEY = re.compile(r'^[^.\[\]"]+$')
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class SettingsError(Exception):
@@ -181,7 +182,13 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
             return f"must be a string, not {kind_of} (quote it in YAML: '{_yaml(value)}')"
         return f"must be a string, not {_kind(value)}"
     if kind in ("literal_error", "enum"):
-        return f"must be one of {ctx.get('expected', '')}, got {_shown(value)}"
+        expected = str(ctx.get("expected", ""))
+        message = f"must be one of {expected}, got {_shown(value)}"
+        if isinstance(value, str) and _NUMBER.fullmatch(value):
+            return f"{message}, a string; write it without quotes"
+        if isinstance(value, str):
+            message += did_you_mean(value, re.findall(r"'([^']*)'", expected))
+        return message
     if kind in ("too_short", "list_too_short"):
         return f"must have at least {ctx.get('min_length', 1)} item(s)"
     if kind == "string_too_long":

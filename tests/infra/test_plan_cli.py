@@ -51,9 +51,10 @@ def test_bad_config_file_exits_2_with_every_problem(stack_configs, tmp_path):
     ]
 
 
-def test_missing_stack_file_exits_2(tmp_path):
-    path = tmp_path / "nowhere.yaml"
-    result = plan_cli("prod", "--config-file", str(path))
+def test_missing_stack_file_exits_2():
+    # A missing --config-file is a usage error (tests/infra/test_cli_args.py).
+    path = ROOT / "stacks" / "Pulumi.nowhere.yaml"
+    result = plan_cli("nowhere")
     assert (result.returncode, result.stderr) == (2, f"error: {path}: no such stack file\n")
 
 
@@ -125,7 +126,7 @@ def test_every_command_ci_runs_parses():
     "args",
     [
         ["plan", "prod"],
-        ["plan", "prod", "--json", "--config-file", "x.yaml"],
+        ["plan", "prod", "--json", "--config-file", str(ROOT / "stacks" / "Pulumi.prod.yaml")],
         ["plan-diff", "prod", "--base", "main"],
         ["plan-diff", "dev", "prod", "--base", "HEAD~1", "--format", "markdown"],
     ],

@@ -473,17 +473,36 @@ def test_require_live_refuses_when_dev_cannot_be_queried(
         ),
         (["reject", "churn", "--version", "4", "--reason", "no"], {"reason": "no"}),
         (
-            ["promote", "churn", "--to", "prod", "--version", "4", "--stacks", "s", "--dry-run"],
-            {"to": "prod", "version": 4, "stacks": "s", "dry_run": True, "require_live": False},
+            [
+                "promote",
+                "churn",
+                "--to",
+                "prod",
+                "--version",
+                "4",
+                "--stacks",
+                "stacks",
+                "--dry-run",
+            ],
+            {
+                "to": "prod",
+                "version": 4,
+                "stacks": "stacks",
+                "dry_run": True,
+                "require_live": False,
+            },
         ),
         (
             ["promote", "churn", "--to", "staging", "--require-live"],
             {"version": None, "stacks": "stacks", "require_live": True},
         ),
-        (["rollback", "churn", "--env", "prod", "--stacks", "s"], {"env": "prod", "stacks": "s"}),
+        (
+            ["rollback", "churn", "--env", "prod", "--stacks", "stacks"],
+            {"env": "prod", "stacks": "stacks"},
+        ),
         (["status"], {"model": None, "json": False, "check_deployed": None}),
         (["status", "churn", "--json"], {"model": "churn", "json": True}),
-        (["status", "--check-deployed", "prod", "--stacks", "s"], {"check_deployed": "prod"}),
+        (["status", "--check-deployed", "prod", "--stacks", "stacks"], {"check_deployed": "prod"}),
     ],
 )
 def test_release_command_forms_parse(argv: list[str], expected: dict[str, object]) -> None:
