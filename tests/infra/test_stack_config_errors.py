@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from typing import Any
 
 import pulumi
+import pydantic
 import pytest
 
 import infra.plan
+import infra.settings.schema
 from infra.mocks import RecordingMonitor
 from infra.plan import evaluate
-from infra.settings import LOG_RETENTION_DAYS, SettingsError, load_settings, read_stack_file
+from infra.settings import (
+    LOG_RETENTION_DAYS,
+    ModelSettings,
+    SettingsError,
+    decode_runtime_config,
+    load_settings,
+    read_stack_file,
+)
 from tests.infra.plan_checks import THREE_PROBLEMS, three_problems
 
 Config = dict[str, Any]
@@ -278,3 +288,50 @@ def test_unreadable_stack_files_are_named(tmp_path, text, expected):
     lines = raised.value.problems[0].splitlines()
     assert lines[0].startswith(expected[0])
     assert lines[1:] == expected[1:]
+
+
+def as_pulumi_hands_it(config: Config) -> dict[str, str]:
+    """Config as the program receives it under ``pulumi up``: structured values as JSON."""
+    return {
+        key: json.dumps(value) if isinstance(value, dict | list) else str(value)
+        for key, value in config.items()
+    }
+
+
+def test_the_program_reads_pulumis_config_as_the_plan_reads_the_file(stack_configs, stack):
+    config = decode_runtime_config(as_pulumi_hands_it(stack_configs[stack]))
+    assert load_settings(config, stack) == load_settings(stack_configs[stack], stack)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("2", "must be a whole number, not a string ('2'); write it without quotes"),
+        (True, "must be a whole number, not a boolean (true)"),
+        (2.5, "must be a whole number, got 2.5"),
+    ],
+)
+def test_a_number_is_a_number_in_the_file_and_under_pulumi(stack_configs, value, expected):
+    config = mutated(
+        stack_configs, "prod", lambda c: churn(c)["scaling"].update(min_instances=value)
+    )
+    for given in (config, decode_runtime_config(as_pulumi_hands_it(config))):
+        with pytest.raises(SettingsError) as raised:
+            load_settings(given, "prod")
+        assert raised.value.problems == [f"models.churn.scaling.min_instances: {expected}"]
+
+
+@pytest.mark.parametrize("key", sorted(ModelSettings.model_fields))
+def test_problems_never_name_a_class_of_the_schema(stack_configs, key):
+    """People know keys, not ``ModelSettings``: a section of the wrong type says what it is."""
+    classes = {
+        name
+        for name, value in vars(infra.settings.schema).items()
+        if isinstance(value, type) and issubclass(value, pydantic.BaseModel)
+    }
+    config = mutated(stack_configs, "prod", lambda c: churn(c).update({key: [3]}))
+    with pytest.raises(SettingsError) as raised:
+        load_settings(config, "prod")
+    [problem] = raised.value.problems
+    assert problem.startswith(f"models.churn.{key}: must be ")
+    assert not [name for name in classes if name in problem]
