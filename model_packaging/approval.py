@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import boto3
-
 from model_packaging import aws, registry
 from model_packaging.errors import PackagingError
 
@@ -53,6 +51,6 @@ def caller_arn(region: str) -> str:
     GetCallerIdentity needs no IAM permission (AWS STS API reference, GetCallerIdentity), so any
     credentials that can approve can say whose they are.
     """
-    sts = boto3.session.Session().client("sts", region_name=region)
+    sts = aws.client(aws.session(region=region), "sts")
     with aws.reporting("cannot tell who is calling (sts:GetCallerIdentity)"):
         return str(sts.get_caller_identity()["Arn"])

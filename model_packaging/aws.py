@@ -1,27 +1,45 @@
 """AWS clients for the release tool, and the translation of AWS failures into one-line errors.
 
-Every client comes from boto3's default session, so the standard AWS environment alone decides
-where requests go and how they are retried: credentials and profile, region, ``AWS_ENDPOINT_URL``
-(a local moto server in the demo and the tests), ``AWS_MAX_ATTEMPTS`` and ``AWS_RETRY_MODE``.
-There is deliberately no other switch, so the code that runs against the emulator is the code
-that runs against AWS.
+Every session and client of the tool is made here (:func:`session`, :func:`client`), from
+boto3's default session unless a command names a profile, so the standard AWS environment alone
+decides where requests go and how they are retried: credentials and profile, region,
+``AWS_ENDPOINT_URL`` (a local moto server in the demo and the tests), ``AWS_MAX_ATTEMPTS`` and
+``AWS_RETRY_MODE``. There is deliberately no other switch, so the code that runs against the
+emulator is the code that runs against AWS.
+
+A wrong set-up (an unknown profile, no or half the credentials, no region) surfaces in botocore
+either when the session is made or at the first request; :func:`setup_problem` names it the same
+way in both places, instead of a traceback or a message about the request that happened to fail.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
 
 from model_packaging.errors import PackagingError
 
 # Part uploads run in a few threads; the pool must not make them queue for a connection.
 _CONFIG = Config(max_pool_connections=16, user_agent_extra="model-packaging")
+# Where botocore reads the profile from, in its order of precedence (botocore configprovider,
+# the "profile" session variable).
+_PROFILE_VARIABLES = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
+_REGION_HINT = "set AWS_REGION or AWS_DEFAULT_REGION, or a region in the AWS profile"
 
 
 @dataclass(frozen=True)
@@ -42,16 +60,68 @@ def connect() -> Clients:
     A missing region is reported here, before any work starts: without one, boto3 fails deep
     inside the first call with a message that does not say what to set.
     """
-    session = boto3.session.Session()
-    if not session.region_name:
-        raise PackagingError(
-            "no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION, or a region in the"
-            " AWS profile"
+    default = session()
+    if not default.region_name:
+        raise PackagingError(f"no AWS region configured: {_REGION_HINT}")
+    return Clients(s3=client(default, "s3"), sagemaker=client(default, "sagemaker"))
+
+
+def session(
+    *, region: str | None = None, profile: str | None = None, profile_variable: str | None = None
+) -> boto3.session.Session:
+    """A session with the default credentials, or ``profile``'s, in ``region`` if given.
+
+    ``profile_variable`` is the environment variable that named ``profile``, for the message.
+    The profile is resolved here, so an unknown one is a PackagingError before any work starts.
+    """
+    with setting_up(profile_variable):
+        core = botocore.session.Session(profile=profile)
+        core.get_scoped_config()
+        return boto3.session.Session(botocore_session=core, region_name=region)
+
+
+def client(made_from: boto3.session.Session, service: str, config: Config | None = None) -> Any:
+    with setting_up():
+        return made_from.client(service, config=config or _CONFIG)
+
+
+@contextmanager
+def setting_up(profile_variable: str | None = None) -> Iterator[None]:
+    """Turn a set-up failure inside the block into a PackagingError naming it."""
+    try:
+        yield
+    except BotoCoreError as exc:
+        problem = setup_problem(exc, profile_variable)
+        if problem is None:
+            raise
+        raise PackagingError(problem) from exc
+
+
+def setup_problem(exc: BaseException, profile_variable: str | None = None) -> str | None:
+    """What is wrong with the AWS set-up, when ``exc`` says the set-up is wrong; else None.
+
+    The botocore class leads the message, because it is what people search for.
+    """
+    if isinstance(exc, ProfileNotFound):
+        profile = exc.kwargs.get("profile")
+        variable = profile_variable or next(
+            (name for name in _PROFILE_VARIABLES if os.environ.get(name) == profile),
+            "the AWS config file",
         )
-    return Clients(
-        s3=session.client("s3", config=_CONFIG),
-        sagemaker=session.client("sagemaker", config=_CONFIG),
-    )
+        return f"ProfileNotFound: the AWS profile {profile!r} named by {variable} does not exist"
+    if isinstance(exc, PartialCredentialsError):
+        return (
+            f"PartialCredentialsError: the AWS credentials in {exc.kwargs.get('provider')} lack"
+            f" {exc.kwargs.get('cred_var')}: set it too, or remove the others"
+        )
+    if isinstance(exc, NoCredentialsError):
+        return (
+            "NoCredentialsError: no AWS credentials found: set AWS_ACCESS_KEY_ID and"
+            " AWS_SECRET_ACCESS_KEY, or AWS_PROFILE to a configured profile"
+        )
+    if isinstance(exc, NoRegionError):
+        return f"NoRegionError: no AWS region configured: {_REGION_HINT}"
+    return None
 
 
 def error_code(exc: ClientError) -> str:
@@ -80,9 +150,21 @@ def reporting(action: str) -> Iterator[None]:
     """Turn any boto3 failure inside the block into ``PackagingError("<action>: <cause>")``.
 
     ``action`` names what was being done and to what (a bucket, a key, a group), so the one line
-    the user sees says where to look. PackagingErrors raised inside pass through unchanged.
+    the user sees says where to look. A wrong set-up is named instead (:func:`setup_problem`):
+    the action did not fail, it never started. PackagingErrors raised inside pass through.
     """
     try:
         yield
     except (BotoCoreError, ClientError) as exc:
-        raise PackagingError(f"{action}: {describe(exc)}") from exc
+        raise PackagingError(failure(action, exc)) from exc
+
+
+def failure(action: str, exc: BotoCoreError | ClientError) -> str:
+    """The one line for ``exc`` raised while doing ``action``: the set-up problem alone, or the
+    action and the cause (a botocore exception's class names a network failure best)."""
+    problem = setup_problem(exc)
+    if problem is not None:
+        return problem
+    if isinstance(exc, ClientError):
+        return f"{action}: {describe(exc)}"
+    return f"{action}: {type(exc).__name__}: {describe(exc)}"

@@ -422,3 +422,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:
+        # A wrong AWS set-up can surface outside the tool's AWS code too (botocore reads the
+        # profile even to load an API model): it is named, not shown as a traceback.
+        from model_packaging.aws import setup_problem
+
+        problem = setup_problem(exc)
+        if problem is None:
+            raise
+        print(f"error: {problem}", file=sys.stderr)
+        return 1

@@ -21,11 +21,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import naming
+from model_packaging import aws
 from model_packaging.aws import describe, error_code, http_status
 from model_packaging.errors import PackagingError
 
@@ -92,13 +92,12 @@ def environment_client(environment: str, region: str, service: str = "sagemaker"
     variable = profile_variable(environment)
     profile = os.environ.get(variable) or None
     try:
-        session = boto3.session.Session(profile_name=profile, region_name=region)
-    except ProfileNotFound as exc:
-        raise Unreachable(
-            environment,
-            f"ProfileNotFound: the AWS profile {profile!r} named by {variable} does not exist",
-        ) from exc
-    return session.client(service, config=_CONFIG)
+        session = aws.session(
+            region=region, profile=profile, profile_variable=variable if profile else None
+        )
+        return aws.client(session, service, _CONFIG)
+    except PackagingError as exc:
+        raise Unreachable(environment, str(exc)) from exc
 
 
 @contextmanager

@@ -26,10 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import boto3
-
 from infra import naming
-from model_packaging import integrity, live, registry, stackfile
+from model_packaging import aws, integrity, live, registry, stackfile
 from model_packaging.aws import Clients
 from model_packaging.errors import PackagingError
 from model_packaging.history import previous_pin
@@ -145,8 +143,8 @@ def rollback(
 def _registry(region: str) -> Clients:
     """Registry and artifact store clients: the default session, in the stack's region (a
     pinned version's ARN is in the stack's region; infra.settings checks it)."""
-    session = boto3.session.Session(region_name=region)
-    return Clients(s3=session.client("s3"), sagemaker=session.client("sagemaker"))
+    session = aws.session(region=region)
+    return Clients(s3=aws.client(session, "s3"), sagemaker=aws.client(session, "sagemaker"))
 
 
 def _chosen(clients: Clients, model: str, number: int | None, action: str) -> registry.VersionInfo:

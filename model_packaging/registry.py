@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_packaging.aws import describe, error_code, reporting
+from model_packaging.aws import describe, error_code, failure, reporting
 from model_packaging.errors import PackagingError
 
 DIGEST_KEY = "artifact-digest"
@@ -161,7 +161,7 @@ def require_group(sagemaker: Any, group: str) -> None:
         raise PackagingError(f"cannot read model package group {group!r}: {describe(exc)}") from exc
     except BotoCoreError as exc:
         raise PackagingError(
-            f"cannot reach SageMaker for model package group {group!r}: {describe(exc)}"
+            failure(f"cannot reach SageMaker for model package group {group!r}", exc)
         ) from exc
     if status != "Completed":
         raise PackagingError(f"model package group {group!r} is {status}, not ready for versions")

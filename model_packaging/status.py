@@ -16,11 +16,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from infra import naming
 from infra.settings import EnvironmentSettings, ModelVersion
-from model_packaging import live, registry, stackfile
+from model_packaging import aws, live, registry, stackfile
 from model_packaging.errors import PackagingError
 from model_packaging.stackfile import STAGES
 
@@ -184,9 +182,9 @@ class _Approvals:
         return self._cache[package]
 
     def _fetch(self, package: str, region: str) -> str:
-        if region not in self._clients:
-            self._clients[region] = boto3.session.Session(region_name=region).client("sagemaker")
         try:
+            if region not in self._clients:
+                self._clients[region] = aws.client(aws.session(region=region), "sagemaker")
             info = registry.describe_version(self._clients[region], package)
         except PackagingError as exc:
             self._note(f"warning: {exc}")
