@@ -102,15 +102,13 @@ def compute(path: Path, fmt: str | None = None) -> Baseline:
     fmt = data_format(path, fmt)
     if not path.is_file():
         raise PackagingError(f"{path}: baseline dataset not found")
-    columns = _read(path, fmt)
-    features: list[_Feature] = []
-    rows = 0
-    for names, batch in columns:
-        if not features:
-            features = [_Feature(name, kind) for name, kind in names]
-        rows += _update(features, batch)
-    if not features:
+    schema = _first_schema(path, fmt)
+    if not len(schema):
         raise PackagingError(f"{path}: no columns found; a baseline needs at least one feature")
+    features = [_Feature(field.name, _first_type(path, field)) for field in schema]
+    rows = 0
+    for batch in _read(path, fmt, schema, features):
+        rows += _update(features, batch)
     statistics = {
         "version": 0,
         "dataset": {"item_count": rows},
@@ -176,37 +174,52 @@ def write(baseline: Baseline, folder: Path) -> None:
 # --- reading -------------------------------------------------------------------------------
 
 
-def _read(path: Path, fmt: str) -> Iterator[tuple[list[tuple[str, str]], list[Any]]]:
-    """Blocks of columns: ``([(name, type), ...], [pyarrow array per column])``.
+def _read(path: Path, fmt: str, schema: Any, features: list[_Feature]) -> Iterator[list[Any]]:
+    """Blocks of columns, one pyarrow array per feature.
 
     Column types come from the first block: Integral, Fractional (numbers, read as float64
-    from then on) or String (anything else, read as text). Later blocks are read with those
-    types fixed, so a column does not change kind midway; a value that does not fit is an
-    error naming the column.
+    from then on) or String (anything else). Later blocks are read with those types fixed, so
+    a column does not change kind midway; a value that does not fit is an error naming the
+    columns' types.
     """
     import pyarrow as pa
 
-    kinds = [(f.name, _first_type(f.type)) for f in _first_schema(path, fmt)]
-    types = {name: pa.string() if kind == "String" else pa.float64() for name, kind in kinds}
+    def arrow_type(first: Any, feature: _Feature) -> Any:
+        if not feature.is_string:
+            return pa.float64()
+        # JSON has booleans (read as is, counted as "true" and "false"); any other value of a
+        # String column, and every CSV cell, is read as text.
+        return pa.bool_() if fmt == "jsonl" and pa.types.is_boolean(first) else pa.string()
+
+    types = {
+        f.name: arrow_type(f.type, feature) for f, feature in zip(schema, features, strict=True)
+    }
     try:
         for batch in _batches(path, fmt, types):
-            yield kinds, [batch.column(name) for name, _ in kinds]
+            yield [batch.column(f.name) for f in features]
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         message = str(exc).splitlines()[0]
         raise PackagingError(
             f"{path}: cannot read as {fmt}: {message} (column types are taken from the first "
-            f"rows: {', '.join(f'{name} {kind}' for name, kind in kinds)})"
+            f"rows: {', '.join(f'{f.name} {f.first_type}' for f in features)})"
         ) from None
     except OSError as exc:
         raise PackagingError(f"{path}: {exc.strerror or exc}") from None
 
 
-def _first_type(arrow_type: Any) -> str:
+def _first_type(path: Path, field: Any) -> str:
     import pyarrow as pa
 
-    if pa.types.is_integer(arrow_type):
+    if pa.types.is_integer(field.type):
         return "Integral"
-    return "Fractional" if pa.types.is_floating(arrow_type) else "String"
+    if pa.types.is_floating(field.type):
+        return "Fractional"
+    if pa.types.is_nested(field.type):
+        raise PackagingError(
+            f"{path}: field {field.name!r} holds lists or objects; a baseline takes flat "
+            "records of numbers and strings"
+        )
+    return "String"
 
 
 def _first_schema(path: Path, fmt: str) -> Any:
@@ -480,7 +493,10 @@ class _Feature:
         self.missing += column.null_count
         if not present:
             return
-        counts = pc.value_counts(column.drop_null())
+        present_values = column.drop_null()
+        if present_values.type != "string":  # JSON's booleans (true, false), like CSV's text
+            present_values = present_values.cast("string")
+        counts = pc.value_counts(present_values)
         for value, count in zip(
             counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True
         ):

@@ -359,6 +359,24 @@ def test_an_integral_column_with_a_fraction_in_a_later_block_is_fractional(
     assert feature(result.statistics, "a")["inferred_type"] == "Fractional"
 
 
+def test_json_booleans_are_categories_and_a_header_alone_gives_unknown_features(
+    tmp_path: Path,
+) -> None:
+    jsonl = tmp_path / "d.jsonl"
+    jsonl.write_text('{"flag": true}\n{"flag": false}\n{"flag": true}\n{"flag": null}\n')
+    flag = feature(compute(jsonl).statistics, "flag")["string_statistics"]
+    assert flag["common"] == {"num_present": 3, "num_missing": 1}
+    assert flag["distribution"]["categorical"]["buckets"] == [
+        {"value": "true", "count": 2},
+        {"value": "false", "count": 1},
+    ]
+
+    empty = compute(write_csv(tmp_path / "e.csv", ["a", "b"], []))
+    assert empty.rows == 0
+    assert [f["inferred_type"] for f in empty.statistics["features"]] == ["Unknown", "Unknown"]
+    assert statistics_problems(empty.statistics) == []
+
+
 # --- reproducibility and memory -------------------------------------------------------------
 
 
@@ -455,6 +473,7 @@ def test_a_file_larger_than_the_memory_limit_is_processed(tmp_path: Path) -> Non
         ("d.csv", "a,a\n1,2\n", None, "the header row names a column twice"),
         ("d.csv", "a,b\n1,2\n3\n", None, "cannot read as csv: "),
         ("d.jsonl", '{"a": 1}\nnot json\n', None, "cannot read as jsonl: "),
+        ("d.jsonl", '{"a": [1, 2]}\n', None, "field 'a' holds lists or objects"),
     ],
 )
 def test_bad_input_gets_one_line_naming_the_file_and_problem(
