@@ -58,10 +58,9 @@ def capture_bucket(plan: Plan) -> str:
     return str(plan.outputs["capture_bucket"])
 
 
-def key_arn(plan: Plan) -> str:
-    """The environment key: the one the capture bucket's data capture encrypts with."""
-    config = config_of(plan, next(iter(plan.outputs["models"])))
-    return str(config.inputs["kmsKeyArn"])
+def key_arn(plan: Plan, model: str) -> str:
+    """The environment key, as the model's data capture encrypts with it."""
+    return str(config_of(plan, model).inputs["dataCaptureConfig"]["kmsKeyId"])
 
 
 # --- the analyzer image table ---------------------------------------------------------------
@@ -160,7 +159,7 @@ def test_the_job_compares_the_endpoints_captures_with_the_pinned_baseline(
         assert output["monitoringOutputs"]["s3Output"]["s3Uri"] == (
             f"s3://{capture_bucket(plan)}/drift-reports/{name}/"
         )
-        assert output["kmsKeyId"] == key_arn(plan)
+        assert output["kmsKeyId"] == key_arn(plan, name)
         cluster = job["jobResources"]["clusterConfig"]
         assert (cluster["instanceType"], cluster["instanceCount"], cluster["volumeSizeInGb"]) == (
             model.drift.instance_type,
@@ -284,7 +283,7 @@ def test_the_role_reads_and_writes_only_its_own_prefixes(plans, stack_settings, 
             f"{shared['artifact_bucket_arn']}/{baseline}*"
         )
         assert grants["DecryptBaseline"]["Resource"] == shared["artifact_key_arn"]
-        assert grants["EnvironmentKey"]["Resource"] == key_arn(plan)
+        assert grants["EnvironmentKey"]["Resource"] == key_arn(plan, name)
         assert grants["PullAnalyzer"]["Resource"] == analyzer_repository_arn(
             naming.partition(settings.region), settings.region
         )
