@@ -22,7 +22,7 @@ Reproducibility: the same file gives the same bytes. Blocks have a fixed size, s
 summary sees the same chunks in the same order. DataSketches' own KLL sketch draws its
 compaction offsets from a process-wide random generator that cannot be seeded from Python
 (two runs give two different sketches), so the KLL sketch here is a small deterministic one
-written with numpy, whose compactions alternate their offset per level.
+written with numpy, whose compactions take their offsets from a golden-ratio sequence.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def data_format(path: Path, fmt: str | None = None) -> str:
     if found is None:
         raise PackagingError(
             f"{path}: cannot tell the baseline format from the extension; name the file "
-            ".csv or .jsonl, or give format: csv|jsonl"
+            ".csv or .jsonl, or give its format (csv or jsonl)"
         )
     return found
 
