@@ -1,7 +1,7 @@
 """``DriftMonitor``: SageMaker Model Monitor's data-quality analysis of one endpoint.
 
-On the model's schedule, a monitoring job compares what the endpoint captured since the last run
-with the baseline published with the pinned version (``statistics.json`` and
+On the model's schedule, a monitoring job compares the requests the endpoint captured with the
+baseline published with the pinned version (``statistics.json`` and
 ``constraints.json`` under ``models/<model>/sha256-<hex>/baseline/`` in the artifact store),
 writes its reports to the environment's capture bucket under ``drift-reports/<model>/`` and
 emits one drift metric per feature. Children: the monitoring role and its policy, the
@@ -12,6 +12,10 @@ The program does not know a model's features (they are in its baseline), so it a
 the features the stack file lists. It does not alarm on failed analyses: SageMaker reports a
 monitoring execution's failure as its status and as a processing job event, not as a metric, and
 a missing-metric alarm would also fire every hour an endpoint takes no traffic.
+
+SageMaker Model Monitor is closed to new customers (SageMaker developer guide, "Amazon SageMaker
+Model Monitor availability change"): an account that has not used it before may be refused
+these resources.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ SAGEMAKER = "sagemaker.amazonaws.com"
 # (SageMaker developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch", data quality
 # metrics; "CloudWatch Metrics for Bring Your Own Containers": Endpoint and MonitoringSchedule
 # for real-time endpoints). An alarm without both dimensions matches no data.
-METRIC_NAMESPACE = "aws/sagemaker/Endpoints/data-metrics"
+METRIC_NAMESPACE = iam.DRIFT_METRIC_NAMESPACES[0]
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
 
 # botocore sagemaker ScheduleConfig.ScheduleExpression: "Hourly: cron(0 * ? * * *)"; a daily
