@@ -199,7 +199,7 @@ class _ComputedBaseline:
 
 
 def _compute_baseline(descriptor: Descriptor, model_dir: Path) -> _ComputedBaseline | None:
-    """The baseline of the dataset model.yaml names, computed before anything is written."""
+    """The baseline of the dataset model.yaml names; an unreadable dataset fails the build."""
     if descriptor.baseline is None:
         return None
     source = model_dir / descriptor.baseline.path
