@@ -115,9 +115,7 @@ def test_publish_uploads_the_baseline_and_registers_it_with_the_version(
     assert result.baseline.request() == documents
 
 
-def test_the_registration_request_fits_botocores_create_model_package_shape(
-    artifact: Path,
-) -> None:
+def test_the_registration_request_fits_botocores_create_model_package_shape() -> None:
     data_quality = registry.DataQualityBaseline(
         registry.BaselineFile("s3://b/models/churn/sha256-x/baseline/statistics.json", "a" * 64),
         registry.BaselineFile("s3://b/models/churn/sha256-x/baseline/constraints.json", "b" * 64),
