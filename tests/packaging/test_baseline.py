@@ -581,6 +581,15 @@ def test_a_bad_baseline_entry_is_refused_with_its_key_path_and_nothing_written(
     assert not (tmp_path / "out").exists()
 
 
+def test_a_dataset_that_cannot_be_read_fails_the_build_and_leaves_nothing(tmp_path: Path) -> None:
+    model_dir = copy_example(tmp_path / "churn")
+    (model_dir / "data" / "baseline.csv").write_text("a,b\n1,2\n3\n", encoding="utf-8")
+
+    with pytest.raises(PackagingError, match=r"data/baseline\.csv: cannot read as csv: "):
+        build(model_dir, tmp_path / "out", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
 def test_the_example_dataset_is_what_train_py_writes(tmp_path: Path) -> None:
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     script = (
