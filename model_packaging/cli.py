@@ -174,12 +174,14 @@ def _version_number(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
+    from model_packaging.container import timeout_problem
+
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, got {text!r}")
+    if problem := timeout_problem(value):
+        raise argparse.ArgumentTypeError(f"{problem}, got {text!r}")
     return value
 
 

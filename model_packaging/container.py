@@ -48,6 +48,11 @@ DEFAULT_LOAD_TIMEOUT_SECONDS = 300.0
 # "A customer's model containers must respond to requests within 60 seconds" (API reference,
 # InvokeEndpoint): a sample slower than that would time out on the endpoint too.
 DEFAULT_REQUEST_TIMEOUT_SECONDS = 60.0
+# No wait is longer than SageMaker's longest: a start-up of at most 3600 s
+# (ProductionVariantContainerStartupHealthCheckTimeoutInSeconds) and an invocation of at most
+# 3600 s even when asynchronous (InvokeEndpointAsync's InvocationTimeoutSeconds), both in
+# botocore's API models.
+MAX_TIMEOUT_SECONDS = 3600.0
 
 
 def serving_environment(entry_point: str, default_accept: str) -> dict[str, str]:
@@ -80,6 +85,13 @@ class UnsupportedMediaType(Exception):
 
 class HandlerError(Exception):
     """The model's code failed; the message names the handler and the exception."""
+
+
+def timeout_problem(seconds: float) -> str | None:
+    """Why ``seconds`` cannot be a load or request timeout, or None when it can."""
+    if 0 < seconds <= MAX_TIMEOUT_SECONDS:
+        return None
+    return f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_SECONDS:g}"
 
 
 def load_timeout_message(entry_point: str, imported: bool, timeout: float) -> str:

@@ -14,7 +14,6 @@ handlers, which are exactly what this command is meant to exercise.
 
 from __future__ import annotations
 
-import math
 import signal
 import socket
 import sys
@@ -36,6 +35,7 @@ from model_packaging.container import (
     load,
     load_timeout_message,
     request_timeout_message,
+    timeout_problem,
 )
 from model_packaging.errors import PackagingError
 from model_packaging.manifest import Manifest, load_artifact, unpack
@@ -302,8 +302,8 @@ def make_server(
     ``request_timeout`` seconds before it is answered 504.
     """
     for flag, value in (("--load-timeout", load_timeout), ("--request-timeout", request_timeout)):
-        if not (value > 0 and math.isfinite(value)):
-            raise PackagingError(f"{flag} {value:g}: must be a number of seconds above 0")
+        if problem := timeout_problem(value):
+            raise PackagingError(f"{flag} {value:g}: {problem}")
     loaded = load_artifact(artifact)
     manifest = loaded.manifest
     workdir = tempfile.TemporaryDirectory(prefix="serve-")

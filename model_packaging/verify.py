@@ -33,6 +33,7 @@ from model_packaging.container import (
     load_timeout_message,
     local_environment,
     request_timeout_message,
+    timeout_problem,
 )
 from model_packaging.descriptor import Expected
 from model_packaging.errors import PackagingError
@@ -210,8 +211,8 @@ class Timeouts:
 
     def __post_init__(self) -> None:
         for flag, value in (("--load-timeout", self.load), ("--request-timeout", self.request)):
-            if not (value > 0 and math.isfinite(value)):
-                raise PackagingError(f"{flag} {value:g}: must be a number of seconds above 0")
+            if problem := timeout_problem(value):
+                raise PackagingError(f"{flag} {value:g}: {problem}")
 
 
 class _Events:

@@ -151,12 +151,20 @@ def test_verify_stops_at_a_sample_without_a_response_and_names_it(tmp_path: Path
     assert report.lines()[-1] == "verify failed: 2 of 3 samples differ: stuck, after"
 
 
-def test_timeouts_must_be_positive(tmp_path: Path) -> None:
+def test_timeouts_are_above_zero_and_at_most_sagemakers_longest(tmp_path: Path) -> None:
     with pytest.raises(PackagingError, match=r"^--load-timeout 0: must be a number of seconds"):
         Timeouts(load=0)
-    result = run_cli("verify", str(tmp_path), "--request-timeout", "-1")
-    assert result.returncode == 2
-    assert "--request-timeout: must be a number of seconds above 0, got '-1'" in result.stderr
+    with pytest.raises(PackagingError, match=r"^--request-timeout 3601: .* at most 3600$"):
+        Timeouts(request=3601)
+    with pytest.raises(PackagingError, match=r"^--load-timeout 1e\+12: .* at most 3600$"):
+        make_server(tmp_path, load_timeout=1e12)
+    for command, value in (("verify", "-1"), ("serve", "nan"), ("verify", "inf")):
+        result = run_cli(command, str(tmp_path), "--request-timeout", value)
+        assert result.returncode == 2
+        assert (
+            "--request-timeout: must be a number of seconds above 0 and at most 3600,"
+            f" got '{value}'"
+        ) in result.stderr
 
 
 def test_serve_gives_up_on_a_model_fn_that_never_returns(tmp_path: Path) -> None:
