@@ -4,7 +4,10 @@
 - ``POST /invocations``: the body goes through the model's handlers. The request's
   Content-Type must be one the manifest declares (else 415), the Accept header must allow one
   it declares (else 406; no Accept or ``*/*`` means the container's default accept), and a
-  failing handler gives 400 with the handler's message.
+  failing handler gives 400 with the handler's message, and one without a response within the
+  request timeout 504.
+- A request whose body is refused unread (413, 411), cut short (400) or too slow (408) closes
+  its connection: what follows it on the connection cannot be told apart from the body.
 
 A small standard-library threaded server, not the sagemaker SDK's in-process mode: that mode
 serves a FastAPI app on a fixed port (9007) at ``/invoke`` for ``InferenceSpec`` objects built

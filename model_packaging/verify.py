@@ -3,7 +3,9 @@
 1. Every digest in the manifest is checked against the bytes while the artifact is unpacked
    into a temporary folder (a mismatch raises, naming the file).
 2. A fresh interpreter (``python -m model_packaging.container``) loads the model the way the
-   serving container does and runs every sample request, timing each.
+   serving container does and runs every sample request, timing each. A load or a sample that
+   runs out of time (:class:`Timeouts`) ends it, and everything it started, with a report of
+   what hung.
 3. Each response is compared with the sample's expected value: JSON structurally, numbers
    within a relative tolerance; text exactly.
 
