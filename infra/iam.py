@@ -251,6 +251,17 @@ def monitoring_role_policy(
             "Resource": environment_key_arn,
         },
         {
+            # The analysis's volumes are encrypted with the environment key, for which the role
+            # must let SageMaker create a grant (botocore sagemaker VolumeKmsKeyId: "must have
+            # kms:CreateGrant permission"); the condition allows only grants an AWS service
+            # makes on the role's behalf (AWS KMS developer guide, kms:GrantIsForAWSResource).
+            "Sid": "EncryptAnalysisVolumes",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": environment_key_arn,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        },
+        {
             "Sid": "ReadPinnedBaseline",
             "Effect": "Allow",
             "Action": "s3:GetObject",
