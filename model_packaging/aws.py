@@ -39,7 +39,10 @@ _CONFIG = Config(max_pool_connections=16, user_agent_extra="model-packaging")
 # Where botocore reads the profile from, in its order of precedence (botocore configprovider,
 # the "profile" session variable).
 _PROFILE_VARIABLES = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
-_REGION_HINT = "set AWS_REGION or AWS_DEFAULT_REGION, or a region in the AWS profile"
+_NO_REGION = (
+    "NoRegionError: no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION, or a region"
+    " in the AWS profile"
+)
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ def connect() -> Clients:
     """
     default = session()
     if not default.region_name:
-        raise PackagingError(f"no AWS region configured: {_REGION_HINT}")
+        raise PackagingError(_NO_REGION)
     return Clients(s3=client(default, "s3"), sagemaker=client(default, "sagemaker"))
 
 
@@ -120,7 +123,7 @@ def setup_problem(exc: BaseException, profile_variable: str | None = None) -> st
             " AWS_SECRET_ACCESS_KEY, or AWS_PROFILE to a configured profile"
         )
     if isinstance(exc, NoRegionError):
-        return f"NoRegionError: no AWS region configured: {_REGION_HINT}"
+        return _NO_REGION
     return None
 
 

@@ -120,8 +120,8 @@ def test_no_region_is_named(tmp_path: Path, make_artifact: ArtifactFactory) -> N
 
         assert_one_line(
             result,
-            "error: no AWS region configured: set AWS_REGION or AWS_DEFAULT_REGION, or a region"
-            " in the AWS profile\n",
+            "error: NoRegionError: no AWS region configured: set AWS_REGION or"
+            " AWS_DEFAULT_REGION, or a region in the AWS profile\n",
         )
 
 
