@@ -27,6 +27,7 @@ written with numpy, whose compactions take their offsets from a golden-ratio seq
 
 from __future__ import annotations
 
+import copy
 import csv
 import json
 import math
@@ -46,8 +47,9 @@ CONSTRAINTS_NAME = "constraints.json"
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl"}
 
-# The parameters of Deequ's KLL sketch, the one Model Monitor's analyzer writes into
-# statistics.json (sketch.parameters: k 2048, c 0.64): a sketch of the same size and shape.
+# The parameters of the KLL sketch of Deequ, on which Model Monitor's analyzer is built
+# (awslabs/deequ, analyzers/KLLSketch.scala: shrinking factor c 0.64, sketch size k 2048, written
+# as parameters [c, k] with the compactors' items as data): a sketch of the same size and shape.
 KLL_K = 2048
 KLL_C = 0.64
 # "By default, the distribution is materialized in 10 buckets. This can't be changed."
@@ -117,7 +119,7 @@ def compute(path: Path, fmt: str | None = None) -> Baseline:
     constraints = {
         "version": 0,
         "features": [feature.constraints(rows) for feature in features],
-        "monitoring_config": json.loads(json.dumps(MONITORING_CONFIG)),
+        "monitoring_config": copy.deepcopy(MONITORING_CONFIG),
     }
     return Baseline(statistics, constraints, fmt, rows)
 
