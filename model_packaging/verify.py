@@ -98,6 +98,19 @@ class VerifyReport:
         return lines
 
 
+@dataclass(frozen=True)
+class Timeouts:
+    """How long verify waits for the model: to load, and for each sample's response."""
+
+    load: float = DEFAULT_LOAD_TIMEOUT_SECONDS
+    request: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+
+    def __post_init__(self) -> None:
+        for flag, value in (("--load-timeout", self.load), ("--request-timeout", self.request)):
+            if problem := timeout_problem(value):
+                raise PackagingError(f"{flag} {value:g}: {problem}")
+
+
 def verify(
     artifact: Path,
     *,
@@ -202,19 +215,6 @@ def _run_in_fresh_process(
         finally:
             _kill_group(process)
             os.close(read_fd)
-
-
-@dataclass(frozen=True)
-class Timeouts:
-    """How long verify waits for the model: to load, and for each sample's response."""
-
-    load: float = DEFAULT_LOAD_TIMEOUT_SECONDS
-    request: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
-
-    def __post_init__(self) -> None:
-        for flag, value in (("--load-timeout", self.load), ("--request-timeout", self.request)):
-            if problem := timeout_problem(value):
-                raise PackagingError(f"{flag} {value:g}: {problem}")
 
 
 class _Events:
