@@ -177,12 +177,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.NOT_FOUND, "only GET /ping and POST /invocations exist")
 
     def do_POST(self) -> None:
+        # A body left unread cannot be told apart from the next request on the connection:
+        # every refusal before the body is read closes the connection.
         if self.path.split("?")[0] != "/invocations":
-            self._error(HTTPStatus.NOT_FOUND, "only GET /ping and POST /invocations exist")
+            self._refuse(HTTPStatus.NOT_FOUND, "only GET /ping and POST /invocations exist")
             return
         length = self.headers.get("Content-Length")
-        # Without a length the body's end is unknown, so whatever follows cannot be trusted to
-        # be the next request: every refusal before the body is read closes the connection.
         if length is None or not length.isdigit():
             self._refuse(HTTPStatus.LENGTH_REQUIRED, "Content-Length is required")
             return

@@ -86,6 +86,22 @@ def test_a_refused_body_closes_the_connection_instead_of_being_read_as_a_request
     assert "Traceback" not in log
 
 
+def test_a_post_to_an_unknown_path_does_not_leave_its_body_to_be_parsed(
+    server: ModelServer,
+) -> None:
+    body = b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n"
+    with connect(server) as sock:
+        sock.sendall(
+            b"POST /nowhere HTTP/1.1\r\nHost: x\r\n"
+            + f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        response = read_to_end(sock)
+
+    assert response.startswith(b"HTTP/1.1 404 ")
+    assert response.count(b"HTTP/1.") == 1
+
+
 def test_a_body_shorter_than_its_content_length_is_a_400_without_a_traceback(
     server: ModelServer, capfd: pytest.CaptureFixture[str]
 ) -> None:
