@@ -6,7 +6,7 @@
   it declares (else 406; no Accept or ``*/*`` means the container's default accept), and a
   failing handler gives 400 with the handler's message, and one without a response within the
   request timeout 504.
-- A request whose body is refused unread (413, 411), cut short (400) or too slow (408) closes
+- A request whose body is refused unread (404, 411, 413), cut short (400) or too slow (408) closes
   its connection: what follows it on the connection cannot be told apart from the body.
 
 A small standard-library threaded server, not the sagemaker SDK's in-process mode: that mode
