@@ -96,6 +96,37 @@ def _only_mismatched(*actions: str) -> Callable[[Finding, PolicyDoc, Plan], bool
     return lambda finding, doc, plan: _mismatched_actions(finding) <= set(actions)
 
 
+def _grants(statement: dict[str, Any], action: str) -> bool:
+    """Whether an Allow statement's actions (wildcards expanded) include ``action``."""
+    if statement.get("Effect") != "Allow":
+        return False
+    named = statement.get("Action", [])
+    return any(
+        f"{a['service']}:{a['action']}".lower() == action.lower()
+        for name in ([named] if isinstance(named, str) else named)
+        for a in parliament.expand_action(name)
+    )
+
+
+def _service_grants_only(finding: Finding, doc: PolicyDoc, plan: Plan) -> bool:
+    """kms:CreateGrant, in every statement that allows it, only for grants AWS services make."""
+    return all(
+        s.get("Condition", {}).get("Bool", {}).get("kms:GrantIsForAWSResource") == "true"
+        for s in statements(doc.document)
+        if _grants(s, "kms:CreateGrant")
+    )
+
+
+def _role_permissions(finding: Finding, doc: PolicyDoc, plan: Plan) -> bool:
+    vpc = {"ec2:createnetworkinterfacepermission", "ec2:deletenetworkinterfacepermission"}
+    actions = _actions(finding)
+    return (
+        bool(actions)
+        and actions <= vpc | {"kms:creategrant"}
+        and ("kms:creategrant" not in actions or _service_grants_only(finding, doc, plan))
+    )
+
+
 ALLOWED: tuple[Allowance, ...] = (
     # In a key policy "Resource": "*" means the key the policy is attached to and no other
     # (AWS KMS developer guide, "Key policies in AWS KMS",
@@ -114,21 +145,24 @@ ALLOWED: tuple[Allowance, ...] = (
     # concepts", trust policy:
     # https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles.html).
     Allowance("CREDENTIALS_EXPOSURE", "trust", _only("sts:AssumeRole")),
-    # The execution role pulls the inference image from ECR, which needs a registry login token
-    # (SageMaker developer guide, "CreateModel API: Execution Role Permissions",
+    # The roles SageMaker runs endpoints and monitoring jobs with pull their images from ECR,
+    # which needs a registry login token (SageMaker developer guide, "SageMaker AI Roles":
+    # "CreateModel API" and "CreateProcessingJob API: Execution Role Permissions",
     # https://docs.aws.amazon.com/sagemaker/latest/dg/sagemaker-roles.html); the token reads
     # images, nothing else.
     Allowance("CREDENTIALS_EXPOSURE", "identity", _only("ecr:GetAuthorizationToken")),
-    # A model in a VPC: SageMaker attaches network interfaces to the model's subnets with the
-    # execution role, which needs the interface permission actions (same page, and "Give
-    # SageMaker Hosted Endpoints Access to Resources in Your Amazon VPC",
-    # https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html). They are scoped to the
-    # account's network interfaces.
-    Allowance(
-        "PERMISSIONS_MANAGEMENT_ACTIONS",
-        "identity",
-        _only("ec2:CreateNetworkInterfacePermission", "ec2:DeleteNetworkInterfacePermission"),
-    ),
+    # Two actions the community auditor counts as managing permissions, and nothing else:
+    # - a model in a VPC: SageMaker attaches network interfaces to the model's subnets with the
+    #   execution role, which needs the interface permission actions (same page, and "Give
+    #   SageMaker Hosted Endpoints Access to Resources in Your Amazon VPC",
+    #   https://docs.aws.amazon.com/sagemaker/latest/dg/host-vpc.html), scoped to the account's
+    #   network interfaces;
+    # - a monitoring job's volumes encrypted with the environment key: its role lets SageMaker
+    #   create a grant on that key (infra/iam.py, EncryptAnalysisVolumes), allowed here only when
+    #   the condition kms:GrantIsForAWSResource limits it to grants that an AWS service makes
+    #   for the role (AWS KMS developer guide, "AWS KMS condition keys",
+    #   https://docs.aws.amazon.com/kms/latest/developerguide/conditions-kms.html).
+    Allowance("PERMISSIONS_MANAGEMENT_ACTIONS", "identity", _role_permissions),
     # A model package group's policy may name only the group and its versions, and the
     # cross-account deployment guide grants sagemaker:CreateModel on the versions
     # ("Deploy a Model Version from a Different Account",
@@ -273,6 +307,24 @@ def test_allowances_do_not_cover_more_than_their_reason(plans: Mapping[str, Plan
     )
     management = [f for f in passing if f.issue == "PERMISSIONS_MANAGEMENT_ACTIONS"]
     assert management and allowance_for(management[0], role_policy, plan) is None
+
+    # Grants on the key for anyone, not only for AWS services: not the volume encryption.
+    key = "arn:aws:kms:us-east-1:111111111111:key/1234"
+    for action in ("kms:CreateGrant", "kms:Create*"):
+        granting = _identity({"Effect": "Allow", "Action": action, "Resource": key})
+        granting_doc = PolicyDoc(role_policy.resource, "identity", granting)
+        management = [f for f in lint(granting) if f.issue == "PERMISSIONS_MANAGEMENT_ACTIONS"]
+        assert management and allowance_for(management[0], granting_doc, plan) is None
+    limited = _identity(
+        {
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": key,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        }
+    )
+    management = [f for f in lint(limited) if f.issue == "PERMISSIONS_MANAGEMENT_ACTIONS"]
+    assert allowance_for(management[0], PolicyDoc(role_policy.resource, "identity", limited), plan)
 
     # Another account allowed to change the key policy: not AWS's default statement.
     widened = copy.deepcopy(key_policy.document)
