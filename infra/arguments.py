@@ -36,13 +36,6 @@ def _path(value: str) -> str:
     return value
 
 
-def text(value: str) -> str:
-    """Free text (a reason): anything but empty or blank, without its surrounding spaces."""
-    if not value.strip():
-        raise _fail("must not be empty or blank", value)
-    return value.strip()
-
-
 def word(value: str) -> str:
     """A name or an identifier: not empty, and no spaces anywhere."""
     if not value:
@@ -53,7 +46,8 @@ def word(value: str) -> str:
 
 
 def port(value: str) -> int:
-    if not value.isdigit() or not PORT_MIN <= int(value) <= PORT_MAX:
+    # ASCII digits only: str.isdigit also takes digits int() cannot read, such as "²".
+    if not (value.isascii() and value.isdigit()) or not PORT_MIN <= int(value) <= PORT_MAX:
         raise _fail(f"must be a port number from {PORT_MIN} to {PORT_MAX}", value)
     return int(value)
 
@@ -67,13 +61,6 @@ def non_negative(value: str) -> float:
     if not (math.isfinite(number) and number >= 0):
         raise _fail("must be a number, 0 or more", value)
     return number
-
-
-def positive_int(value: str) -> int:
-    """A whole number, 1 or more."""
-    if not value.isdigit() or int(value) < 1:
-        raise _fail("must be a whole number, 1 or more", value)
-    return int(value)
 
 
 def existing_path(value: str) -> str:

@@ -131,7 +131,7 @@ def test_rel_tolerance_accepts_zero_and_more(value: str, expected: float, artifa
 # --- serve ------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["0", "65536", "-1", "80.5", "http", ""])
+@pytest.mark.parametrize("value", ["0", "65536", "-1", "80.5", "http", "", "8²"])
 def test_serve_port_is_1_to_65535(
     value: str, artifact: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
