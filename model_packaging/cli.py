@@ -168,7 +168,7 @@ def _drift_check(args: argparse.Namespace) -> int:
 
 
 def _version_number(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise argparse.ArgumentTypeError(f"must be a version number (1, 2, ...), got {text!r}")
     return int(text)
 

@@ -231,7 +231,7 @@ def test_the_default_stacks_folder_is_the_working_directorys(
 
 
 @pytest.mark.parametrize("command", ["approve", "reject"])
-@pytest.mark.parametrize("version", ["0", "-1", "1.5", "x"])
+@pytest.mark.parametrize("version", ["0", "-1", "1.5", "x", "²"])
 def test_decisions_need_a_version_from_1(
     command: str, version: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
