@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -39,6 +40,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -84,6 +86,9 @@ class Row:
     seconds: float
     bytes_in: int
     note: str = ""
+    cpu: float | None = None
+    """CPU seconds (user + system) of a measured process: on a shared machine, less sensitive
+    to other load than the wall-clock time."""
 
 
 @dataclass
@@ -149,23 +154,37 @@ def timed(action: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def run_build(bench: Bench, out: Path, compression: str, cache: Path) -> float:
+def run_process(command: list[str], **options: Any) -> tuple[float, float]:
+    """Run ``command`` to completion: its wall-clock seconds and CPU seconds."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    seconds = timed(lambda: subprocess.run(command, check=True, **options))
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return seconds, cpu
+
+
+def run_build(bench: Bench, out: Path, compression: str, cache: Path) -> tuple[float, float]:
     """One ``python -m model_packaging build`` process, timed from start to exit."""
     command = [sys.executable, "-m", "model_packaging", "build", str(bench.model_dir)]
     command += ["--out", str(out), "--compression", compression, "--quiet"]
     env = {**os.environ, "XDG_CACHE_HOME": str(cache)}
-    return timed(
-        lambda: subprocess.run(command, check=True, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
-    )
+    return run_process(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL)
 
 
-def median_build(bench: Bench, compression: str, *, cold: bool = False) -> tuple[float, Path]:
+def median_build(
+    bench: Bench, compression: str, *, cold: bool = False
+) -> tuple[float, float, Path]:
+    """Median wall-clock and CPU seconds of ``bench.repeat`` builds, and the output folder."""
     out = bench.work / f"build-{compression}{'-cold' if cold else ''}"
-    times = []
+    runs = []
     for attempt in range(bench.repeat):
         cache = bench.work / f"empty-cache-{attempt}" if cold else bench.cache
-        times.append(run_build(bench, out, compression, cache))
-    return statistics.median(times), out
+        runs.append(run_build(bench, out, compression, cache))
+    return (
+        statistics.median(seconds for seconds, _ in runs),
+        statistics.median(cpu for _, cpu in runs),
+        out,
+    )
 
 
 def measure_sha256(bench: Bench) -> Row:
@@ -183,7 +202,7 @@ def measure_sha256(bench: Bench) -> Row:
 
 def measure_build_gzip(bench: Bench) -> Row:
     run_build(bench, bench.work / "warm-up", "gzip", bench.cache)  # fills the image cache
-    seconds, out = median_build(bench, "gzip")
+    seconds, cpu, out = median_build(bench, "gzip")
     manifest = load_artifact(out).manifest
     rows = manifest.baseline.dataset.rows if manifest.baseline else 0
     return Row(
@@ -191,28 +210,30 @@ def measure_build_gzip(bench: Bench) -> Row:
         seconds,
         bench.size,
         f"artifact {manifest.artifact.size / 1e6:.0f} MB, baseline of {rows} rows",
+        cpu,
     )
 
 
 def measure_build_gzip_cold(bench: Bench) -> Row:
-    seconds, _ = median_build(bench, "gzip", cold=True)
-    return Row("build (gzip), empty image cache", seconds, bench.size, "imports the SDK")
+    seconds, cpu, _ = median_build(bench, "gzip", cold=True)
+    return Row("build (gzip), empty image cache", seconds, bench.size, "imports the SDK", cpu)
 
 
 def measure_build_none(bench: Bench) -> Row:
-    seconds, _ = median_build(bench, "none")
-    return Row("build (none)", seconds, bench.size)
+    seconds, cpu, _ = median_build(bench, "none")
+    return Row("build (none)", seconds, bench.size, "", cpu)
 
 
 def measure_tar_gzip(bench: Bench) -> Row:
     out = bench.work / "baseline.tar.gz"
     command = ["tar", "-czf", str(out), "-C", str(bench.model_dir), "."]
-    seconds = timed(lambda: subprocess.run(command, check=True))
+    seconds, cpu = run_process(command)
     return Row(
         "tar -czf (GNU tar + gzip -6)",
         seconds,
         bench.size,
         f"artifact {out.stat().st_size / 1e6:.0f} MB",
+        cpu,
     )
 
 
@@ -261,12 +282,20 @@ MEASUREMENTS: list[Callable[[Bench], Row | None]] = [
 
 def report(bench: Bench) -> list[str]:
     baseline = bench.rows.get(measure_tar_gzip.__name__)
-    lines = [f"model folder: {bench.size / 1e6:.0f} MB ({bench.size_mb} MB of weights)", ""]
-    lines.append(f"{'measurement':<34} {'seconds':>8} {'MB/s':>8} {'tar/this':>8}  note")
+    load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
+    lines = [
+        f"model folder: {bench.size / 1e6:.0f} MB ({bench.size_mb} MB of weights);"
+        f" {os.cpu_count()} CPUs, load average {load}",
+        "",
+        f"{'measurement':<34} {'seconds':>8} {'cpu s':>6} {'MB/s':>8} {'tar/this':>8}  note",
+    ]
     for row in bench.rows.values():
         rate = row.bytes_in / row.seconds / 1e6 if row.seconds else float("inf")
         times = f"{baseline.seconds / row.seconds:.1f}x" if baseline and row.seconds else "-"
-        lines.append(f"{row.name:<34} {row.seconds:>8.2f} {rate:>8.0f} {times:>8}  {row.note}")
+        cpu = f"{row.cpu:.2f}" if row.cpu is not None else "-"
+        lines.append(
+            f"{row.name:<34} {row.seconds:>8.2f} {cpu:>6} {rate:>8.0f} {times:>8}  {row.note}"
+        )
     gzip_row = bench.rows.get(measure_build_gzip.__name__)
     if baseline and gzip_row:
         speedup = baseline.seconds / gzip_row.seconds
@@ -277,6 +306,8 @@ def report(bench: Bench) -> list[str]:
             else ""
         )
         lines += ["", f"tar -czf / build (gzip), whole processes = {speedup:.1f}x{verdict}"]
+        if baseline.cpu and gzip_row.cpu:
+            lines.append(f"the same in CPU seconds = {baseline.cpu / gzip_row.cpu:.1f}x")
     if bench.publish_again_bytes is not None:
         verdict = "meets" if bench.publish_again_bytes == 0 else "MISSES"
         lines.append(
