@@ -251,10 +251,12 @@ def monitoring_role_policy(
             "Resource": environment_key_arn,
         },
         {
-            # The analysis's volumes are encrypted with the environment key, for which the role
-            # must let SageMaker create a grant (botocore sagemaker VolumeKmsKeyId: "must have
-            # kms:CreateGrant permission"); the condition allows only grants an AWS service
-            # makes on the role's behalf (AWS KMS developer guide, kms:GrantIsForAWSResource).
+            # The analysis's volumes are encrypted with the environment key. EBS encryption
+            # with a customer key works through a grant the service creates as the role
+            # (botocore sagemaker RecommendationJobInputConfig.VolumeKmsKeyId says the role
+            # "must have kms:CreateGrant permission"; processing volumes are EBS volumes too).
+            # The condition allows only grants an AWS service makes on the role's behalf (AWS
+            # KMS developer guide, kms:GrantIsForAWSResource).
             "Sid": "EncryptAnalysisVolumes",
             "Effect": "Allow",
             "Action": "kms:CreateGrant",
