@@ -153,8 +153,8 @@ def reporting(action: str) -> Iterator[None]:
     """Turn any boto3 failure inside the block into ``PackagingError("<action>: <cause>")``.
 
     ``action`` names what was being done and to what (a bucket, a key, a group), so the one line
-    the user sees says where to look. A wrong set-up is named instead (:func:`setup_problem`):
-    the action did not fail, it never started. PackagingErrors raised inside pass through.
+    the user sees says where to look, and the cause is named: a wrong set-up as such
+    (:func:`setup_problem`). PackagingErrors raised inside pass through unchanged.
     """
     try:
         yield
@@ -163,11 +163,11 @@ def reporting(action: str) -> Iterator[None]:
 
 
 def failure(action: str, exc: BotoCoreError | ClientError) -> str:
-    """The one line for ``exc`` raised while doing ``action``: the set-up problem alone, or the
-    action and the cause (a botocore exception's class names a network failure best)."""
+    """The one line for ``exc`` raised while doing ``action``: the action, then the cause (the
+    set-up problem, AWS's code and message, or the botocore class of a network failure)."""
     problem = setup_problem(exc)
     if problem is not None:
-        return problem
+        return f"{action}: {problem}"
     if isinstance(exc, ClientError):
         return f"{action}: {describe(exc)}"
     return f"{action}: {type(exc).__name__}: {describe(exc)}"

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from model_packaging.aws import describe, error_code, failure, reporting
+from model_packaging.aws import describe, error_code, failure, reporting, setup_problem
 from model_packaging.errors import PackagingError
 
 DIGEST_KEY = "artifact-digest"
@@ -160,9 +160,14 @@ def require_group(sagemaker: Any, group: str) -> None:
             ) from exc
         raise PackagingError(f"cannot read model package group {group!r}: {describe(exc)}") from exc
     except BotoCoreError as exc:
-        raise PackagingError(
-            failure(f"cannot reach SageMaker for model package group {group!r}", exc)
-        ) from exc
+        # Only a network failure means SageMaker could not be reached; a wrong set-up never
+        # sent the request.
+        action = (
+            f"cannot reach SageMaker for model package group {group!r}"
+            if setup_problem(exc) is None
+            else f"cannot read model package group {group!r}"
+        )
+        raise PackagingError(failure(action, exc)) from exc
     if status != "Completed":
         raise PackagingError(f"model package group {group!r} is {status}, not ready for versions")
 

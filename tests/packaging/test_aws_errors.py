@@ -18,7 +18,7 @@ from tests.packaging.conftest import ArtifactFactory, free_port
 ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "error: ProfileNotFound: the AWS profile 'nope' named by AWS_PROFILE does not exist\n"
 NO_CREDENTIALS = (
-    "error: NoCredentialsError: no AWS credentials found: set AWS_ACCESS_KEY_ID and"
+    "NoCredentialsError: no AWS credentials found: set AWS_ACCESS_KEY_ID and"
     " AWS_SECRET_ACCESS_KEY, or AWS_PROFILE to a configured profile\n"
 )
 
@@ -76,22 +76,32 @@ def test_an_unknown_profile_is_named_by_every_command(
 
 
 @pytest.mark.parametrize(
-    "command",
+    ("command", "action"),
     [
-        ["publish", "{artifact}", "--bucket", "artifact-store", "--quiet"],
-        ["approve", "churn", "--version", "1", "--reason", "checked"],
-        ["promote", "churn", "--to", "dev", "--dry-run"],
+        (
+            ["publish", "{artifact}", "--bucket", "artifact-store", "--quiet"],
+            "cannot read model package group 'churn'",
+        ),
+        (
+            ["approve", "churn", "--version", "1", "--reason", "checked"],
+            "cannot read model package group 'churn'",
+        ),
+        (
+            ["promote", "churn", "--to", "dev", "--dry-run"],
+            "cannot list versions of model package group 'churn'",
+        ),
     ],
-    ids=lambda command: command[0],
+    ids=lambda value: value[0] if isinstance(value, list) else "",
 )
 def test_missing_credentials_are_named_not_read_as_an_unreachable_service(
-    tmp_path: Path, make_artifact: ArtifactFactory, command: list[str]
+    tmp_path: Path, make_artifact: ArtifactFactory, command: list[str], action: str
 ) -> None:
     args = [arg.format(artifact=make_artifact()) for arg in command]
 
     result = run_cli(tmp_path, *args, **REGION)
 
-    assert_one_line(result, NO_CREDENTIALS)
+    assert_one_line(result, f"error: {action}: {NO_CREDENTIALS}")
+    assert "reach" not in result.stderr
 
 
 def test_half_the_credentials_are_named_with_the_missing_variable(
