@@ -171,7 +171,12 @@ def _validate(
         loc: list[str | int] = [*prefix, *error["loc"]]
         if loc and isinstance(loc[0], str):
             loc[0] = SETTING_KEYS.get(loc[0], loc[0])
-        problems.add(loc or "config", describe(error, schema))
+        message = describe(error, schema)
+        if error["type"] == "extra_forbidden" and len(loc) == 1:
+            # A top-level setting of another namespace is suggested as the file writes it.
+            for name, setting in SETTING_KEYS.items():
+                message = message.replace(f"(did you mean {name}?)", f"(did you mean {setting}?)")
+        problems.add(loc or "config", message)
     if any(error["type"] != "extra_forbidden" for error in errors):
         return None
     pruned = copy.deepcopy(data)
