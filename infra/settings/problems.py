@@ -25,7 +25,11 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 
 
 class SettingsError(Exception):
-    """A stack config has problems; ``problems`` holds one ``"path: message"`` per problem."""
+    """A stack config has problems; ``problems`` holds one ``"path: message"`` per problem.
+
+    A problem is one line, but for a YAML syntax error's, whose next lines show the line of the
+    file with a caret under the place.
+    """
 
     def __init__(self, problems: list[str], source: str = "stack config") -> None:
         self.problems = problems
