@@ -27,8 +27,8 @@ _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 class SettingsError(Exception):
     """A stack config has problems; ``problems`` holds one ``"path: message"`` per problem.
 
-    A problem is one line, but for a YAML syntax error's, whose next lines show the line of the
-    file with a caret under the place.
+    A problem is one line, but for one the YAML loader finds (a syntax error, a key written
+    twice), whose next lines show the line of the file with a caret under the place.
     """
 
     def __init__(self, problems: list[str], source: str = "stack config") -> None:
