@@ -201,9 +201,12 @@ def _read(path: Path, fmt: str, schema: Any, features: list[_Feature]) -> Iterat
             yield [batch.column(f.name) for f in features]
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         message = str(exc).splitlines()[0]
+        if fmt == "jsonl" and message.endswith("unexpected field"):
+            message += " (a record has a field the first rows do not have)"
+        columns = ", ".join(f"{f.name} {f.first_type}" for f in features)
         raise PackagingError(
-            f"{path}: cannot read as {fmt}: {message} (column types are taken from the first "
-            f"rows: {', '.join(f'{f.name} {f.first_type}' for f in features)})"
+            f"{path}: cannot read as {fmt}: {message}; columns and their types are taken "
+            f"from the first rows: {columns}"
         ) from None
     except OSError as exc:
         raise PackagingError(f"{path}: {exc.strerror or exc}") from None

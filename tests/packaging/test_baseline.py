@@ -496,7 +496,21 @@ def test_a_later_value_that_is_not_a_number_names_the_column_types(
     with pytest.raises(PackagingError) as error:
         compute(write_csv(tmp_path / "d.csv", ["a", "b"], rows))
     assert "cannot read as csv" in str(error.value)
-    assert "column types are taken from the first rows: a Integral, b String" in str(error.value)
+    assert "types are taken from the first rows: a Integral, b String" in str(error.value)
+
+
+def test_a_json_field_that_appears_only_later_is_named_as_the_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(baseline_module, "BLOCK_SIZE", 4096)
+    path = tmp_path / "d.jsonl"
+    records = [{"a": i} for i in range(2000)] + [{"a": 1, "late": "x"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+
+    with pytest.raises(PackagingError) as error:
+        compute(path)
+    assert "a record has a field the first rows do not have" in str(error.value)
+    assert str(error.value).endswith("taken from the first rows: a Integral")
 
 
 def test_a_missing_file_is_named(tmp_path: Path) -> None:
