@@ -28,7 +28,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from infra.settings.problems import describe, key_path
+from infra.settings.problems import describe, error_path, key_path
 from infra.settings.yaml_loader import YamlError, load_yaml
 from model_packaging.baseline import format_from_name
 from model_packaging.errors import PackagingError
@@ -310,7 +310,7 @@ def validation_problems(error: ValidationError, model: type[BaseModel] | None = 
     With the ``model`` validated, an unknown key gets the closest allowed one as a suggestion.
     """
     return [
-        f"{key_path(item['loc']) or '(top level)'}: {describe(item, model)}"
+        f"{key_path(error_path(item)) or '(top level)'}: {describe(item, model)}"
         for item in error.errors()
     ]
 

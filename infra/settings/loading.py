@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 
 from infra.settings import rules
 from infra.settings.defaults import with_defaults
-from infra.settings.problems import Problems, SettingsError, describe, key_path
+from infra.settings.problems import Problems, SettingsError, describe, error_path, key_path
 from infra.settings.schema import (
     ENVIRONMENTS,
     PROJECT,
@@ -168,7 +168,7 @@ def _validate(
         # that says nothing the other field's own error does not.
         errors = [e for e in exc.errors() if e["type"] != "default_factory_not_called"]
     for error in errors:
-        loc: list[str | int] = [*prefix, *error["loc"]]
+        loc: list[str | int] = [*prefix, *error_path(error)]
         if loc and isinstance(loc[0], str):
             loc[0] = SETTING_KEYS.get(loc[0], loc[0])
         message = describe(error, schema)

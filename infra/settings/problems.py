@@ -19,9 +19,13 @@ from pydantic import BaseModel
 
 KeyPath = Sequence[str | int]
 
-# A key that would read as several keys (or as an index) is quoted, as Pulumi's --path does.
-_PLAIN_KEY = re.compile(r'^[^.\[\]"]+$')
+# A key that would read as several keys, as an index or as two words is quoted, as Pulumi's
+# --path takes it: ["a key"].
+_PLAIN_KEY = re.compile(r'^[^.\[\]"\s]+$')
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_SHOULD = re.compile(r"^(Input|String|Value|List|Dictionary|Object|Tuple) should ")
+# pydantic's last part of the location of an error in a mapping's key.
+KEY_MARK = "[key]"
 
 
 class SettingsError(Exception):
@@ -197,13 +201,18 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
         return f"must have at least {ctx.get('min_length', 1)} item(s)"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
-    message = str(error["msg"])
-    message = message.removeprefix("Value error, ")
-    if message.startswith("Input should be"):
-        message = "must be" + message[len("Input should be") :]
+    message = _SHOULD.sub("must ", str(error["msg"]).removeprefix("Value error, "))
     if "instance of" in message:
-        return f"is not valid here: {_kind(value)}"
+        message = f"is not valid here: {_kind(value)}"
+    if loc and loc[-1] == KEY_MARK:
+        return f"is not a valid key: {message}"
     return message[:1].lower() + message[1:]
+
+
+def error_path(error: Any) -> list[str | int]:
+    """Where a pydantic error is: for a mapping's key, the key (not pydantic's marker)."""
+    loc = list(error["loc"])
+    return loc[:-1] if loc and loc[-1] == KEY_MARK else loc
 
 
 def _number_message(value: Any, whole: bool) -> str:
