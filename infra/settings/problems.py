@@ -19,8 +19,9 @@ from pydantic import BaseModel
 
 KeyPath = Sequence[str | int]
 
-# A key that would read as several keys, as an index or as two words is quoted, as Pulumi's
-# --path takes it: ["a key"].
+# A key that would read as several keys, as an index or as two words is quoted, ["a.b"], as
+# Pulumi's property paths allow any key to be (pulumi/pulumi
+# sdk/go/common/resource/properties_path.go, ParsePropertyPath).
 _PLAIN_KEY = re.compile(r'^[^.\[\]"\s]+$')
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
 _SHOULD = re.compile(r"^(Input|String|Value|List|Dictionary|Object|Tuple) should ")
