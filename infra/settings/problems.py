@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import difflib
 import functools
-import json
 import re
 import types
 from collections.abc import Iterable, Sequence
@@ -66,7 +65,8 @@ def key_path(parts: Iterable[str | int]) -> str:
         if isinstance(part, int):
             text += f"[{part}]"
         elif not _PLAIN_KEY.match(part):
-            text += f"[{json.dumps(part)}]"
+            quoted = part.replace('"', '\\"')  # the only escape the path parser reads
+            text += f'["{quoted}"]'
         else:
             text += f".{part}" if text else part
     return text
