@@ -32,8 +32,9 @@ Exit statuses, as the commands document them:
 - 2: bad input or usage. ``python -m infra`` exits 2 for an invalid stack file; both tools exit
   2 for a usage error (argparse: an unknown command or option, a bad value such as a port).
 - 1: a failed operation. ``python -m model_packaging`` reports every refusal of its own as
-  ``error: ...`` with status 1: an invalid ``model.yaml``, a load that timed out, AWS
-  credentials that are missing, a refused publish.
+  ``error: ...`` with status 1: an invalid ``model.yaml`` or stack file, AWS credentials that
+  are missing, a refused publish; ``verify`` reports a model that did not load as a ``FAIL``
+  line, also with status 1.
 """
 
 from __future__ import annotations
