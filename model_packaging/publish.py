@@ -20,6 +20,7 @@ one version per digest.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -95,7 +96,7 @@ def publish(
         _require_same_bucket(clients.sagemaker, existing, manifest, bucket)
         log.info("version %s already holds sha256:%s", existing.arn, manifest.digest)
         wanted = baseline.request() if baseline is not None else None
-        if existing.data_quality != wanted:
+        if _baseline_uris(existing.data_quality) != _baseline_uris(wanted):
             # CreateModelPackage is the only call that sets a version's drift check baseline.
             log.warning(
                 "version %s holds this digest %s; the registry cannot change a version's"
@@ -200,6 +201,16 @@ def _baseline(
             for document in record.files()
         )
     )
+
+
+def _baseline_uris(documents: Mapping[str, Any] | None) -> dict[str, str]:
+    """The S3 URI of each document of a ModelDataQuality, registered or requested.
+
+    Compared by URI alone: the objects behind a digest's URIs are never replaced
+    (:func:`_require_same_baseline`), and the URIs do not depend on how the service echoes
+    the other fields.
+    """
+    return {name: str(document.get("S3Uri")) for name, document in (documents or {}).items()}
 
 
 def _require_same_baseline(
