@@ -16,8 +16,9 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Any
 
-import botocore.session
 from botocore.model import ListShape, MapShape, OperationModel, Shape, StructureShape
+
+from infra.settings.limits import service_model
 
 
 class RequestError(Exception):
@@ -26,8 +27,7 @@ class RequestError(Exception):
 
 @cache
 def operation(service: str, name: str) -> OperationModel:
-    model = botocore.session.get_session().get_service_model(service)
-    return model.operation_model(name)
+    return service_model(service).operation_model(name)
 
 
 def request(

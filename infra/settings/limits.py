@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import zoneinfo
+from typing import Any
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy); botocore's model
 # documents them in prose, not as an enum, so they are listed here.
@@ -59,13 +60,24 @@ PROVISIONING_SECONDS = 15 * 60
 METRIC_DELAY_SECONDS = 2 * 60
 
 
+@functools.cache
+def service_model(service: str) -> Any:
+    """An AWS API model as botocore ships it (a ``botocore.model.ServiceModel``).
+
+    Read with botocore's loader rather than through a session: a session reads the AWS profile,
+    so an unknown ``AWS_PROFILE`` would fail a check that needs no credentials.
+    """
+    import botocore.loaders
+    import botocore.model
+
+    data = botocore.loaders.create_loader().load_service_model(service, "service-2")
+    return botocore.model.ServiceModel(data, service_name=service)
+
+
 @functools.lru_cache(maxsize=1)
 def sagemaker_instance_types() -> frozenset[str]:
     """Instance types a production variant accepts, from the API model botocore ships."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProductionVariantInstanceType").enum)
+    return frozenset(service_model("sagemaker").shape_for("ProductionVariantInstanceType").enum)
 
 
 @functools.lru_cache(maxsize=1)
@@ -75,10 +87,8 @@ def lambda_function_arn() -> re.Pattern[str]:
     The pattern is botocore's lambda ``FunctionArn`` shape, which also allows a version or alias
     qualifier after the name (SNS delivers to a qualified function too).
     """
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("lambda")
-    return re.compile(model.shape_for("FunctionArn").metadata["pattern"])
+    pattern = service_model("lambda").shape_for("FunctionArn").metadata["pattern"]
+    return re.compile(pattern)
 
 
 @functools.lru_cache(maxsize=1)

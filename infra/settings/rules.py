@@ -303,10 +303,7 @@ def _check_drift(path: str, model: ModelSettings, region: str, p: Problems) -> N
 def processing_instance_types() -> frozenset[str]:
     """Instance types a monitoring job accepts, from the API model botocore ships
     (sagemaker ``MonitoringClusterConfig.InstanceType``, the ``ProcessingInstanceType`` enum)."""
-    import botocore.session
-
-    model = botocore.session.get_session().get_service_model("sagemaker")
-    return frozenset(model.shape_for("ProcessingInstanceType").enum)
+    return frozenset(limits.service_model("sagemaker").shape_for("ProcessingInstanceType").enum)
 
 
 # --- deployment ---------------------------------------------------------------------------
