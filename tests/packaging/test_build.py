@@ -206,7 +206,8 @@ def test_rebuilding_replaces_the_previous_output_of_either_kind(tmp_path: Path) 
     assert "train.py" not in source_files(out / "model")
 
     result = build(model_dir, out, progress=False)
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model.tar.gz"]
+    # The example names a baseline dataset: its statistics lie beside the artifact.
+    assert sorted(p.name for p in out.iterdir()) == ["baseline", "manifest.json", "model.tar.gz"]
     assert json.loads(result.manifest_path.read_text())["digest"] == sha256(out / "model.tar.gz")
 
 
@@ -430,7 +431,7 @@ def test_a_failure_while_writing_keeps_the_previous_output_and_no_temporary_file
 
     after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert after == before
-    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "model"]
+    assert sorted(p.name for p in out.iterdir()) == ["baseline", "manifest.json", "model"]
 
 
 def test_cli_build_prints_the_digest_and_exits_zero(

@@ -38,7 +38,7 @@ def test_the_example_verifies_with_one_timed_line_per_sample(built: Path) -> Non
     assert report.ok
     digest = json.loads((built / "manifest.json").read_text())["digest"]
     lines = report.lines()
-    assert lines[0] == f"ok    sha256:{digest} {built / 'model.tar.gz'} (5 files match)"
+    assert lines[0] == f"ok    sha256:{digest} {built / 'model.tar.gz'} (6 files match)"
     assert lines[1].startswith("ok    model loaded in ")
     names = ["new-customer-many-calls", "two-loyal-customers", "batch-csv"]
     for line, name in zip(lines[2:5], names, strict=True):
@@ -138,8 +138,9 @@ def test_a_file_digest_edited_in_the_manifest_is_named(built: Path, tmp_path: Pa
     out = copy_of(built, tmp_path)
     manifest_path = out / "manifest.json"
     manifest = json.loads(manifest_path.read_text())
-    real = manifest["files"][1]["sha256"]
-    manifest["files"][1]["sha256"] = "0" * 64
+    entry = next(f for f in manifest["files"] if f["path"] == "model.joblib")
+    real = entry["sha256"]
+    entry["sha256"] = "0" * 64
     manifest_path.write_text(json.dumps(manifest))
 
     with pytest.raises(PackagingError) as caught:
