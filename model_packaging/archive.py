@@ -141,33 +141,25 @@ def _deflate(block: memoryview, window: bytes) -> tuple[bytes, int]:
     return data, isal_zlib.crc32(block)
 
 
-class _Deflated:
-    """A block deflated in the calling thread, with the interface of a Future."""
-
-    def __init__(self, value: tuple[bytes, int]) -> None:
-        self._value = value
-
-    def result(self) -> tuple[bytes, int]:
-        return self._value
-
-
 class _GzipSink:
     """Collects tar bytes in fixed blocks, deflates them on ``threads`` threads, and hashes and
     writes the output in order.
 
-    At most two blocks per thread are in flight, so memory stays at a few ``BLOCK_SIZE``s.
+    With more than one thread, the reading thread only reads and hashes the input: the blocks
+    go to the deflate threads, and one more thread hashes and writes their output. It runs its
+    tasks in the order they were submitted (a one-thread executor), so blocks reach the file in
+    order. At most two blocks per thread are in flight, so memory stays at a few
+    ``BLOCK_SIZE``s. With one thread, everything happens in the calling thread.
     """
 
     def __init__(self, out: BinaryIO, threads: int) -> None:
         if threads < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
         self._out = out
-        self._pool = (
-            ThreadPoolExecutor(threads, thread_name_prefix="deflate") if threads > 1 else None
-        )
+        self._pool = ThreadPoolExecutor(threads, "deflate") if threads > 1 else None
+        self._writer = ThreadPoolExecutor(1, "deflate-write") if threads > 1 else None
         self._in_flight = 2 * threads
-        self._pending: deque[tuple[_Deflated | Future[tuple[bytes, int]], memoryview, int]]
-        self._pending = deque()
+        self._pending: deque[tuple[Future[None], memoryview]] = deque()
         self._spare: list[memoryview] = []
         self._block = memoryview(bytearray(BLOCK_SIZE))
         self._fill = 0
@@ -200,7 +192,7 @@ class _GzipSink:
         if self._fill:
             self._deflate_block()
         while self._pending:
-            self._collect()
+            self._retire()
         # An empty final block ends the stream that the sync-flushed blocks leave open.
         self._emit(
             isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS).flush()
@@ -208,31 +200,38 @@ class _GzipSink:
         self._emit(struct.pack("<II", self._crc, self.tar_size & 0xFFFFFFFF))
 
     def close(self) -> None:
-        """Stop the threads; blocks not yet deflated are dropped (after an error)."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
+        """Stop the threads; blocks not yet deflated or written are dropped (after an error)."""
+        for pool in (self._pool, self._writer):
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _deflate_block(self) -> None:
-        block = self._block[: self._fill]
+        block, length = self._block[: self._fill], self._fill
         window, self._window = self._window, bytes(block[-WINDOW_SIZE:])
-        job = (
-            self._pool.submit(_deflate, block, window)
-            if self._pool is not None
-            else _Deflated(_deflate(block, window))
-        )
-        self._pending.append((job, self._block, self._fill))
-        self._block = self._spare.pop() if self._spare else memoryview(bytearray(BLOCK_SIZE))
         self._fill = 0
+        if self._pool is None or self._writer is None:
+            self._write_block(_deflate(block, window), length)
+            return  # the block's bytes are deflated already: its buffer is free again
+        job = self._pool.submit(_deflate, block, window)
+        self._pending.append((self._writer.submit(self._write_deflated, job, length), self._block))
+        self._block = self._spare.pop() if self._spare else memoryview(bytearray(BLOCK_SIZE))
         while len(self._pending) >= self._in_flight:
-            self._collect()
+            self._retire()
 
-    def _collect(self) -> None:
-        """Write out the oldest block once it is deflated; its buffer can then be reused."""
-        job, buffer, length = self._pending.popleft()
-        data, crc = job.result()
+    def _retire(self) -> None:
+        """Wait until the oldest block is written (raising its deflate or write error here, in
+        the reading thread); its buffer can then be reused."""
+        written, buffer = self._pending.popleft()
+        written.result()
+        self._spare.append(buffer)
+
+    def _write_deflated(self, job: Future[tuple[bytes, int]], length: int) -> None:
+        self._write_block(job.result(), length)
+
+    def _write_block(self, deflated: tuple[bytes, int], length: int) -> None:
+        data, crc = deflated
         self._crc = isal_zlib.crc32_combine(self._crc, crc, length)
         self._emit(data)
-        self._spare.append(buffer)
 
     def _emit(self, data: bytes) -> None:
         if data:

@@ -225,3 +225,28 @@ def test_a_failed_lookup_beside_the_compression_keeps_the_previous_output(tmp_pa
         build(folder, out, progress=False)
 
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+class FullDisk(io.BytesIO):
+    """A file that fills up after ``room`` bytes, as a full disk does."""
+
+    def __init__(self, room: int) -> None:
+        super().__init__()
+        self.room = room
+
+    def write(self, data: object) -> int:
+        if self.tell() + len(data) > self.room:  # type: ignore[arg-type]
+            raise OSError(28, "No space left on device")
+        return super().write(data)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_write_error_reaches_the_caller_and_stops_the_threads(
+    tmp_path: Path, threads: int
+) -> None:
+    folder = model_folder(tmp_path)
+    weights = folder / "weights.bin"
+    files = [SourceFile("weights.bin", weights, False, weights.stat().st_size)]
+    with pytest.raises(OSError, match="No space left on device"):
+        write_tar_gz(files, FullDisk(BLOCK_SIZE), threads=threads)
+    assert not [t for t in threading.enumerate() if t.name.startswith("deflate")]
