@@ -22,8 +22,9 @@ OS in swapped order in its header; cutting the blocks here keeps the bytes under
 Compression: ISA-L level 1. On float32 weights (which barely compress) level 0 is both slower
 and bigger than level 1 (measured: level 0 373 MB/s at ratio 1.23, level 1 770 MB/s at 0.92,
 level 2 737 MB/s at 0.92), and stock zlib at gzip's default level 6 runs at ~30 MB/s. ISA-L
-releases the GIL while it deflates, so threads compress in parallel; the reading thread
-meanwhile hashes the input and the output, which hashlib also does without the GIL.
+releases the GIL while it deflates, so threads compress in parallel; meanwhile the reading
+thread hashes the input and a writer thread the output, which hashlib also does without the
+GIL.
 """
 
 from __future__ import annotations
