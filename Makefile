@@ -42,11 +42,12 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 
 typecheck: $(STAMP)
-	$(PY) -m mypy infra model_packaging demo tests
+	$(PY) -m mypy infra model_packaging policy demo tests
 
 bench: $(STAMP)
 	$(PY) bench/plan_scaling.py
 	$(PY) bench/packaging.py
+	$(PY) bench/baseline.py
 
 # The release flow end to end on a local moto server, in a scratch copy of the project: no AWS
 # account, no Pulumi CLI (README.md, "Demo").
