@@ -58,11 +58,9 @@ REGION = {"AWS_DEFAULT_REGION": "us-east-1"}
     [
         ["publish", "{artifact}", "--bucket", "artifact-store", "--quiet"],
         ["approve", "churn", "--version", "1", "--reason", "checked"],
-        ["status", "churn"],
-        ["status", "--check-deployed", "dev"],
         ["promote", "churn", "--to", "dev", "--dry-run"],
     ],
-    ids=lambda command: command[0] + ("-check" if "--check-deployed" in command else ""),
+    ids=lambda command: command[0],
 )
 def test_an_unknown_profile_is_named_by_every_command(
     tmp_path: Path, make_artifact: ArtifactFactory, command: list[str]
@@ -73,6 +71,25 @@ def test_an_unknown_profile_is_named_by_every_command(
     result = run_cli(tmp_path, *args, AWS_PROFILE="nope", **REGION)
 
     assert_one_line(result, PROFILE)
+
+
+def test_status_names_an_unknown_profile_for_every_stage_it_cannot_query(tmp_path: Path) -> None:
+    """status reports what it cannot reach and goes on; the cause is on every row."""
+    result = run_cli(tmp_path, "status", "churn", AWS_PROFILE="nope", **REGION)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert len(rows) == 3
+    assert all(PROFILE.removeprefix("error: ").strip() in row for row in rows), rows
+
+
+def test_check_deployed_fails_naming_an_unknown_profile(tmp_path: Path) -> None:
+    result = run_cli(tmp_path, "status", "--check-deployed", "dev", AWS_PROFILE="nope", **REGION)
+    assert "Traceback" not in result.stdout + result.stderr
+    assert result.returncode == 1
+    assert result.stderr.splitlines()[-1] == (
+        "error: cannot query dev: " + PROFILE.removeprefix("error: ").strip()
+    )
 
 
 @pytest.mark.parametrize(
