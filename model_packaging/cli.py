@@ -249,6 +249,15 @@ def _stacks_flag(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _artifact_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "artifact",
+        type=arguments.existing_path,
+        metavar="ARTIFACT",
+        help="build output folder or manifest.json",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m model_packaging",
@@ -290,12 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_build)
 
     p = commands.add_parser("verify", help="check digests and run the sample requests")
-    p.add_argument(
-        "artifact",
-        type=arguments.existing_path,
-        metavar="ARTIFACT",
-        help="build output folder or manifest.json",
-    )
+    _artifact_argument(p)
     p.add_argument(
         "--rel-tolerance",
         type=arguments.non_negative,
@@ -306,12 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_verify)
 
     p = commands.add_parser("serve", help="serve an artifact on SageMaker's HTTP contract")
-    p.add_argument(
-        "artifact",
-        type=arguments.existing_path,
-        metavar="ARTIFACT",
-        help="build output folder or manifest.json",
-    )
+    _artifact_argument(p)
     p.add_argument(
         "--host",
         type=arguments.word,
@@ -328,12 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_serve)
 
     p = commands.add_parser("publish", help="upload to the artifact store and register a version")
-    p.add_argument(
-        "artifact",
-        type=arguments.existing_path,
-        metavar="ARTIFACT",
-        help="build output folder or manifest.json",
-    )
+    _artifact_argument(p)
     p.add_argument(
         "--bucket",
         required=True,
