@@ -14,6 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from infra import partitions
+
 REPOSITORY = "sagemaker-model-monitor-analyzer"
 
 # Region -> the AWS account that publishes the analyzer there.
@@ -51,19 +53,9 @@ _ACCOUNTS = {
 }
 
 
-def _domain(region: str) -> str:
-    # ECR registry host names end in the partition's DNS suffix (botocore's endpoints data,
-    # partitions "aws-cn" and "aws-iso-f"; the SDK's image URIs above use the same).
-    if region.startswith("cn-"):
-        return "amazonaws.com.cn"
-    if region.startswith("us-isof-"):
-        return "csp.hci.ic.gov"
-    return "amazonaws.com"
-
-
 MONITOR_IMAGES: Mapping[str, str] = MappingProxyType(
     {
-        region: f"{account}.dkr.ecr.{region}.{_domain(region)}/{REPOSITORY}"
+        region: f"{account}.dkr.ecr.{region}.{partitions.dns_suffix(region)}/{REPOSITORY}"
         for region, account in sorted(_ACCOUNTS.items())
     }
 )

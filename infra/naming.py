@@ -1,8 +1,12 @@
-"""Physical names and tags that several components agree on."""
+"""Physical names and tags that several components agree on.
+
+``partition`` (a region's ARN partition) comes from ``infra.partitions``.
+"""
 
 from __future__ import annotations
 
 from infra import metrics
+from infra.partitions import partition as partition
 from infra.settings import ModelSettings, ModelVersion
 
 CHAMPION = "champion"
@@ -51,15 +55,6 @@ def endpoint_identity(model: ModelSettings) -> dict[str, str]:
         "capacity": "serverless" if serverless else "instances",
         "rollback_alarms": rollback,
     }
-
-
-def partition(region: str) -> str:
-    """The ARN partition of a region, so policies need no lookup at deploy time."""
-    if region.startswith("cn-"):
-        return "aws-cn"
-    if region.startswith("us-gov-"):
-        return "aws-us-gov"
-    return "aws"
 
 
 # SageMaker sends an endpoint's container logs to /aws/sagemaker/Endpoints/<endpoint name>
