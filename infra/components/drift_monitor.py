@@ -28,9 +28,8 @@ import pulumi_aws as aws
 from pulumi_aws import sagemaker as sm
 
 from infra import iam, monitor_images
+from infra.components.sagemaker_role import sagemaker_role
 from infra.settings.schema import DriftSchedule, ModelSettings
-
-SAGEMAKER = "sagemaker.amazonaws.com"
 
 # Where the analyzer's per-feature metrics for endpoints go, and the dimensions they carry
 # (SageMaker developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch", data quality
@@ -110,16 +109,6 @@ class DriftMonitor(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         model, digest = args.model_name, args.settings.version.digest
 
-        role = aws.iam.Role(
-            f"{name}-role",
-            # Under the role path, so the artifact store's bucket and key policies let it read
-            # the baseline across accounts (infra/iam.py, execution_roles_condition).
-            path=iam.ROLE_PATH,
-            description=f"Runs the data-quality monitoring of {model}",
-            assume_role_policy=json.dumps(iam.service_trust(SAGEMAKER)),
-            tags=args.tags,
-            opts=child,
-        )
         policy = pulumi.Output.all(
             args.account,
             args.capture_bucket_arn,
@@ -145,8 +134,12 @@ class DriftMonitor(pulumi.ComponentResource):
                 )
             )
         )
-        role_policy = aws.iam.RolePolicy(
-            f"{name}-role-policy", role=role.id, policy=policy, opts=child
+        role, role_policy = sagemaker_role(
+            name,
+            description=f"Runs the data-quality monitoring of {model}",
+            policy=policy,
+            tags=args.tags,
+            parent=self,
         )
 
         baseline = pulumi.Output.concat(

@@ -23,9 +23,9 @@ from pulumi_aws import sagemaker as sm
 from infra import iam, instances, metrics, naming
 from infra.components import dashboard
 from infra.components.drift_monitor import capture_prefix
+from infra.components.sagemaker_role import sagemaker_role
 from infra.settings import ModelSettings, ModelVersion, Strategy, artifact_prefix
 
-SAGEMAKER = "sagemaker.amazonaws.com"
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
@@ -166,14 +166,6 @@ class ModelEndpoint(pulumi.ComponentResource):
         self, log_group_arn: pulumi.Output[str], rollback_alarm_arns: list[pulumi.Output[str]]
     ) -> tuple[aws.iam.Role, aws.iam.RolePolicy]:
         args, model = self._args, self._args.settings
-        role = aws.iam.Role(
-            f"{self._name}-role",
-            path=iam.ROLE_PATH,
-            description=f"Runs the {args.model_name} endpoint in {args.environment}",
-            assume_role_policy=json.dumps(iam.service_trust(SAGEMAKER)),
-            tags=self._tags,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
         capture = model.data_capture.enabled
         policy = pulumi.Output.all(
             args.account,
@@ -202,13 +194,13 @@ class ModelEndpoint(pulumi.ComponentResource):
                 )
             )
         )
-        role_policy = aws.iam.RolePolicy(
-            f"{self._name}-role-policy",
-            role=role.id,
+        return sagemaker_role(
+            self._name,
+            description=f"Runs the {args.model_name} endpoint in {args.environment}",
             policy=policy,
-            opts=pulumi.ResourceOptions(parent=self),
+            tags=self._tags,
+            parent=self,
         )
-        return role, role_policy
 
     # --- models and configuration -----------------------------------------------------------
 
