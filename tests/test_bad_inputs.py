@@ -45,7 +45,6 @@ import re
 import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -53,9 +52,8 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
-from tests.packaging.conftest import create_store, free_port
+from tests.packaging.conftest import create_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
@@ -92,18 +90,6 @@ def test_the_corpus_has_at_least_40_cases(corpus_count: int) -> None:
     assert corpus_count >= MINIMUM
 
 
-@pytest.fixture(scope="session")
-def moto_url() -> Iterator[str]:
-    """A moto server for the cases that publish, started only when one runs."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def fake_aws(home: Path) -> dict[str, str]:
     """Fake credentials and a region, and no AWS configuration of the machine's."""
     nowhere = str(home / "no-aws-config")
@@ -118,13 +104,10 @@ def fake_aws(home: Path) -> dict[str, str]:
     }
 
 
-def seed(url: str, spec: Mapping[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    """An emptied server with the shared stack's resources: each bucket with its own KMS key,
-    each group; the first bucket is made with the first group, the others with none."""
-    request = urllib.request.Request(f"{url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+def seed(spec: Mapping[str, Any]) -> None:
+    """The shared stack's resources on the emptied server ``moto_endpoint`` points at: each
+    bucket with its own KMS key, each group; the first bucket is made with the first group, the
+    others with none."""
     buckets, groups = list(spec["buckets"]), list(spec["groups"])
     create_store(buckets[0], groups[0])
     sagemaker = boto3.client("sagemaker")
@@ -221,7 +204,8 @@ def test_bad_input_is_refused_cleanly(
     env.update({"PYTHONPATH": str(ROOT), "TMPDIR": str(temporary)})
     moto = spec.get("moto")
     if moto:
-        seed(request.getfixturevalue("moto_url"), moto, monkeypatch)
+        request.getfixturevalue("moto_endpoint")
+        seed(moto)
         env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
     timeout = float(spec.get("timeout", TIMEOUT_SECONDS))
     for step in spec.get("setup", []):

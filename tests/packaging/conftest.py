@@ -1,4 +1,5 @@
-"""Fixtures for the release tool's AWS code: fake credentials, moto in-process and as a server.
+"""Fixtures for the release tool's AWS code: fake credentials and moto in-process (the moto
+server is in ``tests/conftest.py``).
 
 Credentials are faked by an autouse fixture so that no test can ever reach a real account, even
 on a machine with an AWS profile: every boto3 client in these tests is created after it ran.
@@ -10,8 +11,6 @@ import hashlib
 import itertools
 import json
 import os
-import socket
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -20,10 +19,10 @@ from typing import Any
 import boto3
 import pytest
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from model_packaging.archive import FileRecord, listing_digest
 from model_packaging.manifest import Manifest
+from tests.conftest import free_port as free_port
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -54,34 +53,6 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.Te
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     # Instance metadata lookups would add seconds of timeouts on a machine outside EC2.
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="session")
-def moto_server() -> Iterator[str]:
-    """One moto server for the whole run, on a free local port; yields its URL."""
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The server, emptied, with ``AWS_ENDPOINT_URL`` pointing this process's clients at it."""
-    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=10):
-        pass
-    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
-    return moto_server
 
 
 @dataclass(frozen=True)

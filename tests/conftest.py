@@ -1,0 +1,42 @@
+"""Fixtures every test folder may use: a moto server on a free local port.
+
+It runs once per test session, started by the first test that asks for it; ``moto_endpoint``
+empties it for each test that uses it.
+"""
+
+from __future__ import annotations
+
+import socket
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from moto.server import ThreadedMotoServer
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """One moto server for the whole run, on a free local port; yields its URL."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The server, emptied, with ``AWS_ENDPOINT_URL`` pointing this process's clients at it."""
+    request = urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=10):
+        pass
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    return moto_server
