@@ -92,6 +92,22 @@ def create_store(bucket: str, group: str) -> Store:
 
 
 @pytest.fixture
+def aws() -> Iterator[Store]:
+    """moto in-process with the shared stack's resources."""
+    with mock_aws():
+        yield create_store(BUCKET, GROUP)
+
+
+def manifest_of(artifact: Path) -> dict[str, Any]:
+    return json.loads((artifact / "manifest.json").read_text())
+
+
+def keys(s3: Any) -> list[str]:
+    """The keys in the artifact store's bucket, sorted."""
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+
+
+@pytest.fixture
 def server_store(moto_endpoint: str) -> Store:
     """The shared stack's resources in the emptied moto server; its clients talk to it directly."""
     return create_store(BUCKET, GROUP)

@@ -5,13 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from moto.core.authorization import enable_iam_authentication
 
 from model_packaging import registry, upload
@@ -24,23 +22,9 @@ from tests.packaging.conftest import (
     REGION,
     ArtifactFactory,
     Store,
-    create_store,
+    keys,
+    manifest_of,
 )
-
-
-@pytest.fixture
-def aws() -> Iterator[Store]:
-    """moto in-process with the shared stack's resources."""
-    with mock_aws():
-        yield create_store(BUCKET, GROUP)
-
-
-def manifest_of(artifact: Path) -> dict[str, Any]:
-    return json.loads((artifact / "manifest.json").read_text())
-
-
-def keys(s3: Any) -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
 def versions(sagemaker: Any, group: str = GROUP) -> list[dict[str, Any]]:

@@ -11,20 +11,25 @@ import hashlib
 import json
 import logging
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import botocore.session
 import pytest
 from botocore.validate import ParamValidator
-from moto import mock_aws
 
 from model_packaging import registry, upload
 from model_packaging.build import build
 from model_packaging.errors import PackagingError
 from model_packaging.publish import artifact_prefix, publish
-from tests.packaging.conftest import BUCKET, GROUP, ArtifactFactory, Store, create_store
+from tests.packaging.conftest import (
+    BUCKET,
+    GROUP,
+    ArtifactFactory,
+    Store,
+    keys,
+    manifest_of,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 
@@ -41,20 +46,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def artifact(built: Path, tmp_path: Path) -> Path:
     """A copy of the build that a test may damage."""
     return Path(shutil.copytree(built, tmp_path / "churn"))
-
-
-@pytest.fixture
-def aws() -> Iterator[Store]:
-    with mock_aws():
-        yield create_store(BUCKET, GROUP)
-
-
-def manifest_of(artifact: Path) -> dict[str, Any]:
-    return json.loads((artifact / "manifest.json").read_text())
-
-
-def keys(s3: Any) -> list[str]:
-    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
 
 
 def expected_documents(artifact: Path, prefix: str) -> dict[str, Any]:
