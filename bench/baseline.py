@@ -43,7 +43,7 @@ PEAK = "print(next(l.split()[1] for l in open('/proc/self/status') if l.startswi
 OURS = f"""
 import sys
 from pathlib import Path
-from model_packaging.baseline import compute
+from model_packaging.drift.baseline import compute
 print(compute(Path(sys.argv[1])).rows)
 {PEAK}
 """

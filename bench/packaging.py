@@ -50,8 +50,8 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import numpy as np  # noqa: E402
 
-from model_packaging.archive import BLOCK_SIZE  # noqa: E402
-from model_packaging.manifest import load_artifact  # noqa: E402
+from model_packaging.artifact.archive import BLOCK_SIZE  # noqa: E402
+from model_packaging.artifact.manifest import load_artifact  # noqa: E402
 
 WEIGHT_FILE_MB = 128
 TEXT_MB = 20
@@ -244,7 +244,7 @@ def measure_publish_again(bench: Bench) -> Row | None:
     import boto3
     from moto import mock_aws
 
-    from model_packaging.publish import publish
+    from model_packaging.store.publish import publish
 
     artifact = bench.work / "build-gzip"
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")

@@ -143,14 +143,14 @@ def main() -> int:
     args = parser.parse_args()
 
     import_seconds, _ = timed(lambda: importlib.import_module("infra.program"))
-    plan_import_seconds, plan_module = timed(lambda: importlib.import_module("infra.plan"))
+    plan_import_seconds, plan_module = timed(lambda: importlib.import_module("infra.review.plan"))
     from infra.settings import read_stack_file
 
     base = read_stack_file(plan_module.stack_file(TEMPLATE_STACK))
     small, large = config_with(base, 1), config_with(base, args.models)
 
     print(f"import infra.program: {import_seconds:.3f} s")
-    print(f"then infra.plan:      {plan_import_seconds:.3f} s")
+    print(f"then infra.review.plan:      {plan_import_seconds:.3f} s")
     first_seconds, _ = timed(lambda: plan_module.evaluate(small, TEMPLATE_STACK))
     # pulumi_aws imports a submodule (sagemaker, s3, ...) on first use, so the first run pays it.
     print(f"first evaluation, 1 model (loads pulumi_aws submodules): {first_seconds:.3f} s")

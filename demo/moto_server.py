@@ -8,8 +8,9 @@ the process that started it is gone. :class:`MotoServer` starts and stops it fro
 
 Every request is answered in one account, ``MOTO_ACCOUNT_ID``, which moto reads first when it
 decides whose resources a request sees (``BaseResponse.get_current_account``). The launcher sets
-it to the shared account of ``infra.mocks.ACCOUNTS``, so the registry versions that ``publish``
-registers have the ARNs the stack files pin (``arn:aws:sagemaker:<region>:111111111111:...``).
+it to the shared account of ``infra.review.mocks.ACCOUNTS``, so the registry versions that
+``publish`` registers have the ARNs the stack files pin
+(``arn:aws:sagemaker:<region>:111111111111:...``).
 
 moto 5 implements CreateEndpoint but not UpdateEndpoint, and its CreateEndpointConfig drops
 ShadowProductionVariants. Both are added here, to the server only, the way SageMaker answers

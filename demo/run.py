@@ -39,8 +39,8 @@ from demo.workspace import Workspace, WorkspaceError
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "churn"
 EXAMPLE = f"examples/models/{MODEL}"
-# The shared account of the offline plan (infra.mocks.ACCOUNTS), where the stack files pin their
-# registry versions: the moto server answers every request in it.
+# The shared account of the offline plan (infra.review.mocks.ACCOUNTS), where the stack files
+# pin their registry versions: the moto server answers every request in it.
 ACCOUNT = "111111111111"
 REGION = "us-east-1"
 INDENT = "    "
@@ -352,7 +352,7 @@ class Flow:
         self.deploy(stage)
 
     def expect_pins(self, expected: dict[str, int]) -> None:
-        from model_packaging.stackfile import pin_in_text
+        from model_packaging.release.stackfile import pin_in_text
 
         root = self.demo.workspace.root
         for stage, number in expected.items():
@@ -452,7 +452,7 @@ def _session() -> Any:
 
 def _previous_configuration(model: str, stage: str) -> tuple[str, str, str]:
     """The endpoint of ``model`` in ``stage``, its configuration, and the one made before it."""
-    from model_packaging import live
+    from model_packaging.release import live
 
     sagemaker = _session().client("sagemaker")
     endpoint = live.describe_live(sagemaker, model, stage)

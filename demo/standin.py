@@ -3,8 +3,8 @@
     python -m demo.standin STACK [--stacks DIR]
 
 This is not a deployment and never talks to AWS: it evaluates the stack file's offline plan
-(``infra.plan.evaluate_file``) and creates on the moto server that ``AWS_ENDPOINT_URL`` names the
-few resources the release flow reads back. Everything else in the plan (roles, alarms,
+(``infra.review.plan.evaluate_file``) and creates on the moto server that ``AWS_ENDPOINT_URL``
+names the few resources the release flow reads back. Everything else in the plan (roles, alarms,
 autoscaling, logs, topics, dashboards) is only counted.
 
 - ``shared``: the artifact bucket under the name the plan's outputs give it, versioned and
@@ -35,7 +35,7 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from demo import api
-from infra.plan import Plan, PlannedResource, evaluate_file
+from infra.review.plan import Plan, PlannedResource, evaluate_file
 from infra.settings import SettingsError, load_stack_file
 
 BANNER = (

@@ -63,7 +63,7 @@ class Workspace:
         """The tracked files under ``paths`` that differ from HEAD.
 
         Untracked files do not count: promotion leaves a lock file beside each stack file it
-        considered (``model_packaging.stackfile``), and that is not a change to the stack.
+        considered (``model_packaging.release.stackfile``), and that is not a change to the stack.
         """
         out = self.git("status", "--porcelain", "--untracked-files=no", "--", *paths)
         return [line[3:] for line in out.splitlines() if line.strip()]

@@ -83,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from infra import plan as offline
+    from infra.review import plan as offline
 
     path = Path(args.config_file) if args.config_file else offline.stack_file(args.stack)
     if not path.is_file():
@@ -99,7 +99,7 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _plan_diff(args: argparse.Namespace) -> int:
-    from infra import plan_diff
+    from infra.review import plan_diff
 
     try:
         diffs = plan_diff.plan_diff(args.stacks, args.base)

@@ -20,11 +20,11 @@ from model_packaging import __version__
 from model_packaging.errors import PackagingError
 
 if TYPE_CHECKING:
-    from model_packaging.promote import Result
+    from model_packaging.release.promote import Result
 
 
 def _build(args: argparse.Namespace) -> int:
-    from model_packaging.build import build
+    from model_packaging.artifact.build import build
 
     result = build(
         Path(args.model_dir),
@@ -39,7 +39,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from model_packaging.verify import Timeouts, verify
+    from model_packaging.artifact.verify import Timeouts, verify
 
     report = verify(
         Path(args.artifact),
@@ -52,7 +52,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from model_packaging.serve import serve
+    from model_packaging.artifact.serve import serve
 
     serve(
         Path(args.artifact),
@@ -65,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _publish(args: argparse.Namespace) -> int:
-    from model_packaging.publish import publish
+    from model_packaging.store.publish import publish
 
     result = publish(
         Path(args.artifact),
@@ -81,7 +81,7 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _decide(args: argparse.Namespace) -> int:
-    from model_packaging.approval import decide
+    from model_packaging.release.approval import decide
 
     status = "Approved" if args.command == "approve" else "Rejected"
     decision = decide(args.model, args.version, status, args.reason)
@@ -101,7 +101,7 @@ def _show_edit(result: Result, dry_run: bool) -> None:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from model_packaging.promote import promote
+    from model_packaging.release.promote import promote
 
     result = promote(
         args.model,
@@ -116,7 +116,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from model_packaging.promote import rollback
+    from model_packaging.release.promote import rollback
 
     result = rollback(args.model, args.env, stacks=Path(args.stacks), dry_run=args.dry_run)
     print(f"restoring the pin of commit {result.commit}", file=sys.stderr)
@@ -127,7 +127,7 @@ def _rollback(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     import json
 
-    from model_packaging import status
+    from model_packaging.release import status
 
     if args.check_deployed:
         checks = status.check_deployed(
@@ -147,7 +147,7 @@ def _status(args: argparse.Namespace) -> int:
 def _drift_check(args: argparse.Namespace) -> int:
     import json
 
-    from model_packaging.drift import check
+    from model_packaging.drift.checks import check
 
     # Bad input exits 2, apart from the 1 that means "constraints violated": a script can tell a
     # drifted sample from a check that could not run.
@@ -174,7 +174,7 @@ def _version_number(text: str) -> int:
 
 
 def _seconds(text: str) -> float:
-    from model_packaging.container import timeout_problem
+    from model_packaging.artifact.container import timeout_problem
 
     try:
         value = float(text)
@@ -187,7 +187,7 @@ def _seconds(text: str) -> float:
 
 def _timeout_flags(parser: argparse.ArgumentParser) -> None:
     """--load-timeout and --request-timeout, shared by verify and serve."""
-    from model_packaging.container import (
+    from model_packaging.artifact.container import (
         DEFAULT_LOAD_TIMEOUT_SECONDS,
         DEFAULT_REQUEST_TIMEOUT_SECONDS,
     )
@@ -421,7 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         # A wrong AWS set-up can surface outside the tool's AWS code too (botocore reads the
         # profile even to load an API model): it is named, not shown as a traceback.
-        from model_packaging.aws import setup_problem
+        from model_packaging.store.aws import setup_problem
 
         problem = setup_problem(exc)
         if problem is None:

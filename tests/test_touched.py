@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from infra import touched
-from infra.touched import main, stacks_touched_by, touched_stacks
+from infra.review import touched
+from infra.review.touched import main, stacks_touched_by, touched_stacks
 
 ALL = ["shared", "dev", "staging", "prod"]
 

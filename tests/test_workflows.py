@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 import yaml
 
-from infra import touched
+from infra.review import touched
 
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -162,7 +162,7 @@ MAKE = re.compile(r"(?:^|(?<=[\s;&|(`]))make\s+(?P<target>[\w.-]+)")
 BASH_FILE = re.compile(r"(?:^|(?<=[\s;&|(`]))bash\s+(?P<path>[\w./-]+)")
 PARSERS = {
     "infra": "infra.__main__",
-    "infra.touched": "infra.touched",
+    "infra.touched": "infra.review.touched",
     "model_packaging": "model_packaging.cli",
 }
 # A shell variable holding a stack name stands for a real one (an argument may be a choice of
@@ -367,7 +367,7 @@ def test_deploy_goes_shared_dev_staging_prod_with_a_check_after_each_environment
 
 
 def test_deploy_runs_for_every_change_that_touches_a_stack() -> None:
-    # A path that touches a stack (infra.touched) must start a deployment (the push filter).
+    # A path that touches a stack (infra.review.touched) must start a deployment (the push filter).
     document = load(WORKFLOWS / "deploy.yml")
     patterns = document["on"]["push"]["paths"]
     for path in [

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from infra.plan import Plan, evaluate_file
+from infra.review.plan import Plan, evaluate_file
 from infra.settings import Settings, load_stack_file, read_stack_file
 from tests.infra.plan_checks import stack_environment, stack_files
 

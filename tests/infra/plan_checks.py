@@ -1,4 +1,4 @@
-"""Lookups and checks over offline plans (``infra.plan.Plan``), shared by the infra tests.
+"""Lookups and checks over offline plans (``infra.review.plan.Plan``), shared by the infra tests.
 
 Checks return a list of problems instead of asserting, each starting with the URN of the
 offending resource, so that one failing test lists every offender and names what to fix.
@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from infra import iam, metrics, naming
-from infra.mocks import ACCOUNTS, DEFAULT_ACCOUNT
-from infra.plan import STACKS_DIR, Plan, PlannedResource
+from infra.review.mocks import ACCOUNTS, DEFAULT_ACCOUNT
+from infra.review.plan import STACKS_DIR, Plan, PlannedResource
 from infra.settings import (
     PROJECT,
     EnvironmentSettings,

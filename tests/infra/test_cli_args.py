@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-import infra.plan
-import infra.plan_diff
+import infra.review.plan
+import infra.review.plan_diff
 from infra import __version__
 from infra.__main__ import build_parser, main
-from infra.plan import STACKS_DIR
+from infra.review.plan import STACKS_DIR
 
 
 @pytest.fixture(autouse=True)
@@ -22,8 +22,8 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a plan was evaluated")
 
-    monkeypatch.setattr(infra.plan, "evaluate_file", refuse)
-    monkeypatch.setattr(infra.plan_diff, "plan_diff", refuse)
+    monkeypatch.setattr(infra.review.plan, "evaluate_file", refuse)
+    monkeypatch.setattr(infra.review.plan_diff, "plan_diff", refuse)
 
 
 def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:

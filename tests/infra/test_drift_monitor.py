@@ -18,7 +18,7 @@ import pytest
 from infra import iam, naming
 from infra.components import drift_monitor
 from infra.monitor_images import MONITOR_IMAGES, analyzer_repository_arn
-from infra.plan import Plan, PlannedResource, evaluate, shared_outputs
+from infra.review.plan import Plan, PlannedResource, evaluate, shared_outputs
 from infra.settings import SettingsError, load_settings
 from infra.settings.schema import DriftSchedule
 from tests.infra.plan_checks import (

@@ -8,7 +8,7 @@ import botocore.session
 import pytest
 
 from infra import instances, metrics
-from infra.mocks import ACCOUNTS
+from infra.review.mocks import ACCOUNTS
 from tests.infra.plan_checks import (
     ALARM,
     ENDPOINT_CONFIG,

@@ -20,7 +20,7 @@ import parliament
 import pytest
 from parliament.finding import Finding
 
-from infra.plan import Plan
+from infra.review.plan import Plan
 from tests.infra.plan_checks import PolicyDoc, account, policy_docs, statements
 
 # The community auditors are parliament's opt-in checks (permissions management, credentials

@@ -9,7 +9,7 @@ The program makes that so with the endpoint name's random suffix (a ``RandomId``
 are everything that replaces the endpoint). The mocks answer a RandomId deterministically, so
 the sequence of ``pulumi up`` runs is simulated here from what the plans register and from the
 provider's rule for RandomId (a change of keepers replaces it, and a replacement draws new bytes:
-``infra/replacement.py``).
+``infra/review/replacement.py``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from infra import naming
-from infra.plan import Plan, PlannedResource, evaluate
-from infra.replacement import replaced_properties
+from infra.review.plan import Plan, PlannedResource, evaluate
+from infra.review.replacement import replaced_properties
 
 RANDOM_ID = "random:index/randomId:RandomId"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from infra.plan import (
+from infra.review.plan import (
     ROOT,
     PlannedResource,
     canonical,

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from infra.plan import Plan, PlannedResource
+from infra.review.plan import Plan, PlannedResource
 from tests.infra.plan_checks import (
     component_children,
     managed_policy_problems,

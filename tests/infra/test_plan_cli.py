@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from infra.__main__ import build_parser
-from infra.plan import ROOT
+from infra.review.plan import ROOT
 from tests.infra.plan_checks import THREE_PROBLEMS, three_problems
 
 

@@ -20,10 +20,10 @@ import pytest
 import yaml
 from pulumi.runtime import MockResourceArgs
 
-from infra import replacement
-from infra.mocks import AwsMocks
-from infra.plan import ROOT, canonical, plan_document
-from infra.plan_diff import (
+from infra.review import replacement
+from infra.review.mocks import AwsMocks
+from infra.review.plan import ROOT, canonical, plan_document
+from infra.review.plan_diff import (
     ABSENT,
     REPLACED,
     UPDATED,
@@ -313,7 +313,7 @@ def test_types_the_replacement_table_does_not_know():
     (change,) = diff_plans("prod", "main", normalised(queue), normalised(renamed)).resources
     assert change.kind == UPDATED
     assert change.note == (
-        "aws:sqs/queue:Queue has no entry in infra/replacement.py: this may be a replacement"
+        "aws:sqs/queue:Queue has no entry in infra/review/replacement.py: this may be a replacement"
     )
     assert f"?? {change.note}" in render_text(
         [diff_plans("p", "m", normalised(queue), normalised(renamed))]

@@ -6,7 +6,7 @@ import gc
 
 import pulumi
 
-from infra.plan import evaluate
+from infra.review.plan import evaluate
 
 
 def live_outputs() -> int:

@@ -1,10 +1,10 @@
 """No change a user makes to a stack file replaces a resource under its own fixed name.
 
-The provider replaces a resource when a replace-forcing input changes (``infra/replacement.py``,
-from terraform-provider-aws's schema), and Pulumi creates the replacement before deleting the
-original: with the same physical name the two collide and ``pulumi up`` fails half way. Each
-case below evaluates the real program on a stack file before and after one kind of edit and
-checks every resource present in both.
+The provider replaces a resource when a replace-forcing input changes
+(``infra/review/replacement.py``, from terraform-provider-aws's schema), and Pulumi creates the
+replacement before deleting the original: with the same physical name the two collide and
+``pulumi up`` fails half way. Each case below evaluates the real program on a stack file before
+and after one kind of edit and checks every resource present in both.
 
 The mocks cannot reproduce that failure; the table can. A control case checks that the test
 itself catches a collision when the endpoint's name does not follow its replace-forcing inputs.
@@ -19,8 +19,8 @@ from typing import Any
 import pytest
 
 from infra import naming
-from infra.plan import Plan, PlannedResource, evaluate
-from infra.replacement import collision, replaced_properties
+from infra.review.plan import Plan, PlannedResource, evaluate
+from infra.review.replacement import collision, replaced_properties
 
 Config = dict[str, Any]
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from infra import replacement
-from infra.replacement import (
+from infra.review import replacement
+from infra.review.replacement import (
     FIXED_NAMES,
     REPLACE_FORCING,
     UnknownResourceType,
@@ -60,7 +60,7 @@ def test_every_type_the_program_registers_is_in_the_table(plans, stack):
         r.type for r in plans[stack].resources if r.custom and not r.type.startswith("pulumi:")
     }
     missing = sorted(registered - set(REPLACE_FORCING))
-    assert not missing, f"stack {stack}: not in infra/replacement.py: {missing}"
+    assert not missing, f"stack {stack}: not in infra/review/replacement.py: {missing}"
 
 
 def test_every_type_has_its_fixed_names():
@@ -293,5 +293,5 @@ def test_an_unknown_type_is_an_error_naming_it(check):
         check(token, {}, {})
     message = str(raised.value)
     assert message.startswith(f"{token}: ")
-    assert "infra/replacement.py" in message
+    assert "infra/review/replacement.py" in message
     assert "\n" not in message

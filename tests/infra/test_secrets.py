@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from infra.plan import evaluate_file, stack_file
+from infra.review.plan import evaluate_file, stack_file
 from infra.settings import SECRET, read_stack_file
 from tests.infra.plan_checks import resources_of
 

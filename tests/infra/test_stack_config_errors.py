@@ -11,10 +11,10 @@ import pulumi
 import pydantic
 import pytest
 
-import infra.plan
+import infra.review.plan
 import infra.settings.schema
-from infra.mocks import RecordingMonitor
-from infra.plan import evaluate
+from infra.review.mocks import RecordingMonitor
+from infra.review.plan import evaluate
 from infra.settings import (
     LOG_RETENTION_DAYS,
     ModelSettings,
@@ -216,7 +216,7 @@ def monitors(monkeypatch) -> list[RecordingMonitor]:
             super().__init__(mocks)
             created.append(self)
 
-    monkeypatch.setattr(infra.plan, "RecordingMonitor", Spy)
+    monkeypatch.setattr(infra.review.plan, "RecordingMonitor", Spy)
     return created
 
 
@@ -236,7 +236,7 @@ def test_program_refuses_an_invalid_config_before_registering(stack_configs, mon
     class Unchecked:
         region = "us-east-1"
 
-    monkeypatch.setattr(infra.plan, "load_settings", lambda config, stack: Unchecked())
+    monkeypatch.setattr(infra.review.plan, "load_settings", lambda config, stack: Unchecked())
     config = mutated(stack_configs, "prod", three_problems)
     with pytest.raises(pulumi.RunError) as raised:
         evaluate(config, "prod")

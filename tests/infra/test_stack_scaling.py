@@ -9,7 +9,7 @@ import copy
 import pytest
 
 from infra import naming
-from infra.plan import evaluate
+from infra.review.plan import evaluate
 from tests.infra.plan_checks import (
     SCALABLE_TARGET,
     SCALING_POLICY,

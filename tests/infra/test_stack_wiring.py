@@ -6,7 +6,7 @@ import copy
 import json
 import re
 
-from infra.plan import evaluate
+from infra.review.plan import evaluate
 from tests.infra.plan_checks import (
     ALARM,
     DASHBOARD,

@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from infra import iam, naming
-from infra.plan import Plan, PlannedResource, evaluate_file, stack_file
+from infra.review.plan import Plan, PlannedResource, evaluate_file, stack_file
 from infra.settings import SECRET
 from tests.infra.plan_checks import (
     ALERTING,

@@ -20,8 +20,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from model_packaging.archive import FileRecord, listing_digest
-from model_packaging.manifest import Manifest
+from model_packaging.artifact.archive import FileRecord, listing_digest
+from model_packaging.artifact.manifest import Manifest
 from tests.conftest import free_port as free_port
 
 REGION = "us-east-1"
@@ -210,7 +210,7 @@ def register(
     size: int = 4096,
 ) -> Published:
     """A version registered by publish itself, then Approved unless ``approve`` is False."""
-    from model_packaging.publish import publish
+    from model_packaging.store.publish import publish
 
     artifact = make_artifact(name=name, compression=compression, size=size)
     result = publish(artifact, bucket=BUCKET, progress=False)

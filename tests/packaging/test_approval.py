@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging import registry
 from model_packaging.cli import main
+from model_packaging.store import registry
 from tests.packaging.conftest import ACCOUNT, REGION, ArtifactFactory, Store, register
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging import aws
 from model_packaging.errors import PackagingError
+from model_packaging.store import aws
 from tests.packaging.conftest import ArtifactFactory, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 import yaml
 
-import model_packaging.baseline as baseline_module
-from model_packaging.baseline import KLL_K, compute, write
-from model_packaging.build import build
+import model_packaging.drift.baseline as baseline_module
+from model_packaging.artifact.build import build
+from model_packaging.drift.baseline import KLL_K, compute, write
 from model_packaging.errors import PackagingError
 from tests.packaging.test_build import copy_example
 
@@ -384,7 +384,7 @@ def test_the_same_file_gives_the_same_bytes_in_separate_processes(
     known: tuple[Path, dict[str, Any]], tmp_path: Path
 ) -> None:
     script = (
-        "import sys; from pathlib import Path; from model_packaging.baseline import compute, "
+        "import sys; from pathlib import Path; from model_packaging.drift.baseline import compute, "
         "write; write(compute(Path(sys.argv[1])), Path(sys.argv[2]))"
     )
     for out in ("a", "b"):
@@ -401,7 +401,7 @@ MEMORY_LIMITED = textwrap.dedent(
     import json, resource, sys
     from pathlib import Path
     import datasketches, pyarrow.compute, pyarrow.csv  # what computing imports
-    from model_packaging.baseline import compute
+    from model_packaging.drift.baseline import compute
 
     def data_size():
         for line in open("/proc/self/status"):

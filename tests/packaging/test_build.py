@@ -13,8 +13,8 @@ from typing import BinaryIO
 
 import pytest
 
-import model_packaging.build as build_module
-from model_packaging.build import build
+import model_packaging.artifact.build as build_module
+from model_packaging.artifact.build import build
 from model_packaging.cli import main
 from model_packaging.errors import PackagingError
 

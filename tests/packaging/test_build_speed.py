@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from model_packaging import images
-from model_packaging.archive import BLOCK_SIZE, SourceFile, write_tar_gz
-from model_packaging.build import build
-from model_packaging.descriptor import Framework
+from model_packaging.artifact import images
+from model_packaging.artifact.archive import BLOCK_SIZE, SourceFile, write_tar_gz
+from model_packaging.artifact.build import build
+from model_packaging.artifact.descriptor import Framework
 from model_packaging.errors import PackagingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def run_python(code: str, cache: Path) -> str:
 BUILD_AND_REPORT = """
 import sys
 from pathlib import Path
-from model_packaging.build import build
+from model_packaging.artifact.build import build
 build(Path({folder!r}), Path({out!r}), progress=False)
 print("sagemaker" in sys.modules)
 """
@@ -148,7 +148,8 @@ def test_a_build_imports_the_sdk_only_until_its_answers_are_cached(
 
 def test_importing_the_tool_does_not_import_the_sdk(image_cache: Path) -> None:
     code = (
-        "import sys, model_packaging.build, model_packaging.cli, model_packaging.publish;"
+        "import sys, model_packaging.artifact.build, model_packaging.cli,"
+        " model_packaging.store.publish;"
         " print('sagemaker' in sys.modules)"
     )
     assert run_python(code, image_cache) == "False\n"

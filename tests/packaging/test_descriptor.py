@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from model_packaging.descriptor import DEFAULT_REGIONS, load_descriptor
+from model_packaging.artifact.descriptor import DEFAULT_REGIONS, load_descriptor
 from model_packaging.errors import PackagingError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from model_packaging.cli import main
-from model_packaging.drift import Report, Violation, compare, load_baseline
+from model_packaging.drift.checks import Report, Violation, compare, load_baseline
 from model_packaging.errors import PackagingError
 
 # --- hand-made documents -------------------------------------------------------------------
@@ -474,7 +474,7 @@ def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 @pytest.fixture(scope="module")
 def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from model_packaging import baseline
+    from model_packaging.drift import baseline
 
     folder = tmp_path_factory.mktemp("drift")
     computed = baseline.compute(write_csv(folder / "train.csv", customers(1, 3000)))

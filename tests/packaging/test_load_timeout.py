@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from model_packaging.build import build
+from model_packaging.artifact.build import build
+from model_packaging.artifact.serve import make_server
+from model_packaging.artifact.verify import Timeouts, verify
 from model_packaging.errors import PackagingError
-from model_packaging.serve import make_server
-from model_packaging.verify import Timeouts, verify
 from tests.packaging.conftest import free_port
 from tests.packaging.test_verify import tiny_model
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from moto.sagemaker.models import sagemaker_backends
 
-from model_packaging import upload
 from model_packaging.cli import main
-from model_packaging.stackfile import pin_in_text
+from model_packaging.release.stackfile import pin_in_text
+from model_packaging.store import upload
 from tests.packaging.conftest import (
     ACCOUNT,
     BUCKET,

@@ -12,9 +12,9 @@ import boto3
 import pytest
 from moto.core.authorization import enable_iam_authentication
 
-from model_packaging import registry, upload
 from model_packaging.errors import PackagingError
-from model_packaging.publish import artifact_prefix, publish
+from model_packaging.store import registry, upload
+from model_packaging.store.publish import artifact_prefix, publish
 from tests.packaging.conftest import (
     BUCKET,
     GROUP,

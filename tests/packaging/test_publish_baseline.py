@@ -18,10 +18,10 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
-from model_packaging import registry, upload
-from model_packaging.build import build
+from model_packaging.artifact.build import build
 from model_packaging.errors import PackagingError
-from model_packaging.publish import artifact_prefix, publish
+from model_packaging.store import registry, upload
+from model_packaging.store.publish import artifact_prefix, publish
 from tests.packaging.conftest import (
     BUCKET,
     GROUP,

@@ -11,7 +11,7 @@ import pytest
 from moto import mock_aws
 
 from model_packaging.errors import PackagingError
-from model_packaging.publish import artifact_prefix, publish
+from model_packaging.store.publish import artifact_prefix, publish
 from tests.packaging.conftest import BUCKET, GROUP, ArtifactFactory, Store, create_store
 
 OTHER = "artifact-store-b"

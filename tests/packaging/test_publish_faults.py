@@ -16,9 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging import upload
 from model_packaging.cli import main
-from model_packaging.publish import artifact_prefix, publish
+from model_packaging.store import upload
+from model_packaging.store.publish import artifact_prefix, publish
 from tests.packaging.conftest import BUCKET, ArtifactFactory, Store, free_port
 
 MiB = upload.MiB

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from model_packaging.cli import main
-from model_packaging.stackfile import pin_in_text
+from model_packaging.release.stackfile import pin_in_text
 from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
 
 

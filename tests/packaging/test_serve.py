@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging.build import build
+from model_packaging.artifact.build import build
+from model_packaging.artifact.serve import ModelServer, make_server, negotiate
 from model_packaging.errors import PackagingError
-from model_packaging.serve import ModelServer, make_server, negotiate
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging.build import build
-from model_packaging.serve import MAX_PAYLOAD_BYTES, ModelServer, make_server
+from model_packaging.artifact.build import build
+from model_packaging.artifact.serve import MAX_PAYLOAD_BYTES, ModelServer, make_server
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 

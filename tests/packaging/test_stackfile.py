@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from infra.settings import load_stack_file
-from model_packaging import stackfile
 from model_packaging.errors import PackagingError
-from model_packaging.stackfile import Pin
+from model_packaging.release import stackfile
+from model_packaging.release.stackfile import Pin
 from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -170,7 +170,7 @@ def test_the_file_keeps_its_mode(tmp_path: Path) -> None:
 
 
 def _promote_at_once(barrier: Any, model: str, version: int, stacks: str) -> None:
-    from model_packaging.promote import promote
+    from model_packaging.release.promote import promote
 
     barrier.wait(timeout=60)
     promote(model, "dev", version=version, stacks=Path(stacks))

@@ -12,8 +12,8 @@ from botocore.stub import Stubber
 from moto.core.authorization import enable_iam_authentication
 from moto.sagemaker.models import sagemaker_backends
 
-from model_packaging import live
 from model_packaging.cli import main
+from model_packaging.release import live
 from tests.packaging.conftest import (
     ACCOUNT,
     REGION,

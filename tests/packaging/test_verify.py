@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 import yaml
 
-from model_packaging.build import build
+from model_packaging.artifact.build import build
+from model_packaging.artifact.descriptor import Expected
+from model_packaging.artifact.verify import compare, verify
 from model_packaging.cli import main
-from model_packaging.descriptor import Expected
 from model_packaging.errors import PackagingError
-from model_packaging.verify import compare, verify
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"

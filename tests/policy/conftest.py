@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from infra.plan import evaluate_file, stack_file
+from infra.review.plan import evaluate_file, stack_file
 from policy import rules
 
 STACKS = ("shared", "dev", "staging", "prod")

@@ -1,0 +1,1 @@
+"""Offline review tools: the plan under mocks, plan diffs, replacement rules, touched stacks."""

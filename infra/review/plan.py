@@ -1,0 +1,354 @@
+"""Offline plan: evaluate the real program for a stack under Pulumi's mocks.
+
+``evaluate`` runs ``__main__.py`` exactly as ``pulumi up`` would, with the stack's config set
+and a recording mock monitor instead of the engine, and returns every resource it registered
+and the stack outputs. Reviewers without cloud credentials read this; tests assert on it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import gc
+import json
+import runpy
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.review.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
+from infra.settings import (
+    PROJECT,
+    SECRET,
+    Settings,
+    SettingsError,
+    load_settings,
+    read_stack_file,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+PROGRAM = ROOT / "__main__.py"
+STACKS_DIR = ROOT / "stacks"
+
+# Inputs shown in the table, per resource type: what a reviewer checks first.
+KEY_INPUTS: dict[str, tuple[str, ...]] = {
+    "aws:sagemaker/endpoint:Endpoint": ("name", "endpointConfigName", "deploymentConfig"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+        "productionVariants",
+        "shadowProductionVariants",
+        "dataCaptureConfig",
+    ),
+    "aws:sagemaker/model:Model": ("primaryContainer", "enableNetworkIsolation", "vpcConfig"),
+    "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
+    "aws:appautoscaling/policy:Policy": ("name", "targetTrackingScalingPolicyConfiguration"),
+    "aws:appautoscaling/scheduledAction:ScheduledAction": ("schedule", "scalableTargetAction"),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+        "name",
+        "alarmDescription",
+        "threshold",
+        "dimensions",
+    ),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
+    "aws:iam/role:Role": ("path",),
+    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
+    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName",),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("rules",),
+    "aws:kms/key:Key": ("enableKeyRotation",),
+    "aws:kms/alias:Alias": ("name",),
+    "random:index/randomId:RandomId": ("byteLength", "keepers"),
+}
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    urn: str
+    custom: bool
+    dependencies: tuple[str, ...]
+    custom_timeouts: dict[str, str]
+    retain_on_delete: bool
+    protect: bool = False
+    ignore_changes: tuple[str, ...] = ()
+
+    def as_json(self) -> dict[str, Any]:
+        """The resource as ``--json`` prints it: canonical inputs and the options a review reads."""
+        options: dict[str, Any] = {
+            "protect": self.protect,
+            "retainOnDelete": self.retain_on_delete,
+            "ignoreChanges": sorted(self.ignore_changes),
+        }
+        if self.dependencies:
+            options["dependsOn"] = sorted(self.dependencies)
+        if self.custom_timeouts:
+            options["customTimeouts"] = canonical(self.custom_timeouts)
+        return {
+            "type": self.type,
+            "name": self.name,
+            "parent": self.parent,
+            "urn": self.urn,
+            "inputs": canonical(self.inputs),
+            "options": options,
+        }
+
+
+@dataclass(frozen=True)
+class Plan:
+    stack: str
+    resources: list[PlannedResource]
+    outputs: dict[str, Any]
+
+    def of_type(self, type_token: str) -> list[PlannedResource]:
+        return [r for r in self.resources if r.type == type_token]
+
+    def by_urn(self, urn: str) -> PlannedResource:
+        return next(r for r in self.resources if r.urn == urn)
+
+
+def stack_file(stack: str) -> Path:
+    return STACKS_DIR / f"Pulumi.{stack}.yaml"
+
+
+def shared_outputs(region: str) -> dict[str, Any]:
+    """What the shared stack exports, as its program names things under the same mocks."""
+    account = ACCOUNTS["shared"]
+    mocks = AwsMocks("shared", region, {})
+    bucket = mocks.new_resource(
+        pulumi.runtime.MockResourceArgs("aws:s3/bucket:Bucket", "mlserve-artifacts", {})
+    )[0]
+    key = mocks.new_resource(
+        pulumi.runtime.MockResourceArgs("aws:kms/key:Key", "mlserve-artifacts-kms-key", {})
+    )[0]
+    return {
+        "artifact_bucket_name": bucket,
+        "artifact_bucket_arn": f"arn:aws:s3:::{bucket}",
+        "artifact_key_arn": f"arn:aws:kms:{region}:{account}:key/{key}",
+        "region": region,
+    }
+
+
+def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
+    """Run the program for ``stack`` with ``config`` (full keys, decoded values).
+
+    Raises ``SettingsError`` before anything is registered when the config is invalid.
+
+    Each evaluation runs in a context and an event loop of its own. Pulumi keeps its runtime
+    state in context variables, and the loop's handles keep the context they were made in: a
+    shared loop would keep every earlier evaluation's resources alive.
+    """
+    settings = load_settings(config, stack)
+    with _collector_paused():
+        return contextvars.Context().run(_evaluate_isolated, config, stack, settings)
+
+
+def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings) -> Plan:
+    mocks = AwsMocks(stack, settings.region, shared_outputs(settings.region))
+    monitor = RecordingMonitor(mocks)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        runtime_settings.reset_options(project=PROJECT, stack=stack)
+        pulumi.runtime.set_all_config(
+            {k: v if isinstance(v, str) else json.dumps(v) for k, v in config.items()}
+        )
+        pulumi.runtime.set_mocks(
+            mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor
+        )
+        runtime_settings.SETTINGS.rpc_manager.clear()
+        runtime_settings.SETTINGS.outputs.clear()
+
+        def program() -> None:
+            runpy.run_path(str(PROGRAM), run_name="__main__")
+
+        _sync_await(run_pulumi_func(program))
+        root = runtime_settings.get_root_resource()
+        exported = getattr(root, "outputs", {})
+        outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
+        return Plan(stack=stack, resources=_planned(monitor.registrations), outputs=outputs)
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """No garbage collection while the program's object graph is built and read.
+
+    Collections during the run would walk that growing graph again and again (50 models cost
+    about 55 times one model with them, about 26 times without). ``__main__.py`` turns the
+    collector off for a real run, whose process then exits.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        # Move what the run allocated to the oldest generation without scanning it (freeze,
+        # then unfreeze): its garbage is freed by the caller's next full collection, rather
+        # than by a young collection walking the whole graph the moment collection resumes.
+        gc.freeze()
+        gc.unfreeze()
+        if collecting:
+            gc.enable()
+
+
+def evaluate_file(path: Path, stack: str) -> Plan:
+    return evaluate(read_stack_file(path), stack)
+
+
+def problem_report(path: Path, exc: SettingsError) -> str:
+    """Every problem of an invalid stack file, one a line, under the file's name."""
+    return "\n".join(
+        [f"error: {path} has {len(exc.problems)} problem(s):", *(f"  {p}" for p in exc.problems)]
+    )
+
+
+def _redacted(value: Any) -> Any:
+    """Secrets read as ``[secret]``, as ``pulumi preview`` shows them."""
+    if isinstance(value, dict):
+        if value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+            return SECRET
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return value
+
+
+def _planned(registrations: list[Registration]) -> list[PlannedResource]:
+    """Resources in canonical order: by top-level component, then type and name.
+
+    Registration order depends on when outputs resolve, which varies from run to run; a review
+    diff must not. The URN settles the rest (two resources may share a type and a name under
+    different parents).
+    """
+    by_urn = {r.urn: r for r in registrations}
+
+    def top(r: Registration) -> Registration:
+        while r.parent_urn in by_urn:
+            r = by_urn[r.parent_urn]
+        return r
+
+    def order(r: Registration) -> tuple[str, str, str, bool, str, str, str]:
+        component = top(r)
+        return (
+            component.name,
+            component.type,
+            component.urn,
+            r is not component,
+            r.type,
+            r.name,
+            r.urn,
+        )
+
+    registrations = sorted(registrations, key=order)
+    return [
+        PlannedResource(
+            type=r.type,
+            name=r.name,
+            parent=by_urn[r.parent_urn].name if r.parent_urn in by_urn else None,
+            inputs=_redacted(r.inputs),
+            urn=r.urn,
+            custom=r.custom,
+            # The SDK collects dependencies in a set: its order changes with the hash seed.
+            dependencies=tuple(sorted(r.dependencies)),
+            custom_timeouts=r.custom_timeouts,
+            retain_on_delete=r.retain_on_delete,
+            protect=r.protect,
+            ignore_changes=tuple(r.ignore_changes),
+        )
+        for r in registrations
+    ]
+
+
+def canonical(value: Any) -> Any:
+    """``value`` as the plan prints it, the same for the same value whatever built it.
+
+    Keys are sorted. A float with an integral value is an int: the mock monitor decodes every
+    protobuf number as a float, so ``retentionInDays`` would read ``7.0``. A string that parses
+    as a JSON object (a policy, a dashboard body) is shown as that document, so that it reads,
+    and diffs, field by field.
+    """
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        document = _document(value)
+        return value if document is None else canonical(document)
+    if isinstance(value, Mapping):
+        return {str(key): canonical(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [canonical(item) for item in value]
+    return value
+
+
+def _document(text: str) -> dict[str, Any] | None:
+    if not text.lstrip().startswith("{"):
+        return None
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def plan_document(plan: Plan) -> dict[str, Any]:
+    """The plan as ``--json`` prints it."""
+    return {
+        "stack": plan.stack,
+        "resources": [r.as_json() for r in plan.resources],
+        "outputs": canonical(plan.outputs),
+    }
+
+
+def render_json(plan: Plan) -> str:
+    return json.dumps(plan_document(plan), indent=2, default=str)
+
+
+def render_table(plan: Plan) -> str:
+    """One row per resource; each key input on a line of its own, in full."""
+    header = ("TYPE", "NAME", "PARENT")
+    rows = [(r.type, r.name, r.parent or "-") for r in plan.resources]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(3)]
+    indent = " " * (sum(widths) + 2 * 3)
+
+    def line(cells: tuple[str, str, str], key_input: str) -> str:
+        return (
+            "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + "  " + key_input
+        ).rstrip()
+
+    lines = [f"Stack {plan.stack}: {len(plan.resources)} resources", line(header, "KEY INPUTS")]
+    for r, row in zip(plan.resources, rows, strict=True):
+        shown = [
+            f"{key}={_compact(r.inputs[key])}"
+            for key in KEY_INPUTS.get(r.type, ())
+            if _shown(r.inputs.get(key))
+        ]
+        lines.append(line(row, shown[0] if shown else ""))
+        lines.extend(indent + more for more in shown[1:])
+    lines.append("")
+    lines.append("Outputs:")
+    lines.append(json.dumps(canonical(plan.outputs), indent=2, default=str))
+    return "\n".join(lines)
+
+
+def _shown(value: Any) -> bool:
+    """Whether a key input is worth a line: set, and not empty (``false`` and 0 are shown)."""
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _compact(value: Any) -> str:
+    value = canonical(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"), default=str)

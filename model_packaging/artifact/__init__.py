@@ -1,0 +1,1 @@
+"""Artifacts: a model folder built into immutable, reproducible bytes, verified and served."""

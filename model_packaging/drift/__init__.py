@@ -1,0 +1,1 @@
+"""Drift: a version's data-quality baseline, and samples checked against it."""

@@ -1,0 +1,1 @@
+"""Releases: approval, promotion and rollback as stack-file edits, and what each stage runs."""

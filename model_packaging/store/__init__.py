@@ -1,0 +1,1 @@
+"""The artifact store: AWS sessions, checksummed uploads, publishing and the Model Registry."""
