@@ -25,9 +25,11 @@ from infra.review.mocks import AwsMocks
 from infra.review.plan import ROOT, canonical, plan_document
 from infra.review.plan_diff import (
     ABSENT,
+    RENDERERS,
     REPLACED,
     UPDATED,
     FieldChange,
+    StackDiff,
     diff_plans,
     field_changes,
     normalised,
@@ -325,6 +327,73 @@ def test_long_field_lists_fold_in_markdown():
     new = endpoint_doc(name="e", tags={f"k{i}": "b" for i in range(6)})
     markdown = render_markdown([diff_plans("prod", "main", normalised(old), normalised(new))])
     assert "<details><summary>6 changed fields</summary>" in markdown
+
+
+# --- what each format prints -------------------------------------------------------------
+
+# The output of each format for every_kind_of_diff(), as it printed when last reviewed: a
+# change meant to alter what a format prints records it again in the same commit.
+RENDERED = Path(__file__).resolve().parents[1] / "data" / "plan_diff"
+QUEUE = "aws:sqs/queue:Queue"
+TOPIC = "aws:sns/topic:Topic"
+
+
+def resource_doc(type_: str, logical: str, parent: str | None, **inputs: Any) -> dict[str, Any]:
+    chain = f"{MODEL_ENDPOINT}${type_}" if parent else type_
+    return {
+        "type": type_,
+        "name": logical,
+        "parent": parent,
+        "urn": f"urn:pulumi:prod::mlserve::{chain}::{logical}",
+        "inputs": inputs,
+        "options": {"protect": False, "retainOnDelete": False, "ignoreChanges": []},
+    }
+
+
+def every_kind_of_diff() -> list[StackDiff]:
+    """Stacks with each kind of change, a collision, notes, folded fields and markup in values;
+    one without changes, one new since the base, one whose base printed a bare list."""
+    rollback = {"autoRollbackConfiguration": {"alarms": [{"alarmName": "a"}]}}
+    old = {
+        "stack": "prod",
+        "outputs": {"endpoint": "churn_prod", "models": {"churn": {"version": "3"}}},
+        "resources": [
+            resource_doc(MODEL_ENDPOINT, "churn", None),
+            resource_doc(
+                ENDPOINT, "churn-endpoint", "churn", name="churn_prod", deploymentConfig=rollback
+            ),
+            resource_doc(
+                MODEL, "churn-champion", "churn", primaryContainer={"modelPackageName": "pkg/3"}
+            ),
+            resource_doc(QUEUE, "q", "churn", name="q", tags={f"k{i}": "a" for i in range(5)}),
+            resource_doc(TOPIC, "gone", None, name="gone"),
+        ],
+    }
+    new = copy.deepcopy(old)
+    new["outputs"]["models"]["churn"]["version"] = "4"
+    new["outputs"]["note"] = "uses `tick` and *stars*_"
+    component, endpoint, model, queue, _ = new["resources"]
+    component["options"]["protect"] = True
+    endpoint["inputs"]["deploymentConfig"] = {}
+    model["inputs"]["primaryContainer"]["modelPackageName"] = "pkg/4"
+    model["inputs"]["tags"] = {"note": "a ``` fence"}
+    queue["inputs"]["tags"] = {f"k{i}": "b" for i in range(5)}
+    new["resources"][4] = resource_doc(TOPIC, "new_<topic>", None, name="n|t")
+    bare = [{k: r[k] for k in ("type", "name", "parent", "inputs")} for r in old["resources"]]
+    return [
+        diff_plans("prod", "main", normalised(old), normalised(new)),
+        diff_plans("dev", "main", normalised(old), normalised(old)),
+        diff_plans("qa", "main", None, normalised({**new, "stack": "qa"})),
+        diff_plans("staging", "v1", normalised(bare), normalised({**new, "stack": "staging"})),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fmt", "recorded"), [("text", "diff.txt"), ("markdown", "diff.md"), ("json", "diff.json")]
+)
+def test_each_format_prints_the_recorded_bytes(fmt, recorded):
+    expected = (RENDERED / recorded).read_text(encoding="utf-8")
+    assert RENDERERS[fmt](every_kind_of_diff()) + "\n" == expected
 
 
 # --- replacements reach the plan ----------------------------------------------------------
