@@ -18,6 +18,23 @@ from typing import Any
 import pulumi
 from pulumi.runtime.mocks import MockMonitor
 
+from infra.resource_types import (
+    ALARM,
+    BUCKET,
+    DASHBOARD,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    KMS_KEY,
+    LOG_GROUP,
+    MODEL,
+    MODEL_PACKAGE_GROUP,
+    RANDOM_ID,
+    ROLE,
+    SCALABLE_TARGET,
+    STACK,
+    STACK_REFERENCE,
+    TOPIC,
+)
 from infra.review.replacement import REPLACE_FORCING, input_value
 
 # A believable account per stack, matching the reader accounts in stacks/Pulumi.shared.yaml.
@@ -108,7 +125,7 @@ class AwsMocks(pulumi.runtime.Mocks):
         # the inputs, so echoing them would only be serialised and decoded again.
         self._seen.inputs = args.inputs
         inputs = args.inputs
-        if args.typ == "pulumi:pulumi:StackReference":
+        if args.typ == STACK_REFERENCE:
             return args.name, {"outputs": self.shared_outputs}
         # Auto-names and generated ids change when a replace-forcing input does (_seed).
         seed = _seed(args.typ, args.name, inputs)
@@ -116,50 +133,50 @@ class AwsMocks(pulumi.runtime.Mocks):
         state: dict[str, Any] = {}
         region, account = self.region, self.account
         typ = args.typ
-        if typ == "aws:s3/bucket:Bucket":
+        if typ == BUCKET:
             name = inputs.get("bucket") or physical
             state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
             return name, state
-        if typ == "aws:kms/key:Key":
+        if typ == KMS_KEY:
             key_id = str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest()))
             state.update(key_id=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
             return key_id, state
-        if typ == "aws:iam/role:Role":
+        if typ == ROLE:
             name = inputs.get("name") or physical
             path = inputs.get("path", "/")
             state.update(name=name, arn=f"arn:aws:iam::{account}:role{path}{name}")
             return name, state
-        if typ == "aws:sns/topic:Topic":
+        if typ == TOPIC:
             name = inputs.get("name") or physical
             arn = f"arn:aws:sns:{region}:{account}:{name}"
             state.update(name=name, arn=arn)
             return arn, state
-        if typ == "aws:cloudwatch/logGroup:LogGroup":
+        if typ == LOG_GROUP:
             name = inputs.get("name") or physical
             state.update(name=name, arn=f"arn:aws:logs:{region}:{account}:log-group:{name}")
             return name, state
-        if typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+        if typ == ALARM:
             name = inputs.get("name") or physical
             state.update(name=name, arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
             return name, state
-        if typ == "aws:cloudwatch/dashboard:Dashboard":
+        if typ == DASHBOARD:
             name = inputs["dashboardName"]
             state["dashboardArn"] = f"arn:aws:cloudwatch::{account}:dashboard/{name}"
             return name, state
-        if typ == "aws:sagemaker/modelPackageGroup:ModelPackageGroup":
+        if typ == MODEL_PACKAGE_GROUP:
             name = inputs["modelPackageGroupName"]
             state["arn"] = f"arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
             return name, state
         if typ.startswith("aws:sagemaker/"):
             kind = {
-                "aws:sagemaker/model:Model": "model",
-                "aws:sagemaker/endpointConfiguration:EndpointConfiguration": "endpoint-config",
-                "aws:sagemaker/endpoint:Endpoint": "endpoint",
+                MODEL: "model",
+                ENDPOINT_CONFIG: "endpoint-config",
+                ENDPOINT: "endpoint",
             }.get(typ, typ.rsplit(":", 1)[-1].lower())
             name = inputs.get("name") or physical
             state.update(name=name, arn=f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
             return name, state
-        if typ == "random:index/randomId:RandomId":
+        if typ == RANDOM_ID:
             # As terraform-provider-random internal/provider/resource_id.go encodes its bytes:
             # id is unpadded URL-safe base64 without the prefix, the others carry the prefix.
             # The bytes are drawn again when keepers, byteLength or prefix change (all three
@@ -174,7 +191,7 @@ class AwsMocks(pulumi.runtime.Mocks):
                 dec=prefix + str(int.from_bytes(drawn, "big")),
             )
             return random_id, state
-        if typ == "aws:appautoscaling/target:Target":
+        if typ == SCALABLE_TARGET:
             state["arn"] = (
                 f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/"
                 f"{_suffix(seed)}"
@@ -212,7 +229,7 @@ class RecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
-        if request.type == "pulumi:pulumi:Stack":
+        if request.type == STACK:
             return response
         timeouts = request.customTimeouts
         self._record(

@@ -24,6 +24,25 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.resource_types import (
+    ALARM,
+    BUCKET,
+    BUCKET_LIFECYCLE,
+    DASHBOARD,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    KMS_ALIAS,
+    KMS_KEY,
+    LOG_GROUP,
+    MODEL,
+    MODEL_PACKAGE_GROUP,
+    RANDOM_ID,
+    ROLE,
+    SCALABLE_TARGET,
+    SCALING_POLICY,
+    SCHEDULED_ACTION,
+    TOPIC_SUBSCRIPTION,
+)
 from infra.review.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registration
 from infra.settings import (
     PROJECT,
@@ -40,31 +59,31 @@ STACKS_DIR = ROOT / "stacks"
 
 # Inputs shown in the table, per resource type: what a reviewer checks first.
 KEY_INPUTS: dict[str, tuple[str, ...]] = {
-    "aws:sagemaker/endpoint:Endpoint": ("name", "endpointConfigName", "deploymentConfig"),
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": (
+    ENDPOINT: ("name", "endpointConfigName", "deploymentConfig"),
+    ENDPOINT_CONFIG: (
         "productionVariants",
         "shadowProductionVariants",
         "dataCaptureConfig",
     ),
-    "aws:sagemaker/model:Model": ("primaryContainer", "enableNetworkIsolation", "vpcConfig"),
-    "aws:appautoscaling/target:Target": ("resourceId", "minCapacity", "maxCapacity"),
-    "aws:appautoscaling/policy:Policy": ("name", "targetTrackingScalingPolicyConfiguration"),
-    "aws:appautoscaling/scheduledAction:ScheduledAction": ("schedule", "scalableTargetAction"),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": (
+    MODEL: ("primaryContainer", "enableNetworkIsolation", "vpcConfig"),
+    SCALABLE_TARGET: ("resourceId", "minCapacity", "maxCapacity"),
+    SCALING_POLICY: ("name", "targetTrackingScalingPolicyConfiguration"),
+    SCHEDULED_ACTION: ("schedule", "scalableTargetAction"),
+    ALARM: (
         "name",
         "alarmDescription",
         "threshold",
         "dimensions",
     ),
-    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
-    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
-    "aws:iam/role:Role": ("path",),
-    "aws:sns/topicSubscription:TopicSubscription": ("protocol", "endpoint"),
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName",),
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": ("rules",),
-    "aws:kms/key:Key": ("enableKeyRotation",),
-    "aws:kms/alias:Alias": ("name",),
-    "random:index/randomId:RandomId": ("byteLength", "keepers"),
+    LOG_GROUP: ("name", "retentionInDays"),
+    DASHBOARD: ("dashboardName",),
+    ROLE: ("path",),
+    TOPIC_SUBSCRIPTION: ("protocol", "endpoint"),
+    MODEL_PACKAGE_GROUP: ("modelPackageGroupName",),
+    BUCKET_LIFECYCLE: ("rules",),
+    KMS_KEY: ("enableKeyRotation",),
+    KMS_ALIAS: ("name",),
+    RANDOM_ID: ("byteLength", "keepers"),
 }
 
 
@@ -124,11 +143,9 @@ def shared_outputs(region: str) -> dict[str, Any]:
     """What the shared stack exports, as its program names things under the same mocks."""
     account = ACCOUNTS["shared"]
     mocks = AwsMocks("shared", region, {})
-    bucket = mocks.new_resource(
-        pulumi.runtime.MockResourceArgs("aws:s3/bucket:Bucket", "mlserve-artifacts", {})
-    )[0]
+    bucket = mocks.new_resource(pulumi.runtime.MockResourceArgs(BUCKET, "mlserve-artifacts", {}))[0]
     key = mocks.new_resource(
-        pulumi.runtime.MockResourceArgs("aws:kms/key:Key", "mlserve-artifacts-kms-key", {})
+        pulumi.runtime.MockResourceArgs(KMS_KEY, "mlserve-artifacts-kms-key", {})
     )[0]
     return {
         "artifact_bucket_name": bucket,

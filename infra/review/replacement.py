@@ -22,6 +22,38 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any
 
+from infra.resource_types import (
+    ALARM,
+    BUCKET,
+    BUCKET_ENCRYPTION,
+    BUCKET_LIFECYCLE,
+    BUCKET_OWNERSHIP,
+    BUCKET_POLICY,
+    BUCKET_PUBLIC_ACCESS,
+    BUCKET_VERSIONING,
+    DASHBOARD,
+    DATA_QUALITY_JOB,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    KMS_ALIAS,
+    KMS_KEY,
+    LAMBDA_PERMISSION,
+    LOG_GROUP,
+    MODEL,
+    MODEL_PACKAGE_GROUP,
+    MODEL_PACKAGE_GROUP_POLICY,
+    MONITORING_SCHEDULE,
+    RANDOM_ID,
+    ROLE,
+    ROLE_POLICY,
+    SCALABLE_TARGET,
+    SCALING_POLICY,
+    SCHEDULED_ACTION,
+    TOPIC,
+    TOPIC_POLICY,
+    TOPIC_SUBSCRIPTION,
+)
+
 # Every regional resource of terraform-provider-aws v6 (pulumi-aws v7) has a top-level `region`,
 # and changing it forces replacement (terraform-provider-aws
 # website/docs/guides/enhanced-region-support.html.markdown, "How region works"). IAM is global
@@ -37,13 +69,11 @@ _TABLE: dict[str, frozenset[str]] = {
     # terraform-provider-aws internal/service/sagemaker/endpoint.go: name,
     # deployment_config.auto_rollback_configuration (ForceNew); endpoint_config_name and the
     # rest of deployment_config go through UpdateEndpoint.
-    "aws:sagemaker/endpoint:Endpoint": _regional(
-        "name", "deploymentConfig.autoRollbackConfiguration"
-    ),
+    ENDPOINT: _regional("name", "deploymentConfig.autoRollbackConfiguration"),
     # terraform-provider-aws internal/service/sagemaker/endpoint_configuration.go: every
     # argument is ForceNew, or (production_variants, shadow_production_variants) has only
     # ForceNew attributes; Update handles tags only.
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _regional(
+    ENDPOINT_CONFIG: _regional(
         "asyncInferenceConfig",
         "dataCaptureConfig",
         "executionRoleArn",
@@ -55,7 +85,7 @@ _TABLE: dict[str, frozenset[str]] = {
     ),
     # terraform-provider-aws internal/service/sagemaker/model.go: every argument is ForceNew,
     # or (container, primary_container) has only ForceNew attributes; Update handles tags only.
-    "aws:sagemaker/model:Model": _regional(
+    MODEL: _regional(
         "containers",
         "enableNetworkIsolation",
         "executionRoleArn",
@@ -66,19 +96,15 @@ _TABLE: dict[str, frozenset[str]] = {
     ),
     # terraform-provider-aws internal/service/sagemaker/model_package_group.go:
     # model_package_group_name, model_package_group_description (ForceNew).
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": _regional(
-        "modelPackageGroupName", "modelPackageGroupDescription"
-    ),
+    MODEL_PACKAGE_GROUP: _regional("modelPackageGroupName", "modelPackageGroupDescription"),
     # terraform-provider-aws internal/service/sagemaker/model_package_group_policy.go:
     # model_package_group_name (ForceNew).
-    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": _regional(
-        "modelPackageGroupName"
-    ),
+    MODEL_PACKAGE_GROUP_POLICY: _regional("modelPackageGroupName"),
     # terraform-provider-aws internal/service/sagemaker/data_quality_job_definition.go: every
     # argument but role_arn and tags is ForceNew, and its Update handles tags only, so a new
     # role_arn would be ignored: the program replaces the definition on it (replace_on_changes
     # in infra/components/drift_monitor.py), and the table says so.
-    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": _regional(
+    DATA_QUALITY_JOB: _regional(
         "dataQualityAppSpecification",
         "dataQualityBaselineConfig",
         "dataQualityJobInput",
@@ -91,48 +117,42 @@ _TABLE: dict[str, frozenset[str]] = {
     ),
     # terraform-provider-aws internal/service/sagemaker/monitoring_schedule.go: name (ForceNew);
     # monitoring_schedule_config goes through UpdateMonitoringSchedule.
-    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": _regional("name"),
+    MONITORING_SCHEDULE: _regional("name"),
     # terraform-provider-aws internal/service/appautoscaling/target.go: resource_id,
     # scalable_dimension, service_namespace (ForceNew); the capacities and role go through
     # RegisterScalableTarget.
-    "aws:appautoscaling/target:Target": _regional(
-        "resourceId", "scalableDimension", "serviceNamespace"
-    ),
+    SCALABLE_TARGET: _regional("resourceId", "scalableDimension", "serviceNamespace"),
     # terraform-provider-aws internal/service/appautoscaling/policy.go: name, resource_id,
     # scalable_dimension, service_namespace (ForceNew).
-    "aws:appautoscaling/policy:Policy": _regional(
-        "name", "resourceId", "scalableDimension", "serviceNamespace"
-    ),
+    SCALING_POLICY: _regional("name", "resourceId", "scalableDimension", "serviceNamespace"),
     # terraform-provider-aws internal/service/appautoscaling/scheduled_action.go: name,
     # resource_id, scalable_dimension, service_namespace (ForceNew).
-    "aws:appautoscaling/scheduledAction:ScheduledAction": _regional(
-        "name", "resourceId", "scalableDimension", "serviceNamespace"
-    ),
+    SCHEDULED_ACTION: _regional("name", "resourceId", "scalableDimension", "serviceNamespace"),
     # terraform-provider-aws internal/service/cloudwatch/metric_alarm.go: alarm_name (ForceNew),
     # Pulumi's `name`; every other argument goes through PutMetricAlarm.
-    "aws:cloudwatch/metricAlarm:MetricAlarm": _regional("name"),
+    ALARM: _regional("name"),
     # terraform-provider-aws internal/service/logs/group.go: name, name_prefix,
     # log_group_class (ForceNew).
-    "aws:cloudwatch/logGroup:LogGroup": _regional("name", "namePrefix", "logGroupClass"),
+    LOG_GROUP: _regional("name", "namePrefix", "logGroupClass"),
     # terraform-provider-aws internal/service/cloudwatch/dashboard.go: dashboard_name (ForceNew).
-    "aws:cloudwatch/dashboard:Dashboard": _regional("dashboardName"),
+    DASHBOARD: _regional("dashboardName"),
     # terraform-provider-aws internal/service/iam/role.go: name, name_prefix, path (ForceNew).
-    "aws:iam/role:Role": frozenset({"name", "namePrefix", "path"}),
+    ROLE: frozenset({"name", "namePrefix", "path"}),
     # terraform-provider-aws internal/service/iam/role_policy.go: name, name_prefix, role
     # (ForceNew).
-    "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
+    ROLE_POLICY: frozenset({"name", "namePrefix", "role"}),
     # terraform-provider-aws internal/service/kms/key.go: custom_key_store_id,
     # customer_master_key_spec, key_usage, multi_region, xks_key_id (ForceNew).
-    "aws:kms/key:Key": _regional(
+    KMS_KEY: _regional(
         "customKeyStoreId", "customerMasterKeySpec", "keyUsage", "multiRegion", "xksKeyId"
     ),
     # terraform-provider-aws internal/service/kms/alias.go: name, name_prefix (ForceNew);
     # target_key_id is updated in place.
-    "aws:kms/alias:Alias": _regional("name", "namePrefix"),
+    KMS_ALIAS: _regional("name", "namePrefix"),
     # terraform-provider-aws internal/service/s3/bucket.go: bucket, bucket_prefix,
     # object_lock_enabled, object_lock_configuration.object_lock_enabled (ForceNew);
     # bucket_namespace is "Optional, Forces new resource" (terraform-provider-aws PR #46917).
-    "aws:s3/bucket:Bucket": _regional(
+    BUCKET: _regional(
         "bucket",
         "bucketPrefix",
         "bucketNamespace",
@@ -141,36 +161,32 @@ _TABLE: dict[str, frozenset[str]] = {
     ),
     # terraform-provider-aws internal/service/s3/bucket_lifecycle_configuration.go
     # (plugin framework): bucket, expected_bucket_owner (RequiresReplace).
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _regional(
-        "bucket", "expectedBucketOwner"
-    ),
+    BUCKET_LIFECYCLE: _regional("bucket", "expectedBucketOwner"),
     # terraform-provider-aws internal/service/s3/bucket_ownership_controls.go: bucket
     # (ForceNew).
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _regional("bucket"),
+    BUCKET_OWNERSHIP: _regional("bucket"),
     # terraform-provider-aws internal/service/s3/bucket_policy.go: bucket (ForceNew).
-    "aws:s3/bucketPolicy:BucketPolicy": _regional("bucket"),
+    BUCKET_POLICY: _regional("bucket"),
     # terraform-provider-aws internal/service/s3/bucket_public_access_block.go: bucket
     # (ForceNew).
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _regional("bucket"),
+    BUCKET_PUBLIC_ACCESS: _regional("bucket"),
     # terraform-provider-aws internal/service/s3/bucket_server_side_encryption_configuration.go:
     # bucket, expected_bucket_owner (ForceNew).
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        _regional("bucket", "expectedBucketOwner")
-    ),
+    BUCKET_ENCRYPTION: (_regional("bucket", "expectedBucketOwner")),
     # terraform-provider-aws internal/service/s3/bucket_versioning.go: bucket,
     # expected_bucket_owner (ForceNew).
-    "aws:s3/bucketVersioning:BucketVersioning": _regional("bucket", "expectedBucketOwner"),
+    BUCKET_VERSIONING: _regional("bucket", "expectedBucketOwner"),
     # terraform-provider-aws internal/service/sns/topic.go: name, name_prefix, fifo_topic
     # (ForceNew); the other arguments are topic attributes set in place.
-    "aws:sns/topic:Topic": _regional("name", "namePrefix", "fifoTopic"),
+    TOPIC: _regional("name", "namePrefix", "fifoTopic"),
     # terraform-provider-aws internal/service/sns/topic_policy.go: arn (ForceNew).
-    "aws:sns/topicPolicy:TopicPolicy": _regional("arn"),
+    TOPIC_POLICY: _regional("arn"),
     # terraform-provider-aws internal/service/sns/topic_subscription.go: endpoint, protocol,
     # topic_arn (ForceNew), Pulumi's `topic`.
-    "aws:sns/topicSubscription:TopicSubscription": _regional("endpoint", "protocol", "topic"),
+    TOPIC_SUBSCRIPTION: _regional("endpoint", "protocol", "topic"),
     # terraform-provider-aws internal/service/lambda/permission.go: every argument is ForceNew
     # (the resource has no Update); function_name is Pulumi's `function`.
-    "aws:lambda/permission:Permission": _regional(
+    LAMBDA_PERMISSION: _regional(
         "action",
         "eventSourceToken",
         "function",
@@ -186,7 +202,7 @@ _TABLE: dict[str, frozenset[str]] = {
     ),
     # terraform-provider-random internal/provider/resource_id.go (plugin framework):
     # byte_length, prefix (RequiresReplace), keepers (RequiresReplaceIfValuesNotNull).
-    "random:index/randomId:RandomId": frozenset({"byteLength", "keepers", "prefix"}),
+    RANDOM_ID: frozenset({"byteLength", "keepers", "prefix"}),
 }
 
 REPLACE_FORCING: Mapping[str, frozenset[str]] = MappingProxyType(_TABLE)
@@ -194,55 +210,53 @@ REPLACE_FORCING: Mapping[str, frozenset[str]] = MappingProxyType(_TABLE)
 _BUCKET_IDENTITY = ("bucket",)
 
 _FIXED: dict[str, tuple[str, ...]] = {
-    "aws:sagemaker/endpoint:Endpoint": ("name",),
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": ("name",),
-    "aws:sagemaker/model:Model": ("name",),
-    "aws:sagemaker/modelPackageGroup:ModelPackageGroup": ("modelPackageGroupName",),
-    "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition": ("name",),
-    "aws:sagemaker/monitoringSchedule:MonitoringSchedule": ("name",),
+    ENDPOINT: ("name",),
+    ENDPOINT_CONFIG: ("name",),
+    MODEL: ("name",),
+    MODEL_PACKAGE_GROUP: ("modelPackageGroupName",),
+    DATA_QUALITY_JOB: ("name",),
+    MONITORING_SCHEDULE: ("name",),
     # A group has one resource policy (PutModelPackageGroupPolicy takes only the group name).
-    "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy": ("modelPackageGroupName",),
+    MODEL_PACKAGE_GROUP_POLICY: ("modelPackageGroupName",),
     # A scalable target is the triple RegisterScalableTarget and DeregisterScalableTarget take.
-    "aws:appautoscaling/target:Target": ("serviceNamespace", "resourceId", "scalableDimension"),
-    "aws:appautoscaling/policy:Policy": (
+    SCALABLE_TARGET: ("serviceNamespace", "resourceId", "scalableDimension"),
+    SCALING_POLICY: (
         "name",
         "serviceNamespace",
         "resourceId",
         "scalableDimension",
     ),
-    "aws:appautoscaling/scheduledAction:ScheduledAction": (
+    SCHEDULED_ACTION: (
         "name",
         "serviceNamespace",
         "resourceId",
         "scalableDimension",
     ),
-    "aws:cloudwatch/metricAlarm:MetricAlarm": ("name",),
-    "aws:cloudwatch/logGroup:LogGroup": ("name",),
-    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName",),
-    "aws:iam/role:Role": ("name",),
+    ALARM: ("name",),
+    LOG_GROUP: ("name",),
+    DASHBOARD: ("dashboardName",),
+    ROLE: ("name",),
     # An inline policy is named within its role (PutRolePolicy takes both).
-    "aws:iam/rolePolicy:RolePolicy": ("role", "name"),
+    ROLE_POLICY: ("role", "name"),
     # CreateKey draws the key id; nothing the program sets names a key.
-    "aws:kms/key:Key": (),
-    "aws:kms/alias:Alias": ("name",),
-    "aws:s3/bucket:Bucket": ("bucket",),
+    KMS_KEY: (),
+    KMS_ALIAS: ("name",),
+    BUCKET: ("bucket",),
     # Each of these is the bucket's one configuration of its kind, addressed by the bucket alone.
-    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": _BUCKET_IDENTITY,
-    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _BUCKET_IDENTITY,
-    "aws:s3/bucketPolicy:BucketPolicy": _BUCKET_IDENTITY,
-    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _BUCKET_IDENTITY,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
-        _BUCKET_IDENTITY
-    ),
-    "aws:s3/bucketVersioning:BucketVersioning": _BUCKET_IDENTITY,
-    "aws:sns/topic:Topic": ("name",),
+    BUCKET_LIFECYCLE: _BUCKET_IDENTITY,
+    BUCKET_OWNERSHIP: _BUCKET_IDENTITY,
+    BUCKET_POLICY: _BUCKET_IDENTITY,
+    BUCKET_PUBLIC_ACCESS: _BUCKET_IDENTITY,
+    BUCKET_ENCRYPTION: (_BUCKET_IDENTITY),
+    BUCKET_VERSIONING: _BUCKET_IDENTITY,
+    TOPIC: ("name",),
     # A topic has one policy attribute (SetTopicAttributes on the topic ARN).
-    "aws:sns/topicPolicy:TopicPolicy": ("arn",),
+    TOPIC_POLICY: ("arn",),
     # Subscribe takes the topic, protocol and endpoint, and no name (botocore sns SubscribeInput).
-    "aws:sns/topicSubscription:TopicSubscription": ("topic", "protocol", "endpoint"),
+    TOPIC_SUBSCRIPTION: ("topic", "protocol", "endpoint"),
     # A statement id is unique in the function's policy (AddPermission, RemovePermission).
-    "aws:lambda/permission:Permission": ("function", "statementId"),
-    "random:index/randomId:RandomId": (),
+    LAMBDA_PERMISSION: ("function", "statementId"),
+    RANDOM_ID: (),
 }
 
 FIXED_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(_FIXED)
@@ -259,7 +273,7 @@ def _scope(type_token: str) -> tuple[str, ...]:
     """
     if _REGION not in _TABLE[type_token] or type_token.startswith("aws:s3/"):
         return ()
-    if type_token == "aws:lambda/permission:Permission":
+    if type_token == LAMBDA_PERMISSION:
         return ("qualifier", _REGION)
     return (_REGION,)
 
