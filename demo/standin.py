@@ -35,22 +35,23 @@ import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from demo import api
+from infra.resource_types import (
+    BUCKET,
+    BUCKET_ENCRYPTION,
+    BUCKET_VERSIONING,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    KMS_ALIAS,
+    KMS_KEY,
+    MODEL,
+    MODEL_PACKAGE_GROUP,
+)
 from infra.review.plan import Plan, PlannedResource, evaluate_file
 from infra.settings import SettingsError, load_stack_file
 
 BANNER = (
     "stand-in for pulumi up: creating on the local moto server what the offline plan describes;"
     " this is not a deployment"
-)
-MODEL = "aws:sagemaker/model:Model"
-CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
-KEY = "aws:kms/key:Key"
-ALIAS = "aws:kms/alias:Alias"
-VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-ENCRYPTION = (
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 )
 
 # Attributes whose API member has another name: terraform-provider-aws passes the
@@ -114,8 +115,8 @@ def up(path: Path, stack: str, *, say: Say | None = None) -> Outcome:
 def _shared(plan: Plan, session: Any, outcome: Outcome, note: Say) -> set[str]:
     s3, kms, sagemaker = session.client("s3"), session.client("kms"), session.client("sagemaker")
     bucket = str(plan.outputs["artifact_bucket_name"])
-    key = _one(plan, KEY)
-    aliases = [str(r.inputs["name"]) for r in plan.of_type(ALIAS)]
+    key = _one(plan, KMS_KEY)
+    aliases = [str(r.inputs["name"]) for r in plan.of_type(KMS_ALIAS)]
     key_arn = _alias_target(kms, aliases[0]) if aliases else None
     if key_arn is None:
         tags = key.inputs.get("tags") or {}
@@ -145,11 +146,11 @@ def _shared(plan: Plan, session: Any, outcome: Outcome, note: Say) -> set[str]:
         )
         s3.create_bucket(Bucket=bucket, **where)
         note(f"created bucket {bucket}")
-    for versioning in plan.of_type(VERSIONING):
+    for versioning in plan.of_type(BUCKET_VERSIONING):
         status = versioning.inputs["versioningConfiguration"]["status"]
         s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": status})
         note(f"  versioning {status}")
-    for encryption in plan.of_type(ENCRYPTION):
+    for encryption in plan.of_type(BUCKET_ENCRYPTION):
         rule = encryption.inputs["rules"][0]
         # The plan's key ARN is the mocks'; the bucket is encrypted with the key made above.
         s3.put_bucket_encryption(
@@ -170,7 +171,7 @@ def _shared(plan: Plan, session: Any, outcome: Outcome, note: Say) -> set[str]:
         )
         note(f"  default encryption {rule['applyServerSideEncryptionByDefault']['sseAlgorithm']}")
 
-    for group in plan.of_type(GROUP):
+    for group in plan.of_type(MODEL_PACKAGE_GROUP):
         name = str(group.inputs["modelPackageGroupName"])
         if _exists(partial(sagemaker.describe_model_package_group, ModelPackageGroupName=name)):
             note(f"kept Model Package Group {name}")
@@ -180,7 +181,7 @@ def _shared(plan: Plan, session: Any, outcome: Outcome, note: Say) -> set[str]:
         )
         note(f"created Model Package Group {name}")
     outcome.bucket, outcome.key_arn = bucket, key_arn
-    return {KEY, ALIAS, "aws:s3/bucket:Bucket", VERSIONING, ENCRYPTION, GROUP}
+    return {KMS_KEY, KMS_ALIAS, BUCKET, BUCKET_VERSIONING, BUCKET_ENCRYPTION, MODEL_PACKAGE_GROUP}
 
 
 def _alias_target(kms: Any, alias: str) -> str | None:
@@ -199,7 +200,7 @@ def _environment(plan: Plan, sagemaker: Any, note: Say) -> set[str]:
     endpoints = plan.of_type(ENDPOINT)
     configs = {
         str(e.inputs["endpointConfigName"]): _named(
-            plan.of_type(CONFIG), e.inputs["endpointConfigName"]
+            plan.of_type(ENDPOINT_CONFIG), e.inputs["endpointConfigName"]
         )
         for e in endpoints
     }
@@ -209,7 +210,7 @@ def _environment(plan: Plan, sagemaker: Any, note: Say) -> set[str]:
             name = str(variant["modelName"])
             models[name] = _named(plan.of_type(MODEL), name)
     _all_named(plan, MODEL, models.values())
-    _all_named(plan, CONFIG, configs.values())
+    _all_named(plan, ENDPOINT_CONFIG, configs.values())
 
     for name, model in sorted(models.items()):
         if _exists(partial(sagemaker.describe_model, ModelName=name)):
@@ -225,7 +226,7 @@ def _environment(plan: Plan, sagemaker: Any, note: Say) -> set[str]:
 
     for endpoint in sorted(endpoints, key=lambda e: str(e.inputs["name"])):
         _endpoint(sagemaker, endpoint, configs[str(endpoint.inputs["endpointConfigName"])], note)
-    return {MODEL, CONFIG, ENDPOINT}
+    return {MODEL, ENDPOINT_CONFIG, ENDPOINT}
 
 
 def _endpoint(
