@@ -21,21 +21,11 @@ import yaml
 from pulumi.runtime import MockResourceArgs
 
 from infra.review import replacement
+from infra.review.diff_model import ABSENT, REPLACED, UPDATED, FieldChange, StackDiff
+from infra.review.diff_render import render_markdown, render_text
 from infra.review.mocks import AwsMocks
 from infra.review.plan import ROOT, canonical, plan_document
-from infra.review.plan_diff import (
-    ABSENT,
-    RENDERERS,
-    REPLACED,
-    UPDATED,
-    FieldChange,
-    StackDiff,
-    diff_plans,
-    field_changes,
-    normalised,
-    render_markdown,
-    render_text,
-)
+from infra.review.plan_diff import RENDERERS, diff_plans, field_changes, normalised
 from tests.infra.plan_checks import (
     ENDPOINT,
     ENDPOINT_CONFIG,
@@ -354,7 +344,7 @@ def every_kind_of_diff() -> list[StackDiff]:
     """Stacks with each kind of change, a collision, notes, folded fields and markup in values;
     one without changes, one new since the base, one whose base printed a bare list."""
     rollback = {"autoRollbackConfiguration": {"alarms": [{"alarmName": "a"}]}}
-    old = {
+    old: dict[str, Any] = {
         "stack": "prod",
         "outputs": {"endpoint": "churn_prod", "models": {"churn": {"version": "3"}}},
         "resources": [
