@@ -35,6 +35,7 @@ from typing import Any, TextIO
 from demo.moto_server import MotoServer, ServerError
 from demo.standin import BANNER, Outcome, StandInError, up
 from demo.workspace import Workspace, WorkspaceError
+from infra.settings import artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "churn"
@@ -246,7 +247,7 @@ class Flow:
             (line for line in published.splitlines() if line.startswith("arn:")),
             "",
         )
-        expected = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/{MODEL}/{number}"
+        expected = artifacts.version_arn("aws", REGION, ACCOUNT, MODEL, number)
         if arn != expected:
             raise DemoFailed(f"publish registered {arn or 'nothing'}, expected {expected}")
         if approve:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from infra.settings.artifacts import STORE_PREFIX
+
 Document = dict[str, Any]
 
 # Actions that IAM evaluates only against "*": they accept no resource ARN.
@@ -361,7 +363,7 @@ def artifact_read_statement(partition: str, bucket_arn: str, accounts: list[str]
         "Effect": "Allow",
         "Principal": reader_principals(partition, accounts),
         "Action": ["s3:GetObject", "s3:GetObjectVersion"],
-        "Resource": f"{bucket_arn}/models/*",
+        "Resource": f"{bucket_arn}/{STORE_PREFIX}*",
         "Condition": execution_roles_condition(partition, accounts),
     }
 
@@ -378,7 +380,7 @@ def artifact_list_statement(partition: str, bucket_arn: str, accounts: list[str]
     Across accounts the bucket policy must allow it as well as the role's own policy.
     """
     condition = execution_roles_condition(partition, accounts)
-    condition["StringLike"] = {"s3:prefix": ["models/*"]}
+    condition["StringLike"] = {"s3:prefix": [f"{STORE_PREFIX}*"]}
     return {
         "Sid": "EnvironmentRolesListArtifacts",
         "Effect": "Allow",

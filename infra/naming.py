@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from infra import metrics
 from infra.partitions import partition as partition
-from infra.settings import ModelSettings, ModelVersion
+from infra.settings import ModelSettings, ModelVersion, artifacts
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -65,8 +65,8 @@ LOG_GROUP_PREFIX = "/aws/sagemaker/Endpoints/"
 def version_label(version: ModelVersion) -> str:
     """The ``model-version`` tag: the registry version number, or the short digest."""
     if version.package is not None:
-        return version.package.rsplit("/", 1)[1]
-    return version.digest.removeprefix("sha256:")[:12]
+        return str(artifacts.version_of(version.package))
+    return artifacts.short_digest(version.digest)
 
 
 def base_tags(environment: str, owner: str, cost_center: str) -> dict[str, str]:

@@ -29,6 +29,7 @@ from pulumi_aws import sagemaker as sm
 
 from infra import iam, monitor_images
 from infra.components.sagemaker_role import sagemaker_role
+from infra.settings.artifacts import baseline_prefix
 from infra.settings.schema import DriftSchedule, ModelSettings
 
 # Where the analyzer's per-feature metrics for endpoints go, and the dimensions they carry
@@ -56,11 +57,6 @@ def capture_prefix(model_name: str) -> str:
 def reports_prefix(model_name: str) -> str:
     """The capture bucket prefix of the model's monitoring reports."""
     return f"drift-reports/{model_name}/"
-
-
-def baseline_prefix(model_name: str, digest: str) -> str:
-    """Where the release tool publishes a version's baseline in the artifact store."""
-    return f"models/{model_name}/sha256-{digest.removeprefix('sha256:')}/baseline/"
 
 
 def schedule_name(endpoint_name: str) -> str:

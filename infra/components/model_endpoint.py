@@ -24,7 +24,8 @@ from infra import iam, instances, metrics, naming
 from infra.components import dashboard
 from infra.components.drift_monitor import capture_prefix
 from infra.components.sagemaker_role import sagemaker_role
-from infra.settings import ModelSettings, ModelVersion, Strategy, artifact_prefix
+from infra.settings import ModelSettings, ModelVersion, Strategy
+from infra.settings.artifacts import model_prefix
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
@@ -182,7 +183,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     region=args.region,
                     account=v[0],
                     artifact_bucket_arn=v[1],
-                    artifact_prefixes=[artifact_prefix(args.model_name)],
+                    artifact_prefixes=[model_prefix(args.model_name)],
                     artifact_key_arn=v[2],
                     log_group_arn=v[3],
                     environment_key_arn=v[4],

@@ -13,6 +13,7 @@ import re
 
 from infra.monitor_images import analyzer_image
 from infra.settings import limits
+from infra.settings.artifacts import DIGEST_RE, PACKAGE_ARN_RE, model_prefix
 from infra.settings.problems import Problems
 from infra.settings.schedules import schedule_problem
 from infra.settings.schema import (
@@ -29,11 +30,6 @@ from infra.settings.schema import (
 
 MODEL_NAME_RE = re.compile(r"^[a-z0-9](-?[a-z0-9])*$")
 MODEL_NAME_MAX = 40  # leaves room in the 63-character endpoint name for the env and a suffix
-DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
-PACKAGE_ARN_RE = re.compile(
-    r"^arn:aws[a-z-]*:sagemaker:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):"
-    r"model-package/(?P<group>[A-Za-z0-9-]+)/(?P<version>\d+)$"
-)
 ACCOUNT_RE = re.compile(r"^\d{12}$")
 SUBNET_RE = re.compile(r"^subnet-[0-9a-f]{8,17}$")
 SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
@@ -131,18 +127,13 @@ def _check_artifact_uri(path: str, uri: str, model: str, p: Problems) -> None:
         return
     # The execution role reads only its own model's prefix of the artifact store (infra/iam.py,
     # execution_role_policy): an artifact anywhere else fails when SageMaker downloads it.
-    prefix = artifact_prefix(model)
+    prefix = model_prefix(model)
     if not match["key"].startswith(prefix) or match["key"] == prefix:
         p.add(
             path,
             f"must lie under s3://<bucket>/{prefix}, the only prefix the model's execution "
             f"role can read",
         )
-
-
-def artifact_prefix(model: str) -> str:
-    """The artifact store prefix of a model's artifacts."""
-    return f"models/{model}/"
 
 
 # --- serverless ---------------------------------------------------------------------------

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from infra import naming
+from infra.settings import artifacts
 from model_packaging.errors import PackagingError
 from model_packaging.release import live, stackfile
 from model_packaging.release.history import previous_pin
@@ -165,7 +166,7 @@ def _chosen(clients: Clients, model: str, number: int | None, action: str) -> re
 
 def _registered(clients: Clients, model: str, arn: str, action: str) -> registry.VersionInfo:
     info = registry.describe_version(clients.sagemaker, arn)
-    label = f"{model} version {arn.rsplit('/', 1)[-1]}"
+    label = f"{model} version {artifacts.version_or_none(arn)}"
     if info is None:
         raise Refused(action, "registered", f"{label} does not exist ({arn})")
     if info.group != model:

@@ -33,12 +33,10 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from infra.settings import PROJECT, EnvironmentSettings, SettingsError, load_stack_file
+from infra.settings import PROJECT, EnvironmentSettings, SettingsError, artifacts, load_stack_file
 from model_packaging.errors import PackagingError
 
 STAGES = ("dev", "staging", "prod")
-# Enough of a version ARN to name its version; infra.settings validates the rest on load.
-_VERSION_ARN_RE = re.compile(r"^arn:[^:]+:sagemaker:[^:]*:\d*:model-package/[^/]+/\d+$")
 MODELS_KEY = f"{PROJECT}:models"
 
 # How many times a write starts over when another writer changed the file between the read and
@@ -61,11 +59,11 @@ class Pin:
 
     @property
     def number(self) -> int:
-        return int(self.package.rsplit("/", 1)[1])
+        return artifacts.version_of(self.package)
 
     @property
     def short_digest(self) -> str:
-        return self.digest.removeprefix("sha256:")[:12]
+        return artifacts.short_digest(self.digest)
 
     def describe(self) -> str:
         return f"version {self.number} (sha256:{self.short_digest})"
@@ -145,7 +143,8 @@ def pin_in_text(text: str, model: str) -> Pin | None:
     package, digest = version.get("package"), version.get("digest")
     if not isinstance(package, str) or not isinstance(digest, str):
         return None
-    if _VERSION_ARN_RE.match(package) is None:
+    # The same ARN rule as settings: a pin the program would refuse was never deployed.
+    if artifacts.PACKAGE_ARN_RE.match(package) is None:
         return None
     return Pin(package, digest)
 

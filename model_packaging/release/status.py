@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import naming
-from infra.settings import EnvironmentSettings, ModelVersion
+from infra.settings import EnvironmentSettings, ModelVersion, artifacts
 from model_packaging.errors import PackagingError
 from model_packaging.release import live, stackfile
 from model_packaging.release.stackfile import STAGES
@@ -92,7 +92,7 @@ def render_table(rows: list[Row]) -> str:
                 row.model,
                 row.stage,
                 "-" if row.version is None else str(row.version),
-                "-" if row.digest is None else row.digest.removeprefix("sha256:")[:12],
+                "-" if row.digest is None else artifacts.short_digest(row.digest),
                 row.approval or "-",
                 _live_text(row),
             )
@@ -237,13 +237,13 @@ def _row(
     return Row(
         model=model,
         stage=stage,
-        version=_number(package),
+        version=artifacts.version_or_none(package),
         package=package,
         digest=pinned.digest if pinned else None,
         approval=approvals.of(package, settings.region) if package else None,
         endpoint=endpoint.name if endpoint else None,
         endpoint_status=endpoint.status if endpoint else None,
-        serves=_number(serves),
+        serves=artifacts.version_or_none(serves),
         serves_package=serves,
         unreachable=environment.unreachable if pinned is not None else None,
     )
@@ -260,13 +260,6 @@ def _live_text(row: Row) -> str:
     return f"{row.endpoint_status}, serves {serves} ({row.endpoint})"
 
 
-def _number(package: str | None) -> int | None:
-    if not package:
-        return None
-    tail = package.rsplit("/", 1)[-1]
-    return int(tail) if tail.isdigit() else None
-
-
 def _serves(variant: live.Variant, version: ModelVersion) -> bool:
     if version.package is not None:
         return variant.package == version.package
@@ -274,14 +267,14 @@ def _serves(variant: live.Variant, version: ModelVersion) -> bool:
 
 
 def _describe_pin(version: ModelVersion) -> str:
-    short = version.digest.removeprefix("sha256:")[:12]
+    short = artifacts.short_digest(version.digest)
     if version.package is not None:
-        return f"version {_number(version.package)} (sha256:{short})"
+        return f"version {artifacts.version_or_none(version.package)} (sha256:{short})"
     return f"{version.artifact_uri} (sha256:{short})"
 
 
 def _describe_variant(variant: live.Variant) -> str:
     if variant.package is not None:
-        number = _number(variant.package)
+        number = artifacts.version_or_none(variant.package)
         return f"version {number}" if number is not None else variant.package
     return variant.model_data_url or f"model {variant.model_name}"

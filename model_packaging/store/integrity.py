@@ -30,11 +30,12 @@ from urllib.parse import urlparse
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 
+from infra.settings import artifacts
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.artifact.archive import listing_digest
 from model_packaging.artifact.manifest import MANIFEST_NAME, TREE, Manifest
 from model_packaging.store import registry
 from model_packaging.store.aws import describe, http_status
-from model_packaging.store.publish import artifact_prefix
 
 
 class Mismatch(Exception):
@@ -52,7 +53,7 @@ def check_version_artifact(s3: Any, version: registry.VersionInfo, pinned_digest
         )
     if recorded != pinned_digest:
         raise Mismatch(f"{label} records {recorded}, the pin says {pinned_digest}")
-    digest = recorded.removeprefix("sha256:")
+    digest = artifacts.hex_digest(recorded)
     data_uri, manifest_uri = (
         metadata.get(registry.S3_URI_KEY),
         metadata.get(registry.MANIFEST_URI_KEY),

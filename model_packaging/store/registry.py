@@ -18,6 +18,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from infra.settings import artifacts
 from model_packaging.errors import PackagingError
 from model_packaging.store.aws import describe, error_code, failure, reporting, setup_problem
 
@@ -364,7 +365,7 @@ def _version_info(described: Mapping[str, Any]) -> VersionInfo:
     return VersionInfo(
         arn=arn,
         group=str(described.get("ModelPackageGroupName", "")),
-        number=int(described.get("ModelPackageVersion") or arn.rsplit("/", 1)[1]),
+        number=int(described.get("ModelPackageVersion") or artifacts.version_of(arn)),
         approval_status=str(described.get("ModelApprovalStatus", "")),
         status=str(described.get("ModelPackageStatus", "")),
         metadata=dict(described.get("CustomerMetadataProperties", {})),

@@ -12,9 +12,10 @@ import boto3
 import pytest
 from moto.core.authorization import enable_iam_authentication
 
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.errors import PackagingError
 from model_packaging.store import registry, upload
-from model_packaging.store.publish import artifact_prefix, publish
+from model_packaging.store.publish import publish
 from tests.packaging.conftest import (
     BUCKET,
     GROUP,

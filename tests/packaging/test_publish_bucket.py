@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-import boto3
 import pytest
 from moto import mock_aws
 
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.errors import PackagingError
-from model_packaging.store.publish import artifact_prefix, publish
+from model_packaging.store.publish import publish
 from tests.packaging.conftest import BUCKET, GROUP, ArtifactFactory, Store, create_store
 
 OTHER = "artifact-store-b"
@@ -22,7 +22,7 @@ def two_buckets() -> Iterator[Store]:
     """The shared stack's store, and a second encrypted bucket in the same account."""
     with mock_aws():
         store = create_store(BUCKET, GROUP)
-        s3 = boto3.session.Session().client("s3")
+        s3 = store.s3
         s3.create_bucket(Bucket=OTHER)
         s3.put_bucket_encryption(
             Bucket=OTHER,

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.cli import main
 from model_packaging.store import upload
-from model_packaging.store.publish import artifact_prefix, publish
+from model_packaging.store.publish import publish
 from tests.packaging.conftest import BUCKET, ArtifactFactory, Store, free_port
 
 MiB = upload.MiB

@@ -12,8 +12,9 @@ from botocore.stub import Stubber
 from moto.core.authorization import enable_iam_authentication
 from moto.sagemaker.models import sagemaker_backends
 
-from model_packaging.cli import main
+from infra.settings import artifacts
 from model_packaging.release import live
+from tests.helpers import release
 from tests.packaging.conftest import (
     ACCOUNT,
     REGION,
@@ -29,14 +30,8 @@ from tests.packaging.conftest import (
 ENDPOINT = "churn-{}-1a2b3c4d"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
 def short(version: Published) -> str:
-    return version.digest.removeprefix("sha256:")[:12]
+    return artifacts.short_digest(version.digest)
 
 
 class Stages(NamedTuple):
@@ -49,8 +44,9 @@ class Stages(NamedTuple):
 @pytest.fixture
 def stages(release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path) -> Stages:
     """dev and staging pin churn 2, prod pins churn 1 (still pending); fraud only in dev."""
-    old, new = register(make_artifact, approve=False), register(make_artifact)
-    fraud = register(make_artifact, name="fraud")
+    old = register(release_store, make_artifact, approve=False)
+    new = register(release_store, make_artifact)
+    fraud = register(release_store, make_artifact, name="fraud")
     write_stack(tmp_path, "dev", {"churn": new, "fraud": fraud})
     write_stack(tmp_path, "staging", {"churn": new})
     write_stack(tmp_path, "prod", {"churn": old})
@@ -60,13 +56,15 @@ def stages(release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path)
 # --- status ------------------------------------------------------------------------------
 
 
-def test_status_table(stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_status_table(
+    release_store: Store, stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     stacks, old, new, _ = stages
-    deploy("churn", "dev", new.arn)
-    deploy("churn", "staging", old.arn)
+    deploy(release_store, "churn", "dev", new.arn)
+    deploy(release_store, "churn", "staging", old.arn)
     monkeypatch.setenv("MLSERVE_PROFILE_PROD", "ml-prod-readonly")
 
-    code, out, err = run(capsys, "status", "--stacks", str(stacks))
+    code, out, err = release(capsys, "status", "--stacks", str(stacks))
 
     assert (code, err) == (0, "")
     prod_cause = (
@@ -86,12 +84,14 @@ def test_status_table(stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys) -
     ]
 
 
-def test_status_json_for_one_model(stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_status_json_for_one_model(
+    release_store: Store, stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     stacks, old, new, _ = stages
-    deploy("churn", "dev", new.arn)
+    deploy(release_store, "churn", "dev", new.arn)
     monkeypatch.setenv("MLSERVE_PROFILE_PROD", "ml-prod-readonly")
 
-    code, out, _ = run(capsys, "status", "churn", "--json", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "churn", "--json", "--stacks", str(stacks))
 
     assert code == 0
     rows = json.loads(out)
@@ -119,7 +119,7 @@ def test_status_json_for_one_model(stages: Stages, monkeypatch: pytest.MonkeyPat
 
 
 def test_status_of_a_model_no_stage_configures(stages: Stages, capsys) -> None:
-    code, _, err = run(capsys, "status", "ranker", "--stacks", str(stages[0]))
+    code, _, err = release(capsys, "status", "ranker", "--stacks", str(stages[0]))
     assert code == 1
     assert err == f"error: no stack file in {stages[0]} configures model 'ranker'\n"
 
@@ -130,7 +130,7 @@ def test_status_without_credentials_reports_every_stage_unreachable(
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
 
-    code, out, err = run(capsys, "status", "churn", "--json", "--stacks", str(stages[0]))
+    code, out, err = release(capsys, "status", "churn", "--json", "--stacks", str(stages[0]))
 
     assert code == 0
     rows = json.loads(out)
@@ -149,10 +149,10 @@ def test_check_deployed_passes_when_every_endpoint_serves_its_pin(
     stages: Stages, release_store: Store, capsys
 ) -> None:
     stacks, _, new, _ = stages
-    config = deploy("churn", "dev", new.arn)
-    fraud_config = deploy("fraud", "dev", stages.fraud.arn)
+    config = deploy(release_store, "churn", "dev", new.arn)
+    fraud_config = deploy(release_store, "fraud", "dev", stages.fraud.arn)
 
-    code, out, err = run(capsys, "status", "--check-deployed", "dev", "--stacks", str(stacks))
+    code, out, err = release(capsys, "status", "--check-deployed", "dev", "--stacks", str(stacks))
 
     assert (code, err) == (0, "")
     assert out.splitlines() == [
@@ -161,11 +161,13 @@ def test_check_deployed_passes_when_every_endpoint_serves_its_pin(
     ]
 
 
-def test_check_deployed_fails_on_another_version(stages: Stages, capsys) -> None:
+def test_check_deployed_fails_on_another_version(
+    release_store: Store, stages: Stages, capsys
+) -> None:
     stacks, old, new, _ = stages
-    config = deploy("churn", "staging", old.arn)
+    config = deploy(release_store, "churn", "staging", old.arn)
 
-    code, out, _ = run(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
 
     assert code == 1
     assert out == (
@@ -178,12 +180,14 @@ def test_check_deployed_fails_on_an_endpoint_rolled_back_to_an_older_configurati
     stages: Stages, release_store: Store, capsys
 ) -> None:
     stacks, _, new, _ = stages
-    older = deploy("churn", "staging", new.arn)
-    newer = deploy("churn", "staging", new.arn)  # e.g. a new instance type, same version
+    older = deploy(release_store, "churn", "staging", new.arn)
+    newer = deploy(
+        release_store, "churn", "staging", new.arn
+    )  # e.g. a new instance type, same version
     # SageMaker's automatic rollback puts the endpoint back on the configuration it left.
-    point_endpoint(ENDPOINT.format("staging"), older)
+    point_endpoint(release_store, ENDPOINT.format("staging"), older)
 
-    code, out, _ = run(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
 
     assert code == 1
     assert out == (
@@ -194,14 +198,14 @@ def test_check_deployed_fails_on_an_endpoint_rolled_back_to_an_older_configurati
 
 
 def test_configurations_of_other_models_and_environments_do_not_count(
-    stages: Stages, capsys
+    release_store: Store, stages: Stages, capsys
 ) -> None:
     stacks, old, new, _ = stages
-    config = deploy("churn", "staging", new.arn)
-    deploy("churn", "dev", new.arn)
-    deploy("fraud", "staging", old.arn, suffix="5e6f7a8b")
+    config = deploy(release_store, "churn", "staging", new.arn)
+    deploy(release_store, "churn", "dev", new.arn)
+    deploy(release_store, "fraud", "staging", old.arn, suffix="5e6f7a8b")
 
-    code, out, _ = run(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
 
     assert code == 0
     assert out == (
@@ -211,16 +215,16 @@ def test_configurations_of_other_models_and_environments_do_not_count(
 
 @pytest.mark.parametrize("status", ["RollingBack", "Failed", "UpdateRollbackFailed"])
 def test_check_deployed_fails_on_an_endpoint_that_is_not_serving(
-    stages: Stages, capsys, status: str
+    release_store: Store, stages: Stages, capsys, status: str
 ) -> None:
     stacks, _, new, _ = stages
-    config = deploy("churn", "staging", new.arn)
+    config = deploy(release_store, "churn", "staging", new.arn)
     endpoint = sagemaker_backends[ACCOUNT][REGION].endpoints[ENDPOINT.format("staging")]
     endpoint.endpoint_status = status
     reason: str | None = "alarm churn-staging-5xx fired" if status != "RollingBack" else None
     endpoint.failure_reason = reason  # type: ignore[assignment]  # moto annotates it as None
 
-    code, out, _ = run(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "--check-deployed", "staging", "--stacks", str(stacks))
 
     assert code == 1
     reason = " (alarm churn-staging-5xx fired)" if status != "RollingBack" else ""
@@ -232,7 +236,7 @@ def test_check_deployed_fails_on_an_endpoint_that_is_not_serving(
 
 def test_check_deployed_fails_when_there_is_no_endpoint(stages: Stages, capsys) -> None:
     stacks, old, _, _ = stages
-    code, out, _ = run(capsys, "status", "--check-deployed", "prod", "--stacks", str(stacks))
+    code, out, _ = release(capsys, "status", "--check-deployed", "prod", "--stacks", str(stacks))
     assert code == 1
     assert out == (
         f"FAIL churn prod: pinned version 1 (sha256:{short(old)}); live: no endpoint churn-prod-*\n"
@@ -243,7 +247,9 @@ def test_check_deployed_names_an_unknown_profile(
     stages: Stages, monkeypatch: pytest.MonkeyPatch, capsys
 ) -> None:
     monkeypatch.setenv("MLSERVE_PROFILE_PROD", "ml-prod-readonly")
-    code, out, err = run(capsys, "status", "--check-deployed", "prod", "--stacks", str(stages[0]))
+    code, out, err = release(
+        capsys, "status", "--check-deployed", "prod", "--stacks", str(stages[0])
+    )
     assert (code, out) == (1, "")
     assert err == (
         "error: cannot query prod: ProfileNotFound: the AWS profile 'ml-prod-readonly' named by"
@@ -256,7 +262,7 @@ def test_check_deployed_names_missing_credentials(
 ) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    code, _, err = run(capsys, "status", "--check-deployed", "dev", "--stacks", str(stages[0]))
+    code, _, err = release(capsys, "status", "--check-deployed", "dev", "--stacks", str(stages[0]))
     assert code == 1
     assert err == "error: cannot query dev: NoCredentialsError: Unable to locate credentials\n"
 
@@ -280,7 +286,9 @@ def test_check_deployed_names_access_denied_through_the_environment_profile(
     monkeypatch.setenv("MLSERVE_PROFILE_PROD", "ml-prod-readonly")
 
     with enable_iam_authentication():
-        code, _, err = run(capsys, "status", "--check-deployed", "prod", "--stacks", str(stages[0]))
+        code, _, err = release(
+            capsys, "status", "--check-deployed", "prod", "--stacks", str(stages[0])
+        )
 
     assert code == 1
     # moto answers with an XML body botocore cannot parse; the HTTP status still says it.
