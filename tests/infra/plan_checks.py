@@ -19,6 +19,21 @@ from pathlib import Path
 from typing import Any
 
 from infra import iam, metrics, naming
+from infra.resource_types import (
+    ALARM,
+    BUCKET,
+    BUCKET_POLICY,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    IDENTITY_POLICY_TYPES,
+    KMS_KEY,
+    MODEL,
+    MODEL_ENDPOINT,
+    MODEL_PACKAGE_GROUP_POLICY,
+    ROLE,
+    STACK,
+    TOPIC_POLICY,
+)
 from infra.review.mocks import ACCOUNTS, DEFAULT_ACCOUNT
 from infra.review.plan import STACKS_DIR, Plan, PlannedResource
 from infra.settings import (
@@ -29,35 +44,6 @@ from infra.settings import (
     Settings,
     read_stack_file,
 )
-
-MODEL_ENDPOINT = "mlserve:serving:ModelEndpoint"
-ALERTING = "mlserve:observability:Alerting"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
-MODEL = "aws:sagemaker/model:Model"
-MODEL_PACKAGE_GROUP = "aws:sagemaker/modelPackageGroup:ModelPackageGroup"
-MODEL_PACKAGE_GROUP_POLICY = "aws:sagemaker/modelPackageGroupPolicy:ModelPackageGroupPolicy"
-ROLE = "aws:iam/role:Role"
-ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
-ROLE_POLICY_ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
-SCALABLE_TARGET = "aws:appautoscaling/target:Target"
-SCALING_POLICY = "aws:appautoscaling/policy:Policy"
-SCHEDULED_ACTION = "aws:appautoscaling/scheduledAction:ScheduledAction"
-ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
-ENVIRONMENT_DASHBOARD = "mlserve:observability:EnvironmentDashboard"
-TOPIC = "aws:sns/topic:Topic"
-TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
-KMS_KEY = "aws:kms/key:Key"
-BUCKET = "aws:s3/bucket:Bucket"
-BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
-BUCKET_SSE = (
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-)
-BUCKET_PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
-BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
-BUCKET_LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
 
 # The metrics whose alarms judge a release (and so roll it back); the others only notify.
 ROLLBACK_METRICS = tuple(m.metric for m in metrics.METRICS if m.rolls_back)
@@ -79,7 +65,7 @@ def stack_environment(stack: str) -> str:
 
 
 def stack_urn(plan: Plan) -> str:
-    return f"urn:pulumi:{plan.stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{plan.stack}"
+    return f"urn:pulumi:{plan.stack}::{PROJECT}::{STACK}::{PROJECT}-{plan.stack}"
 
 
 def account(plan: Plan) -> str:
@@ -228,14 +214,8 @@ class PolicyDoc:
     document: dict[str, Any]
 
 
-# Identity policies are attached to a principal and grant it permissions; the others are
-# resource policies, which name their principals.
-_IDENTITY_POLICY_TYPES = (
-    ROLE_POLICY,
-    "aws:iam/policy:Policy",
-    "aws:iam/userPolicy:UserPolicy",
-    "aws:iam/groupPolicy:GroupPolicy",
-)
+# The resource policies, which name their principals, by kind and input (identity policies,
+# IDENTITY_POLICY_TYPES, grant the principal they are attached to).
 _RESOURCE_POLICY_INPUTS = {
     BUCKET_POLICY: ("bucket", "policy"),
     KMS_KEY: ("key", "policy"),
@@ -246,7 +226,7 @@ _RESOURCE_POLICY_INPUTS = {
 
 def _policy_texts(resource: PlannedResource) -> Iterator[tuple[str, Any]]:
     inputs = resource.inputs
-    if resource.type in _IDENTITY_POLICY_TYPES and inputs.get("policy"):
+    if resource.type in IDENTITY_POLICY_TYPES and inputs.get("policy"):
         yield "identity", inputs["policy"]
     if resource.type == ROLE:
         if inputs.get("assumeRolePolicy"):

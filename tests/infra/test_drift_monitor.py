@@ -18,14 +18,19 @@ import pytest
 from infra import iam, naming
 from infra.components import drift_monitor
 from infra.monitor_images import MONITOR_IMAGES, analyzer_repository_arn
+from infra.resource_types import (
+    ALARM,
+    DATA_QUALITY_JOB,
+    DRIFT_MONITOR,
+    MONITORING_SCHEDULE,
+    ROLE,
+    ROLE_POLICY,
+    TOPIC,
+)
 from infra.review.plan import Plan, PlannedResource, evaluate, shared_outputs
 from infra.settings import SettingsError, load_settings
 from infra.settings.schema import DriftSchedule
 from tests.infra.plan_checks import (
-    ALARM,
-    ROLE,
-    ROLE_POLICY,
-    TOPIC,
     account,
     as_list,
     component,
@@ -37,10 +42,6 @@ from tests.infra.plan_checks import (
     statements,
 )
 
-DRIFT_MONITOR = "mlserve:monitoring:DriftMonitor"
-DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
-SCHEDULE = "aws:sagemaker/monitoringSchedule:MonitoringSchedule"
-
 
 def children(plan: Plan, model: str, type_: str) -> list[PlannedResource]:
     return [r for r in component_children(plan, f"{model}-drift", DRIFT_MONITOR) if r.type == type_]
@@ -51,7 +52,7 @@ def job_of(plan: Plan, model: str) -> PlannedResource:
 
 
 def schedule_of(plan: Plan, model: str) -> PlannedResource:
-    return only(children(plan, model, SCHEDULE), f"monitoring schedule of {model}")
+    return only(children(plan, model, MONITORING_SCHEDULE), f"monitoring schedule of {model}")
 
 
 def capture_bucket(plan: Plan) -> str:
@@ -95,7 +96,7 @@ def test_drift_monitors_exactly_where_enabled(plans, stack_settings, env_stack):
     assert found == expected, f"stack {env_stack}: {sorted(found)} != {sorted(expected)}"
     types = {r.type for r in plan.resources}
     if not expected:
-        assert not types & {DATA_QUALITY_JOB, SCHEDULE}, f"stack {env_stack}: {types}"
+        assert not types & {DATA_QUALITY_JOB, MONITORING_SCHEDULE}, f"stack {env_stack}: {types}"
     for name, model in settings.models.items():
         outputs = plan.outputs["models"][name]
         if model.drift.enabled:
@@ -123,7 +124,7 @@ def test_each_monitor_registers_exactly_its_resources(plans, stack_settings, env
             (ROLE, f"{drift}-role"),
             (ROLE_POLICY, f"{drift}-role-policy"),
             (DATA_QUALITY_JOB, f"{drift}-data-quality"),
-            (SCHEDULE, f"{drift}-schedule"),
+            (MONITORING_SCHEDULE, f"{drift}-schedule"),
         } | {(ALARM, f"{drift}-{feature}") for feature in model.drift.alarms}
         assert found == expected, f"{drift}: {sorted(found ^ expected)}"
 

@@ -8,12 +8,9 @@ import botocore.session
 import pytest
 
 from infra import instances, metrics
+from infra.resource_types import ALARM, ENDPOINT_CONFIG, MODEL, ROLE_POLICY
 from infra.review.mocks import ACCOUNTS
 from tests.infra.plan_checks import (
-    ALARM,
-    ENDPOINT_CONFIG,
-    MODEL,
-    ROLE_POLICY,
     children_of,
     endpoint_of,
     only,

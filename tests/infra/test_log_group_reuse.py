@@ -23,13 +23,9 @@ from typing import Any
 import pytest
 
 from infra import naming
+from infra.resource_types import ENDPOINT, LOG_GROUP, RANDOM_ID
 from infra.review.plan import Plan, PlannedResource, evaluate
 from infra.review.replacement import replaced_properties
-
-RANDOM_ID = "random:index/randomId:RandomId"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-
 
 Draw = Callable[[PlannedResource, "tuple[dict[str, Any], str] | None"], str]
 

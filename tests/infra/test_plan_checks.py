@@ -10,6 +10,16 @@ import json
 
 import pytest
 
+from infra.resource_types import (
+    BUCKET_POLICY,
+    ENDPOINT,
+    KMS_KEY,
+    MODEL,
+    MODEL_ENDPOINT,
+    ROLE,
+    ROLE_POLICY,
+    TOPIC,
+)
 from infra.review.plan import Plan, PlannedResource
 from tests.infra.plan_checks import (
     component_children,
@@ -46,12 +56,12 @@ def plan_of(*resources: PlannedResource) -> Plan:
 
 def role_policy(name: str, *statements: dict) -> PlannedResource:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
-    return resource("aws:iam/rolePolicy:RolePolicy", name, {"policy": json.dumps(document)})
+    return resource(ROLE_POLICY, name, {"policy": json.dumps(document)})
 
 
 def key(name: str, *statements: dict) -> PlannedResource:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
-    return resource("aws:kms/key:Key", name, {"policy": json.dumps(document)})
+    return resource(KMS_KEY, name, {"policy": json.dumps(document)})
 
 
 def allow(action, resource_="arn:aws:s3:::bucket/models/*", **extra) -> dict:
@@ -70,7 +80,7 @@ def allow(action, resource_="arn:aws:s3:::bucket/models/*", **extra) -> dict:
         ),
         (
             resource(
-                "aws:s3/bucketPolicy:BucketPolicy",
+                BUCKET_POLICY,
                 "public",
                 {
                     "bucket": "b",
@@ -96,7 +106,7 @@ def test_policy_check_allows_the_exemptions(stack_settings):
         # In a key policy "*" is the key itself; kms:* goes to the account root only.
         key("admin", allow("kms:*", "*", Principal={"AWS": ROOT_ARN})),
         resource(
-            "aws:s3/bucketPolicy:BucketPolicy",
+            BUCKET_POLICY,
             "tls",
             {
                 "bucket": "b",
@@ -120,7 +130,7 @@ def test_policy_check_allows_the_exemptions(stack_settings):
 
 def test_managed_full_access_is_flagged():
     role = resource(
-        "aws:iam/role:Role",
+        ROLE,
         "admin",
         {"managedPolicyArns": ["arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"]},
     )
@@ -138,14 +148,14 @@ def test_policies_of_unknown_types_are_flagged():
 
 def test_tag_check_flags_missing_and_wrong_tags(stack_settings):
     settings = stack_settings[STACK]
-    owner = resource("mlserve:serving:ModelEndpoint", "churn", {})
+    owner = resource(MODEL_ENDPOINT, "churn", {})
     tags = {"environment": "prod", "owner": settings.owner, "cost-center": settings.cost_center}
-    untagged = resource("aws:sns/topic:Topic", "untagged", {"tags": {"environment": "prod"}})
+    untagged = resource(TOPIC, "untagged", {"tags": {"environment": "prod"}})
     unlabelled = resource(
-        "aws:sagemaker/endpoint:Endpoint",
+        ENDPOINT,
         "churn-endpoint",
         {"tags": tags},
-        parent=("mlserve:serving:ModelEndpoint", "churn"),
+        parent=(MODEL_ENDPOINT, "churn"),
     )
     plan = plan_of(owner, untagged, unlabelled)
     assert component_children(plan, "churn") == [unlabelled]
@@ -156,8 +166,8 @@ def test_tag_check_flags_missing_and_wrong_tags(stack_settings):
 
 def test_version_tag_check_flags_a_version_outside_the_models():
     tags = {"model": "churn", "model-version": "3"}
-    model = resource("aws:sagemaker/model:Model", "churn-champion", {"tags": tags})
-    endpoint = resource("aws:sagemaker/endpoint:Endpoint", "churn-endpoint", {"tags": tags})
+    model = resource(MODEL, "churn-champion", {"tags": tags})
+    endpoint = resource(ENDPOINT, "churn-endpoint", {"tags": tags})
     assert version_tag_problems(plan_of(model, endpoint)) == [
         f"{endpoint.urn}: carries model-version"
     ]

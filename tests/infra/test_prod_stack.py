@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 
 from infra import naming
-from tests.infra.plan_checks import (
+from infra.resource_types import (
     ALARM,
     ALERTING,
     DASHBOARD,
@@ -19,12 +19,15 @@ from tests.infra.plan_checks import (
     LOG_GROUP,
     MODEL,
     MODEL_ENDPOINT,
+    RANDOM_ID,
     ROLE,
     ROLE_POLICY,
     SCALABLE_TARGET,
     SCALING_POLICY,
     SCHEDULED_ACTION,
     TOPIC,
+)
+from tests.infra.plan_checks import (
     ancestor,
     as_list,
     children_of,
@@ -40,7 +43,6 @@ from tests.infra.plan_checks import (
 
 ROLLBACK_KINDS = ("5xx", "latency")
 INSTANCE_KINDS = ("cpu", "memory")
-RANDOM_ID = "random:index/randomId:RandomId"
 NETWORK_INTERFACE_ACTIONS = {
     "ec2:CreateNetworkInterface",
     "ec2:CreateNetworkInterfacePermission",

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from infra import naming
+from infra.resource_types import ENDPOINT
 from infra.review.plan import Plan, PlannedResource, evaluate
 from infra.review.replacement import collision, replaced_properties
 
@@ -192,11 +193,7 @@ def test_no_fixed_name_is_replaced_in_place(stack_configs, case):
 
 
 def _endpoint(plan: Plan, model: str) -> PlannedResource:
-    return next(
-        r
-        for r in plan.resources
-        if r.type == "aws:sagemaker/endpoint:Endpoint" and r.name == f"{model}-endpoint"
-    )
+    return next(r for r in plan.resources if r.type == ENDPOINT and r.name == f"{model}-endpoint")
 
 
 @pytest.mark.parametrize(
@@ -232,7 +229,4 @@ def test_the_check_catches_an_endpoint_replaced_under_its_name(stack_configs, mo
     )
     before, after = pair(stack_configs, "staging", None, toggle_auto_rollback)
     problems = collisions(before, after)
-    assert any(
-        "aws:sagemaker/endpoint:Endpoint" in p and "autoRollbackConfiguration" in p
-        for p in problems
-    ), problems
+    assert any(ENDPOINT in p and "autoRollbackConfiguration" in p for p in problems), problems

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from infra.resource_types import BUCKET, ENDPOINT, ENDPOINT_CONFIG, LOG_GROUP, ROLE
 from infra.review import replacement
 from infra.review.replacement import (
     FIXED_NAMES,
@@ -19,12 +20,6 @@ from infra.review.replacement import (
     collision,
     replaced_properties,
 )
-
-ENDPOINT = "aws:sagemaker/endpoint:Endpoint"
-LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-ROLE = "aws:iam/role:Role"
-BUCKET = "aws:s3/bucket:Bucket"
-ENDPOINT_CONFIG = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
 
 ALARMS = {"alarms": [{"alarmName": "churn-prod-5xx"}, {"alarmName": "churn-prod-latency"}]}
 BLUE_GREEN = {

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import yaml
 
+from infra.resource_types import TOPIC_SUBSCRIPTION
 from infra.review.plan import evaluate_file, stack_file
 from infra.settings import SECRET, read_stack_file
 from tests.infra.plan_checks import resources_of
-
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
 
 
 def test_an_encrypted_value_reads_as_a_placeholder(tmp_path: Path) -> None:
@@ -24,7 +23,7 @@ def test_an_encrypted_value_reads_as_a_placeholder(tmp_path: Path) -> None:
     assert config["mlserve:alerts"]["subscriptions"][1]["endpoint"] == SECRET
 
     plan = evaluate_file(path, "prod")  # the https check does not judge what it cannot read
-    endpoints = {r.name: r.inputs["endpoint"] for r in resources_of(plan, SUBSCRIPTION)}
+    endpoints = {r.name: r.inputs["endpoint"] for r in resources_of(plan, TOPIC_SUBSCRIPTION)}
     assert endpoints == {
         "mlserve-prod-alerts-email-0": SECRET,
         "mlserve-prod-alerts-https-1": SECRET,
@@ -33,7 +32,7 @@ def test_an_encrypted_value_reads_as_a_placeholder(tmp_path: Path) -> None:
 
 def test_subscription_endpoints_are_secret_inputs(plans, env_stack) -> None:
     plan = plans[env_stack]
-    subscriptions = resources_of(plan, SUBSCRIPTION)
+    subscriptions = resources_of(plan, TOPIC_SUBSCRIPTION)
     assert subscriptions, f"{env_stack}: no subscriptions"
     for subscription in subscriptions:
         assert subscription.inputs["endpoint"] == SECRET, subscription.urn

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from tests.infra.plan_checks import (
+from infra.resource_types import (
     BUCKET_LIFECYCLE,
     BUCKET_VERSIONING,
     KMS_KEY,
     MODEL_PACKAGE_GROUP,
     MODEL_PACKAGE_GROUP_POLICY,
+)
+from tests.infra.plan_checks import (
     artifact_bucket,
     as_list,
     dependents,

@@ -9,15 +9,17 @@ from __future__ import annotations
 import json
 
 from infra import naming
-from tests.infra.plan_checks import (
+from infra.resource_types import (
     BUCKET,
+    BUCKET_ENCRYPTION,
     BUCKET_POLICY,
     BUCKET_PUBLIC_ACCESS,
-    BUCKET_SSE,
     ENDPOINT_CONFIG,
     KMS_KEY,
     LOG_GROUP,
     TOPIC,
+)
+from tests.infra.plan_checks import (
     dependents,
     depends_on_type,
     is_tls_only,
@@ -38,7 +40,7 @@ def test_buckets_use_sse_kms_with_a_stack_key(plans, stack):
     plan = plans[stack]
     problems = []
     for bucket in resources_of(plan, BUCKET):
-        configs = dependents(plan, bucket, BUCKET_SSE)
+        configs = dependents(plan, bucket, BUCKET_ENCRYPTION)
         rules = [
             rule.get("applyServerSideEncryptionByDefault") or {}
             for config in configs

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from infra.resource_types import ROLE, ROLE_POLICY_ATTACHMENT
 from tests.infra.plan_checks import (
-    ROLE,
-    ROLE_POLICY_ATTACHMENT,
     managed_policy_problems,
     policy_docs,
     policy_problems,

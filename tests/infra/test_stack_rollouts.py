@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from infra.resource_types import ALARM, DRIFT_MONITOR, ENDPOINT, MODEL_ENDPOINT, TOPIC
 from infra.settings import Strategy
 from tests.infra.plan_checks import (
-    ALARM,
-    TOPIC,
     ancestor,
     config_of,
     endpoint_of,
@@ -15,9 +14,6 @@ from tests.infra.plan_checks import (
     variants_of,
     watched_metrics,
 )
-
-MODEL_ENDPOINT = "mlserve:serving:ModelEndpoint"
-DRIFT_MONITOR = "mlserve:monitoring:DriftMonitor"
 
 
 def test_alarms_watch_their_endpoint_and_notify_the_topic(plans, env_stack):
@@ -134,7 +130,7 @@ def test_endpoint_declares_no_custom_timeouts(plans, env_stack):
     (pulumi-terraform-bridge #2390): setting them would only pretend to extend the 60-minute
     waiter (terraform-provider-aws #39040). Settings bound the rollout instead."""
     plan = plans[env_stack]
-    endpoints = resources_of(plan, "aws:sagemaker/endpoint:Endpoint")
+    endpoints = resources_of(plan, ENDPOINT)
     assert endpoints, f"stack {env_stack}: no endpoint"
     problems = [
         f"{e.urn}: customTimeouts {e.custom_timeouts}" for e in endpoints if e.custom_timeouts

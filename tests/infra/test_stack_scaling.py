@@ -9,19 +9,9 @@ import copy
 import pytest
 
 from infra import naming
+from infra.resource_types import RANDOM_ID, SCALABLE_TARGET, SCALING_POLICY, SCHEDULED_ACTION
 from infra.review.plan import evaluate
-from tests.infra.plan_checks import (
-    SCALABLE_TARGET,
-    SCALING_POLICY,
-    SCHEDULED_ACTION,
-    children_of,
-    config_of,
-    endpoint_of,
-    only,
-    resources_of,
-)
-
-RANDOM_ID = "random:index/randomId:RandomId"
+from tests.infra.plan_checks import children_of, config_of, endpoint_of, only, resources_of
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from infra.resource_types import BUCKET, ENDPOINT, MODEL_ENDPOINT, ROLE_POLICY
 from tests.infra.plan_checks import (
-    MODEL_ENDPOINT,
     accepts_tags,
     ancestor,
     tag_problems,
@@ -14,10 +14,10 @@ from tests.infra.plan_checks import (
 
 def test_taggable_types_are_found_by_introspection():
     # Guards the introspection itself: a wrong mapping would make every type "untaggable".
-    assert accepts_tags("aws:sagemaker/endpoint:Endpoint")
-    assert accepts_tags("aws:s3/bucket:Bucket")
-    assert not accepts_tags("aws:iam/rolePolicy:RolePolicy")
-    assert not accepts_tags("mlserve:serving:ModelEndpoint")
+    assert accepts_tags(ENDPOINT)
+    assert accepts_tags(BUCKET)
+    assert not accepts_tags(ROLE_POLICY)
+    assert not accepts_tags(MODEL_ENDPOINT)
 
 
 def test_taggable_resources_carry_the_platform_tags(plans, stack_settings, stack):

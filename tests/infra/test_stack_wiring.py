@@ -6,8 +6,7 @@ import copy
 import json
 import re
 
-from infra.review.plan import evaluate
-from tests.infra.plan_checks import (
+from infra.resource_types import (
     ALARM,
     DASHBOARD,
     ENDPOINT,
@@ -17,6 +16,9 @@ from tests.infra.plan_checks import (
     MODEL_ENDPOINT,
     ROLE,
     ROLE_POLICY,
+)
+from infra.review.plan import evaluate
+from tests.infra.plan_checks import (
     ancestor,
     children_of,
     component,

@@ -12,14 +12,19 @@ from typing import Any
 import yaml
 
 from infra import iam, naming
+from infra.resource_types import (
+    ALERTING,
+    ARTIFACT_STORE,
+    BUCKET,
+    KMS_KEY,
+    LAMBDA_PERMISSION,
+    MODEL_PACKAGE_GROUP,
+    MODEL_PACKAGE_GROUP_POLICY,
+    TOPIC_SUBSCRIPTION,
+)
 from infra.review.plan import Plan, PlannedResource, evaluate_file, stack_file
 from infra.settings import SECRET
 from tests.infra.plan_checks import (
-    ALERTING,
-    BUCKET,
-    KMS_KEY,
-    MODEL_PACKAGE_GROUP,
-    MODEL_PACKAGE_GROUP_POLICY,
     account,
     ancestors,
     artifact_bucket,
@@ -32,10 +37,6 @@ from tests.infra.plan_checks import (
     resources_of,
     statements,
 )
-
-LAMBDA_PERMISSION = "aws:lambda/permission:Permission"
-SUBSCRIPTION = "aws:sns/topicSubscription:TopicSubscription"
-ARTIFACT_STORE = "mlserve:storage:ArtifactStore"
 
 
 def write_stack(tmp_path: Path, stack: str, edit: Any) -> Path:
@@ -255,7 +256,7 @@ def test_lambda_subscriptions_let_sns_invoke_the_function(tmp_path, dev_stack):
     alerting = parent_of(plan, permission)
     assert alerting is not None and alerting.type == ALERTING, permission.urn
 
-    subscriptions = {s.inputs["protocol"]: s for s in resources_of(plan, SUBSCRIPTION)}
+    subscriptions = {s.inputs["protocol"]: s for s in resources_of(plan, TOPIC_SUBSCRIPTION)}
     assert set(subscriptions) == {"email", "lambda"}
     lambda_subscription = subscriptions["lambda"]
     assert lambda_subscription.inputs["endpoint"] == SECRET
