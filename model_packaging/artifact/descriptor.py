@@ -73,9 +73,16 @@ class StrictModel(BaseModel):
 class FrameworkVersion(StrictModel):
     """Which serving stack runs the model; recorded as is in the manifest."""
 
-    name: Literal["sklearn", "xgboost", "pytorch", "custom"]
-    version: str
-    python_version: str = "py3"
+    name: Literal["sklearn", "xgboost", "pytorch", "custom"] = Field(
+        description="the serving stack. The first three are SageMaker's prebuilt containers; "
+        "their image URI per region is looked up at build with the sagemaker SDK "
+        '(`image_uris.retrieve(..., image_scope="inference")`, see [Image URIs](#image-uris))'
+    )
+    version: str = Field(
+        description="the container's framework version. For pickled models, pick the "
+        "container whose library version trained the model"
+    )
+    python_version: str = Field(default="py3", description="the container's Python")
 
     @field_validator("python_version")
     @classmethod
@@ -86,7 +93,9 @@ class FrameworkVersion(StrictModel):
 class Framework(FrameworkVersion):
     """``image`` is only for ``custom``: prebuilt images are looked up per region at build."""
 
-    image: str | None = None
+    image: str | None = Field(
+        default=None, description="the serving image, used as given for every listed region"
+    )
 
     @model_validator(mode="after")
     def _image_matches_name(self) -> Framework:
@@ -105,8 +114,14 @@ class Framework(FrameworkVersion):
 class ContentTypes(StrictModel):
     """The media types the model's handlers accept and produce; serve enforces them."""
 
-    request: list[str] = Field(min_length=1)
-    response: list[str] = Field(min_length=1)
+    request: list[str] = Field(
+        min_length=1, description="the media types the handlers read; `serve` answers 415 to others"
+    )
+    response: list[str] = Field(
+        min_length=1,
+        description="the media types the handlers write, the first being the default; `serve` "
+        "answers 406 when an Accept allows none of them",
+    )
 
     @field_validator("request", "response")
     @classmethod
@@ -130,8 +145,16 @@ class Expected(StrictModel):
     than from the value.
     """
 
-    json_: JsonValue = Field(default=None, alias="json")
-    text: str | None = None
+    json_: JsonValue = Field(
+        default=None,
+        alias="json",
+        description="the response must parse as JSON and match structurally; numbers (ints "
+        "and floats alike) match within `--rel-tolerance` (default 1e-6), and values within "
+        "1e-12 of each other always match",
+    )
+    text: str | None = Field(
+        default=None, description="the response, decoded as UTF-8, must be exactly this"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Expected:
@@ -152,12 +175,20 @@ class Expected(StrictModel):
 class Sample(StrictModel):
     """One request verify sends, with the response the model must give."""
 
-    name: str
-    content_type: str
-    accept: str
-    body: JsonValue = None
-    body_file: str | None = None
-    expected: Expected
+    name: str = Field(description="names the sample in `verify`'s report")
+    content_type: str = Field(description="the request's media type")
+    accept: str = Field(description="the media type asked for")
+    body: JsonValue = Field(
+        default=None,
+        description="the request body: a string is sent as UTF-8 as is; any other value is "
+        "sent as compact JSON",
+    )
+    body_file: str | None = Field(
+        default=None,
+        description="instead of `body`: a file of the folder whose bytes are sent (binary is "
+        "fine, e.g. `.npy`)",
+    )
+    expected: Expected = Field(description="the response the model must give")
 
     @field_validator("name")
     @classmethod
@@ -199,8 +230,15 @@ class Sample(StrictModel):
 class BaselineDataset(StrictModel):
     """A sample of the model's training inputs, from which build computes its baseline."""
 
-    path: str
-    format: Literal["csv", "jsonl"] | None = None
+    path: str = Field(
+        description="a sample of the model's training inputs, one column per feature: CSV with "
+        "a header row, or JSON Lines (one object per line). build computes the "
+        "[data-quality baseline](#data-quality-baseline) from it. Like every file of the folder "
+        "it is packaged too, so keep it a sample"
+    )
+    format: Literal["csv", "jsonl"] | None = Field(
+        default=None, description="the file's format, for an extension other than those two"
+    )
 
     @field_validator("path")
     @classmethod
@@ -232,13 +270,25 @@ class BaselineDataset(StrictModel):
 class Descriptor(StrictModel):
     """The parsed model.yaml."""
 
-    name: str = Field(max_length=MAX_NAME_LENGTH)
+    name: str = Field(
+        max_length=MAX_NAME_LENGTH,
+        description="the Model Package Group's name, so it must match a group the shared "
+        "stack created",
+    )
     framework: Framework
-    entry_point: str = "inference.py"
+    entry_point: str = Field(
+        default="inference.py", description="the file in `code/` that holds the handlers"
+    )
     content_types: ContentTypes
-    regions: list[str] | None = Field(default=None, min_length=1)
-    samples: list[Sample] = Field(min_length=1)
-    baseline: BaselineDataset | None = None
+    regions: list[str] | None = Field(
+        default=None, min_length=1, description="the regions to record image URIs for"
+    )
+    samples: list[Sample] = Field(
+        min_length=1, description="the requests `verify` sends, with the answers expected"
+    )
+    baseline: BaselineDataset | None = Field(
+        default=None, description="the dataset of the data-quality baseline"
+    )
 
     @field_validator("name")
     @classmethod
