@@ -97,16 +97,7 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
     ``config`` maps full keys (``mlserve:models``, ``aws:region``) to decoded values.
     """
     problems = Problems()
-    project: dict[str, Any] = {}
-    for key, value in config.items():
-        namespace, _, name = str(key).partition(":")
-        if not name:
-            problems.add(str(key), f"must be namespaced, e.g. {PROJECT}:{key}")
-        elif namespace == PROJECT:
-            project[name] = value
-        elif namespace not in FOREIGN_NAMESPACES:
-            problems.add(str(key), f"unknown namespace {namespace!r} (did you mean {PROJECT}:?)")
-
+    project = _project_keys(config, problems)
     environment = project.pop("environment", stack)
     if environment not in ENVIRONMENTS:
         problems.add(
@@ -123,28 +114,52 @@ def load_settings(config: Mapping[str, Any], stack: str, source: str | None = No
 
     settings: Settings | None
     if environment == "shared":
-        shared: SharedSettings | None = _validate(SharedSettings, data, problems)
-        if shared is not None:
-            rules.check_shared(shared, problems)
-        settings = shared
+        settings = _shared_settings(data, problems)
     else:
-        models = with_defaults(data.get("models", {}), environment)
-        parsed: dict[str, ModelSettings] = {}
-        if isinstance(models, Mapping):
-            # Each model is validated on its own, so one broken model does not hide another's
-            # problems; the environment's own keys are validated without them.
-            parsed = _validate_models(models, problems)
-            data["models"] = {}
-        env: EnvironmentSettings | None = _validate(EnvironmentSettings, data, problems)
-        if env is not None and parsed:
-            env = env.model_copy(update={"models": parsed})
-        if env is not None:
-            rules.check_environment(env, problems)
-        settings = env
-
+        settings = _environment_settings(data, environment, problems)
     if problems.lines or settings is None:
         raise SettingsError(problems.lines, source or f"stack {stack}")
     return settings
+
+
+def _project_keys(config: Mapping[str, Any], problems: Problems) -> dict[str, Any]:
+    """The project's own keys, without their namespace; a key of no known namespace is a
+    problem."""
+    project: dict[str, Any] = {}
+    for key, value in config.items():
+        namespace, _, name = str(key).partition(":")
+        if not name:
+            problems.add(str(key), f"must be namespaced, e.g. {PROJECT}:{key}")
+        elif namespace == PROJECT:
+            project[name] = value
+        elif namespace not in FOREIGN_NAMESPACES:
+            problems.add(str(key), f"unknown namespace {namespace!r} (did you mean {PROJECT}:?)")
+    return project
+
+
+def _shared_settings(data: dict[str, Any], problems: Problems) -> SharedSettings | None:
+    shared: SharedSettings | None = _validate(SharedSettings, data, problems)
+    if shared is not None:
+        rules.check_shared(shared, problems)
+    return shared
+
+
+def _environment_settings(
+    data: dict[str, Any], environment: str, problems: Problems
+) -> EnvironmentSettings | None:
+    models = with_defaults(data.get("models", {}), environment)
+    parsed: dict[str, ModelSettings] = {}
+    if isinstance(models, Mapping):
+        # Each model is validated on its own, so one broken model does not hide another's
+        # problems; the environment's own keys are validated without them.
+        parsed = _validate_models(models, problems)
+        data["models"] = {}
+    env: EnvironmentSettings | None = _validate(EnvironmentSettings, data, problems)
+    if env is not None and parsed:
+        env = env.model_copy(update={"models": parsed})
+    if env is not None:
+        rules.check_environment(env, problems)
+    return env
 
 
 def load_stack_file(path: Path, stack: str | None = None) -> Settings:

@@ -11,7 +11,7 @@ import difflib
 import functools
 import re
 import types
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -169,12 +169,24 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
     Never names a class of the schema: people know keys, not ``ModelSettings``.
     """
     kind, value = error["type"], error.get("input")
-    ctx = error.get("ctx") or {}
     loc = tuple(error["loc"])
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else ""
         allowed = allowed_keys(model, loc[:-1]) if model is not None else []
         return "unknown key" + did_you_mean(key, allowed)
+    message = _type_message(kind, value) or _constraint_message(kind, value, error.get("ctx") or {})
+    if message is not None:
+        return message
+    message = _SHOULD.sub("must ", str(error["msg"]).removeprefix("Value error, "))
+    if "instance of" in message:
+        message = f"is not valid here: {_kind(value)}"
+    if loc and loc[-1] == KEY_MARK:
+        return f"is not a valid key: {message}"
+    return message[:1].lower() + message[1:]
+
+
+def _type_message(kind: str, value: Any) -> str | None:
+    """The message for a value that is missing or of the wrong type; None for other errors."""
     if kind == "missing":
         return "is required"
     if kind in ("model_type", "model_attributes_type", "dict_type", "dataclass_type"):
@@ -190,6 +202,11 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
             kind_of = "a boolean" if isinstance(value, bool) else "a number"
             return f"must be a string, not {kind_of} (quote it in YAML: '{_yaml(value)}')"
         return f"must be a string, not {_kind(value)}"
+    return None
+
+
+def _constraint_message(kind: str, value: Any, ctx: Mapping[str, Any]) -> str | None:
+    """The message for a value outside its choices or lengths; None for other errors."""
     if kind in ("literal_error", "enum"):
         expected = str(ctx.get("expected", ""))
         message = f"must be one of {expected}, got {_shown(value)}"
@@ -202,12 +219,7 @@ def describe(error: Any, model: type[BaseModel] | None = None) -> str:
         return f"must have at least {ctx.get('min_length', 1)} item(s)"
     if kind == "string_too_long":
         return f"must be at most {ctx.get('max_length')} characters"
-    message = _SHOULD.sub("must ", str(error["msg"]).removeprefix("Value error, "))
-    if "instance of" in message:
-        message = f"is not valid here: {_kind(value)}"
-    if loc and loc[-1] == KEY_MARK:
-        return f"is not a valid key: {message}"
-    return message[:1].lower() + message[1:]
+    return None
 
 
 def error_path(error: Any) -> list[str | int]:

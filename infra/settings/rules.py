@@ -155,6 +155,11 @@ def _check_serverless(path: str, model: ModelSettings, p: Problems) -> None:
             f"{path}.serverless.provisioned_concurrency",
             f"must be <= max_concurrency ({serverless.max_concurrency})",
         )
+    _check_serverless_features(path, model, p)
+
+
+def _check_serverless_features(path: str, model: ModelSettings, p: Problems) -> None:
+    """What a serverless endpoint cannot have that an endpoint on instances can."""
     if model.deployment.strategy is not Strategy.ALL_AT_ONCE:
         p.add(
             f"{path}.deployment.strategy", "serverless endpoints support only all_at_once updates"

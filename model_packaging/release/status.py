@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from infra import naming
-from infra.settings import EnvironmentSettings, ModelVersion, artifacts
+from infra.settings import EnvironmentSettings, ModelSettings, ModelVersion, artifacts
 from model_packaging.errors import PackagingError
 from model_packaging.release import live, stackfile
 from model_packaging.release.stackfile import STAGES
@@ -121,49 +121,61 @@ def check_deployed(
     if model is not None and model not in settings.models:
         raise PackagingError(f"{path} does not configure model {model!r}")
     sagemaker = live.environment_client(environment, settings.region)
-    checks = []
-    for name, pinned_model in settings.models.items():
-        if model is not None and name != model:
-            continue
-        expected = {naming.CHAMPION: pinned_model.version}
-        if pinned_model.challenger is not None:
-            expected[naming.CHALLENGER] = pinned_model.challenger.version
-        if pinned_model.shadow is not None:
-            expected[naming.SHADOW] = pinned_model.shadow.version
-        endpoint = live.describe_live(sagemaker, name, environment)
-        pinned = _describe_pin(pinned_model.version)
-        if endpoint is None:
-            prefix = naming.endpoint_name_prefix(name, environment)
-            line = f"FAIL {name} {environment}: pinned {pinned}; live: no endpoint {prefix}*"
-            checks.append(Check(name, False, line))
-            continue
-        problems = []
-        if endpoint.status not in SERVING:
-            reason = f" ({endpoint.failure_reason})" if endpoint.failure_reason else ""
-            problems.append(f"endpoint is {endpoint.status}{reason}")
-        for variant, version in expected.items():
-            served = endpoint.variant(variant)
-            if served is None:
-                problems.append(f"no {variant} variant")
-            elif not _serves(served, version):
-                problems.append(f"{variant} serves {_describe_variant(served)}")
-        newer = live.newer_config(sagemaker, name, environment, endpoint)
-        if newer is not None:
-            problems.append(
-                f"configuration {endpoint.config} is older than {newer}, the newest made for it:"
-                " SageMaker rolled the update back"
-            )
-        champion = endpoint.variant(naming.CHAMPION)
-        serving = _describe_variant(champion) if champion else "nothing"
-        where = f"{serving} on {endpoint.name} ({endpoint.config}, {endpoint.status})"
-        if problems:
-            line = (
-                f"FAIL {name} {environment}: pinned {pinned}; live {where}: {'; '.join(problems)}"
-            )
-        else:
-            line = f"ok {name} {environment}: live {where}"
-        checks.append(Check(name, not problems, line))
-    return checks
+    return [
+        _check_model(sagemaker, name, pinned_model, environment)
+        for name, pinned_model in settings.models.items()
+        if model is None or name == model
+    ]
+
+
+def _check_model(sagemaker: Any, name: str, pinned_model: ModelSettings, environment: str) -> Check:
+    """Does the live endpoint of one model serve what its stack file pins?"""
+    pinned = _describe_pin(pinned_model.version)
+    endpoint = live.describe_live(sagemaker, name, environment)
+    if endpoint is None:
+        prefix = naming.endpoint_name_prefix(name, environment)
+        line = f"FAIL {name} {environment}: pinned {pinned}; live: no endpoint {prefix}*"
+        return Check(name, False, line)
+    problems = []
+    if endpoint.status not in SERVING:
+        reason = f" ({endpoint.failure_reason})" if endpoint.failure_reason else ""
+        problems.append(f"endpoint is {endpoint.status}{reason}")
+    problems += _variant_problems(endpoint, _pinned_variants(pinned_model))
+    newer = live.newer_config(sagemaker, name, environment, endpoint)
+    if newer is not None:
+        problems.append(
+            f"configuration {endpoint.config} is older than {newer}, the newest made for it:"
+            " SageMaker rolled the update back"
+        )
+    champion = endpoint.variant(naming.CHAMPION)
+    serving = _describe_variant(champion) if champion else "nothing"
+    where = f"{serving} on {endpoint.name} ({endpoint.config}, {endpoint.status})"
+    if problems:
+        line = f"FAIL {name} {environment}: pinned {pinned}; live {where}: {'; '.join(problems)}"
+    else:
+        line = f"ok {name} {environment}: live {where}"
+    return Check(name, not problems, line)
+
+
+def _pinned_variants(model: ModelSettings) -> dict[str, ModelVersion]:
+    """Variant name -> the version the stack file pins for it."""
+    expected = {naming.CHAMPION: model.version}
+    if model.challenger is not None:
+        expected[naming.CHALLENGER] = model.challenger.version
+    if model.shadow is not None:
+        expected[naming.SHADOW] = model.shadow.version
+    return expected
+
+
+def _variant_problems(endpoint: live.LiveEndpoint, expected: dict[str, ModelVersion]) -> list[str]:
+    problems = []
+    for variant, version in expected.items():
+        served = endpoint.variant(variant)
+        if served is None:
+            problems.append(f"no {variant} variant")
+        elif not _serves(served, version):
+            problems.append(f"{variant} serves {_describe_variant(served)}")
+    return problems
 
 
 # --- internals ----------------------------------------------------------------------------

@@ -44,28 +44,8 @@ class Mismatch(Exception):
 
 def check_version_artifact(s3: Any, version: registry.VersionInfo, pinned_digest: str) -> None:
     """Raise Mismatch unless ``version``'s artifact in S3 still has ``pinned_digest``."""
-    metadata = version.metadata
     label = f"{version.group} version {version.number}"
-    recorded = metadata.get(registry.DIGEST_KEY)
-    if recorded is None:
-        raise Mismatch(
-            f"{label} records no {registry.DIGEST_KEY}: it was not registered by publish"
-        )
-    if recorded != pinned_digest:
-        raise Mismatch(f"{label} records {recorded}, the pin says {pinned_digest}")
-    digest = artifacts.hex_digest(recorded)
-    data_uri, manifest_uri = (
-        metadata.get(registry.S3_URI_KEY),
-        metadata.get(registry.MANIFEST_URI_KEY),
-    )
-    if not data_uri or not manifest_uri:
-        raise Mismatch(
-            f"{label} does not record {registry.S3_URI_KEY} and {registry.MANIFEST_URI_KEY}"
-        )
-    if version.model_data_uri != data_uri:
-        raise Mismatch(
-            f"{label} deploys {version.model_data_uri}, not the recorded artifact {data_uri}"
-        )
+    digest, data_uri, manifest_uri = _recorded(version, label, pinned_digest)
     bucket, manifest_key = _split(manifest_uri)
     prefix = manifest_key.removesuffix(MANIFEST_NAME)
     if not manifest_key.endswith(MANIFEST_NAME) or not prefix.endswith(
@@ -77,7 +57,7 @@ def check_version_artifact(s3: Any, version: registry.VersionInfo, pinned_digest
     if manifest.name != version.group or manifest.digest != digest:
         raise Mismatch(
             f"{manifest_uri} describes {manifest.name} sha256:{manifest.digest}, not"
-            f" {version.group} {recorded}"
+            f" {version.group} {pinned_digest}"
         )
     if f"s3://{bucket}/{prefix}{manifest.artifact.path}" != data_uri:
         raise Mismatch(f"{manifest_uri} puts the artifact elsewhere than {data_uri}")
@@ -90,6 +70,34 @@ def check_version_artifact(s3: Any, version: registry.VersionInfo, pinned_digest
         objects = [(f"{prefix}{TREE}{f.path}", f.size, f.sha256) for f in manifest.files]
     for key, size, sha256 in objects:
         _check_object(s3, bucket, key, size, sha256, version.created)
+
+
+def _recorded(
+    version: registry.VersionInfo, label: str, pinned_digest: str
+) -> tuple[str, str, str]:
+    """The hex digest, model data URI and manifest URI that publish recorded for ``version``,
+    checked against the pin and against what the version deploys."""
+    metadata = version.metadata
+    recorded = metadata.get(registry.DIGEST_KEY)
+    if recorded is None:
+        raise Mismatch(
+            f"{label} records no {registry.DIGEST_KEY}: it was not registered by publish"
+        )
+    if recorded != pinned_digest:
+        raise Mismatch(f"{label} records {recorded}, the pin says {pinned_digest}")
+    data_uri, manifest_uri = (
+        metadata.get(registry.S3_URI_KEY),
+        metadata.get(registry.MANIFEST_URI_KEY),
+    )
+    if not data_uri or not manifest_uri:
+        raise Mismatch(
+            f"{label} does not record {registry.S3_URI_KEY} and {registry.MANIFEST_URI_KEY}"
+        )
+    if version.model_data_uri != data_uri:
+        raise Mismatch(
+            f"{label} deploys {version.model_data_uri}, not the recorded artifact {data_uri}"
+        )
+    return artifacts.hex_digest(recorded), data_uri, manifest_uri
 
 
 def _split(uri: str) -> tuple[str, str]:
