@@ -171,7 +171,7 @@ class Row:
     """One documented key: a field of a model, or a free mapping's or a list's items."""
 
     key: str
-    kind: str
+    kind: str  # the type column
     default: str
     limits: str
     meaning: str
@@ -196,11 +196,11 @@ class Walk:
     placeholders: Mapping[str, str] = field(default_factory=dict)
     elsewhere: tuple[type[BaseModel], ...] = ()
     environments: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    _seen: dict[type[BaseModel], str] = field(default_factory=dict)
+    # Each model documented so far, by the key its rows are under.
+    _seen: dict[type[BaseModel], str] = field(default_factory=dict, init=False, repr=False)
 
     def rows(self, model: type[BaseModel], names: Sequence[str] | None = None) -> list[Row]:
         """Rows for ``model``'s fields (or those of ``names``), then for their keys, in order."""
-        self._seen[model] = ""
         fields = model_fields(model)
         return [
             row
