@@ -47,7 +47,7 @@ from infra.resource_types import (
     MODEL_PACKAGE_GROUP,
 )
 from infra.review.plan import Plan, PlannedResource, evaluate_file
-from infra.settings import SettingsError, load_stack_file
+from infra.settings import SettingsError
 
 BANNER = (
     "stand-in for pulumi up: creating on the local moto server what the offline plan describes;"
@@ -91,11 +91,12 @@ def up(path: Path, stack: str, *, say: Say | None = None) -> Outcome:
             say(line)
 
     try:
-        region = load_stack_file(path, stack=stack).region
         plan = evaluate_file(path, stack)
     except SettingsError as exc:
         raise StandInError(f"{path} has problems: {'; '.join(exc.problems)}") from exc
-    session = boto3.session.Session(region_name=region)
+    # The settings the plan was evaluated with: the file is read and validated once.
+    assert plan.settings is not None
+    session = boto3.session.Session(region_name=plan.settings.region)
     try:
         if stack == "shared":
             made = _shared(plan, session, outcome, note)

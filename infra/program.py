@@ -1,7 +1,10 @@
 """The Pulumi program: typed settings in, components out, outputs returned.
 
-``define_stack`` reads no config: ``__main__.py`` (under ``pulumi up``) and the offline plan
-(under mocks) both load the settings first and pass them in, so both evaluate exactly this.
+Neither ``define_stack`` nor ``run`` reads config. Each caller validates the stack's config once
+and hands the settings in: ``__main__.py`` (under ``pulumi up``) loads them from Pulumi's config
+and calls ``run``; the offline plan (``infra.review.plan.evaluate``, under mocks) validates the
+config it is given, a stack file's for ``python -m infra plan``, and calls the same ``run`` with
+those settings, so both evaluate exactly this.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ def define_stack(settings: Settings) -> dict[str, Any]:
     if isinstance(settings, SharedSettings):
         return _shared(settings)
     return _environment(settings)
+
+
+def run(settings: Settings) -> None:
+    """The program's body: register every resource of the stack and export its outputs."""
+    for key, value in define_stack(settings).items():
+        pulumi.export(key, value)
 
 
 def _account() -> pulumi.Output[str]:

@@ -1,8 +1,10 @@
 """Offline plan: evaluate the real program for a stack under Pulumi's mocks.
 
-``evaluate`` runs ``__main__.py`` exactly as ``pulumi up`` would, with the stack's config set
-and a recording mock monitor instead of the engine, and returns every resource it registered
-and the stack outputs. Reviewers without cloud credentials read this; tests assert on it.
+``evaluate`` validates the stack's config once and runs the program's body
+(``infra.program.run``) with those settings, as ``__main__.py`` does under ``pulumi up``, with
+the config set and a recording mock monitor instead of the engine. It returns every resource
+the program registered and the stack outputs. Reviewers without cloud credentials read this;
+tests assert on it.
 """
 
 from __future__ import annotations
@@ -13,8 +15,8 @@ import contextvars
 import gc
 import json
 import runpy
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +56,8 @@ from infra.settings import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-PROGRAM = ROOT / "__main__.py"
+# The entry point ``pulumi up`` runs; the offline plan runs ``infra.program.run`` directly.
+ENTRY_POINT = ROOT / "__main__.py"
 STACKS_DIR = ROOT / "stacks"
 
 # Inputs shown in the table, per resource type: what a reviewer checks first.
@@ -127,6 +130,9 @@ class Plan:
     stack: str
     resources: list[PlannedResource]
     outputs: dict[str, Any]
+    # The settings the program ran with, as ``evaluate`` validated them (None for a plan built
+    # otherwise); not part of what the plan prints or compares.
+    settings: Settings | None = field(default=None, compare=False, repr=False)
 
     def of_type(self, type_token: str) -> list[PlannedResource]:
         return [r for r in self.resources if r.type == type_token]
@@ -158,19 +164,50 @@ def shared_outputs(region: str) -> dict[str, Any]:
 def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     """Run the program for ``stack`` with ``config`` (full keys, decoded values).
 
-    Raises ``SettingsError`` before anything is registered when the config is invalid.
-
-    Each evaluation runs in a context and an event loop of its own. Pulumi keeps its runtime
-    state in context variables, and the loop's handles keep the context they were made in: a
-    shared loop would keep every earlier evaluation's resources alive.
+    Raises ``SettingsError`` before anything is registered when the config is invalid. The
+    config is validated here, once: the program receives these settings and reads no config.
     """
     settings = load_settings(config, stack)
+    # Imported on first use: pulumi_aws and the components are the slowest imports of the
+    # offline plan, and an invalid config, or a command that never evaluates, needs neither.
+    from infra import program
+
+    plan = run_under_mocks(config, stack, settings.region, lambda: program.run(settings))
+    return replace(plan, settings=settings)
+
+
+def evaluate_entry_point(config: Mapping[str, Any], stack: str, region: str) -> Plan:
+    """Run ``__main__.py`` itself under the mocks, as ``pulumi up`` runs it: it reads the config
+    (as Pulumi hands it over, structured values as JSON) and validates it on its own.
+
+    Not the offline plan's way (``evaluate`` is): this is how a test checks that the entry point
+    builds what ``evaluate`` builds, and refuses an invalid config before registering anything.
+    """
+
+    def entry_point() -> None:
+        runpy.run_path(str(ENTRY_POINT), run_name="__main__")
+
+    return run_under_mocks(config, stack, region, entry_point)
+
+
+def run_under_mocks(
+    config: Mapping[str, Any], stack: str, region: str, body: Callable[[], None]
+) -> Plan:
+    """Run ``body`` as the engine runs a stack's program, with ``config`` set and the mocks
+    answering as AWS in ``region`` would; return what it registered and exported.
+
+    Each run has a context and an event loop of its own. Pulumi keeps its runtime state in
+    context variables, and the loop's handles keep the context they were made in: a shared
+    loop would keep every earlier run's resources alive.
+    """
     with _collector_paused():
-        return contextvars.Context().run(_evaluate_isolated, config, stack, settings)
+        return contextvars.Context().run(_run_isolated, config, stack, region, body)
 
 
-def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings) -> Plan:
-    mocks = AwsMocks(stack, settings.region, shared_outputs(settings.region))
+def _run_isolated(
+    config: Mapping[str, Any], stack: str, region: str, body: Callable[[], None]
+) -> Plan:
+    mocks = AwsMocks(stack, region, shared_outputs(region))
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -184,11 +221,7 @@ def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings
         )
         runtime_settings.SETTINGS.rpc_manager.clear()
         runtime_settings.SETTINGS.outputs.clear()
-
-        def program() -> None:
-            runpy.run_path(str(PROGRAM), run_name="__main__")
-
-        _sync_await(run_pulumi_func(program))
+        _sync_await(run_pulumi_func(body))
         root = runtime_settings.get_root_resource()
         exported = getattr(root, "outputs", {})
         outputs = _sync_await(pulumi.Output.from_input(exported).future()) or {}
@@ -203,9 +236,9 @@ def _evaluate_isolated(config: Mapping[str, Any], stack: str, settings: Settings
 def _collector_paused() -> Iterator[None]:
     """No garbage collection while the program's object graph is built and read.
 
-    Collections during the run would walk that growing graph again and again (50 models cost
-    about 55 times one model with them, about 26 times without). ``__main__.py`` turns the
-    collector off for a real run, whose process then exits.
+    Collections during the run would walk that growing graph again and again
+    (``bench/plan_scaling.py`` measures it; the README gives the figures). ``__main__.py`` turns
+    the collector off for a real run, whose process then exits.
     """
     collecting = gc.isenabled()
     gc.disable()

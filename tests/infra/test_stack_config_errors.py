@@ -14,7 +14,7 @@ import pytest
 import infra.review.plan
 import infra.settings.schema
 from infra.review.mocks import RecordingMonitor
-from infra.review.plan import evaluate
+from infra.review.plan import evaluate, evaluate_entry_point
 from infra.settings import (
     LOG_RETENTION_DAYS,
     ModelSettings,
@@ -230,16 +230,11 @@ def test_invalid_config_registers_nothing(stack_configs, monitors):
     assert [r.urn for m in monitors for r in m.registrations] == []
 
 
-def test_program_refuses_an_invalid_config_before_registering(stack_configs, monitors, monkeypatch):
+def test_program_refuses_an_invalid_config_before_registering(stack_configs, monitors):
     """``__main__.py`` checks the config itself, as under ``pulumi up``, where no plan runs."""
-
-    class Unchecked:
-        region = "us-east-1"
-
-    monkeypatch.setattr(infra.review.plan, "load_settings", lambda config, stack: Unchecked())
     config = mutated(stack_configs, "prod", three_problems)
     with pytest.raises(pulumi.RunError) as raised:
-        evaluate(config, "prod")
+        evaluate_entry_point(config, "prod", "us-east-1")
     assert [line.strip() for line in str(raised.value).splitlines()[1:]] == THREE_PROBLEMS
     assert len(monitors) == 1
     assert [r.urn for r in monitors[0].registrations] == []
