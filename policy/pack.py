@@ -2,7 +2,7 @@
 
 Building the policies starts nothing; ``policy/__main__.py`` hands them to ``PolicyPack``,
 which serves them to the CLI. The wrappers turn what the engine passes into what the rules
-take: plain dicts and lists, with every value not known during a preview as ``rules.UNKNOWN``
+take: plain dicts and lists, with every value not known during a preview as ``UNKNOWN``
 (``pulumi_policy`` wraps properties in proxies that raise ``UnknownValueError`` when such a
 value is read).
 """
@@ -24,7 +24,9 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UnknownValueError
 
-from policy import rules
+from policy.configuration import config_schema, settings
+from policy.model import UNKNOWN, Resource, Rule
+from policy.rules import RULES
 
 PACK_NAME = "mlserve"
 
@@ -32,14 +34,14 @@ _LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel
 
 
 def plain(value: Any) -> Any:
-    """Engine properties as plain data; a value not known yet becomes ``rules.UNKNOWN``."""
+    """Engine properties as plain data; a value not known yet becomes ``UNKNOWN``."""
     if isinstance(value, Mapping):
         result = {}
         for key in value:
             try:
                 result[key] = plain(value[key])
             except UnknownValueError:
-                result[key] = rules.UNKNOWN
+                result[key] = UNKNOWN
         return result
     if isinstance(value, Sequence) and not isinstance(value, str | bytes):
         items = []
@@ -47,17 +49,17 @@ def plain(value: Any) -> Any:
             try:
                 items.append(plain(value[index]))
             except UnknownValueError:
-                items.append(rules.UNKNOWN)
+                items.append(UNKNOWN)
         return items
     return value
 
 
-def _resource_policy(rule: rules.Rule) -> ResourceValidationPolicy:
+def _resource_policy(rule: Rule) -> ResourceValidationPolicy:
     check = rule.resource_check
     assert check is not None
 
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        config = rules.settings(rule, args.get_config())
+        config = settings(rule, args.get_config())
         for message in check(args.resource_type, plain(args.props), config):
             report_violation(message, None)
 
@@ -70,14 +72,14 @@ def _resource_policy(rule: rules.Rule) -> ResourceValidationPolicy:
     )
 
 
-def _stack_policy(rule: rules.Rule) -> StackValidationPolicy:
+def _stack_policy(rule: Rule) -> StackValidationPolicy:
     check = rule.stack_check
     assert check is not None
 
     def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
-        config = rules.settings(rule, args.get_config())
+        config = settings(rule, args.get_config())
         resources = [
-            rules.Resource(
+            Resource(
                 r.resource_type,
                 plain(r.props),
                 r.urn,
@@ -97,13 +99,13 @@ def _stack_policy(rule: rules.Rule) -> StackValidationPolicy:
     )
 
 
-def _schema(rule: rules.Rule) -> PolicyConfigSchema | None:
-    return PolicyConfigSchema(rules.config_schema(rule)) if rule.settings else None
+def _schema(rule: Rule) -> PolicyConfigSchema | None:
+    return PolicyConfigSchema(config_schema(rule)) if rule.settings else None
 
 
 def policies() -> list[Policy]:
     """One policy per rule, in the rules' order."""
     return [
         _stack_policy(rule) if rule.stack_check is not None else _resource_policy(rule)
-        for rule in rules.RULES
+        for rule in RULES
     ]

@@ -6,19 +6,20 @@ from functools import cache
 from pathlib import Path
 
 from infra.review.plan import evaluate_file, stack_file
-from policy import rules
+from policy import configuration
+from policy.model import Resource
 
 STACKS = ("shared", "dev", "staging", "prod")
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "policy" / "config"
 
 
 @cache
-def stack_resources(stack: str) -> tuple[rules.Resource, ...]:
+def stack_resources(stack: str) -> tuple[Resource, ...]:
     """What the real program registers for ``stacks/Pulumi.<stack>.yaml``, as the rules see it."""
     plan = evaluate_file(stack_file(stack), stack)
-    return tuple(rules.Resource(r.type, r.inputs, r.urn, r.dependencies) for r in plan.resources)
+    return tuple(Resource(r.type, r.inputs, r.urn, r.dependencies) for r in plan.resources)
 
 
 @cache
-def stack_policy_config(stack: str) -> dict[str, rules.RuleConfig]:
-    return rules.read_policy_config(CONFIG_DIR / f"{stack}.json")
+def stack_policy_config(stack: str) -> dict[str, configuration.RuleConfig]:
+    return configuration.read_policy_config(CONFIG_DIR / f"{stack}.json")

@@ -27,7 +27,8 @@ from pulumi_policy import (
 )
 from pulumi_policy.proxy import UNKNOWN_ARRAY_VALUE, UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
-from policy import pack, rules
+from infra.resource_types import BUCKET, BUCKET_VERSIONING, ENDPOINT_CONFIG, LOG_GROUP, TOPIC
+from policy import configuration, pack, rules
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICIES = {policy.name: policy for policy in pack.policies()}
@@ -84,9 +85,7 @@ def test_every_description_names_its_controls() -> None:
 
 
 def test_a_resource_policy_reports_through_the_engine_callback() -> None:
-    reported = validate_resource(
-        "customer-kms-keys", rules.TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}
-    )
+    reported = validate_resource("customer-kms-keys", TOPIC, {"kmsMasterKeyId": "alias/aws/sns"})
     assert reported == [
         (
             "topic (kmsMasterKeyId) uses the AWS managed key alias/aws/sns, not a customer "
@@ -99,40 +98,38 @@ def test_a_resource_policy_reports_through_the_engine_callback() -> None:
 def test_unknown_values_during_a_preview_are_not_violations() -> None:
     """A new environment key's ARN is not known in a preview; reading it must not fail."""
     assert (
-        validate_resource(
-            "customer-kms-keys", rules.TOPIC, {"kmsMasterKeyId": UNKNOWN_STRING_VALUE}
-        )
+        validate_resource("customer-kms-keys", TOPIC, {"kmsMasterKeyId": UNKNOWN_STRING_VALUE})
         == []
     )
     config = {"productionVariants": UNKNOWN_ARRAY_VALUE, "kmsKeyArn": UNKNOWN_STRING_VALUE}
-    assert validate_resource("customer-kms-keys", rules.ENDPOINT_CONFIG, config) == []
+    assert validate_resource("customer-kms-keys", ENDPOINT_CONFIG, config) == []
     tags = {"tags": {"environment": "prod", "owner": UNKNOWN_STRING_VALUE, "cost-center": "cc"}}
-    assert validate_resource("required-tags", rules.BUCKET, tags) == []
+    assert validate_resource("required-tags", BUCKET, tags) == []
 
 
 def test_the_engine_config_reaches_the_rule() -> None:
     props = {"retentionInDays": 30.0}
     assert (
         validate_resource(
-            "log-group-retention-minimum", rules.LOG_GROUP, props, {"minimumRetentionDays": 7.0}
+            "log-group-retention-minimum", LOG_GROUP, props, {"minimumRetentionDays": 7.0}
         )
         == []
     )
-    assert validate_resource("log-group-retention-minimum", rules.LOG_GROUP, props) == [
+    assert validate_resource("log-group-retention-minimum", LOG_GROUP, props) == [
         ("log group keeps events 30 days, fewer than minimumRetentionDays 365", None)
     ]
     with pytest.raises(
-        rules.PolicyConfigError, match=r"log-group-retention-minimum\.minimumRetentionDays"
+        configuration.PolicyConfigError, match=r"log-group-retention-minimum\.minimumRetentionDays"
     ):
         validate_resource(
-            "log-group-retention-minimum", rules.LOG_GROUP, props, {"minimumRetentionDays": "a"}
+            "log-group-retention-minimum", LOG_GROUP, props, {"minimumRetentionDays": "a"}
         )
 
 
 def test_a_stack_policy_sees_dependencies_and_reports_each_urn() -> None:
-    bucket = policy_resource(rules.BUCKET, "data", {"tags": {}})
+    bucket = policy_resource(BUCKET, "data", {"tags": {}})
     versioning = policy_resource(
-        rules.BUCKET_VERSIONING,
+        BUCKET_VERSIONING,
         "data-versioning",
         {"bucket": UNKNOWN_STRING_VALUE, "versioningConfiguration": {"status": "Suspended"}},
     )
@@ -219,7 +216,7 @@ def test_the_started_pack_serves_every_rule(analyzer: Any) -> None:
 def test_the_started_pack_reports_violations_and_passes_unknowns(analyzer: Any) -> None:
     tags = {"environment": "prod", "owner": "ml-platform", "cost-center": "cc-4200"}
     managed = {"kmsMasterKeyId": "alias/aws/sns", "tags": tags}
-    assert analyze(analyzer, rules.TOPIC, managed) == [
+    assert analyze(analyzer, TOPIC, managed) == [
         (
             "customer-kms-keys",
             "topic (kmsMasterKeyId) uses the AWS managed key alias/aws/sns, not a customer "
@@ -227,7 +224,7 @@ def test_the_started_pack_reports_violations_and_passes_unknowns(analyzer: Any) 
         )
     ]
     unknown = {"kmsMasterKeyId": UNKNOWN_STRING_VALUE, "tags": tags}
-    assert analyze(analyzer, rules.TOPIC, unknown) == []
+    assert analyze(analyzer, TOPIC, unknown) == []
 
 
 def test_the_scanners_intents_are_all_covered() -> None:

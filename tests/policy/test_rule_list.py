@@ -7,6 +7,8 @@ side effect of moving code.
 
 from __future__ import annotations
 
+from pulumi_policy import EnforcementLevel
+
 from policy import pack, rules
 
 REGISTERED = [
@@ -40,8 +42,8 @@ def test_the_rule_list_keeps_its_order_and_levels() -> None:
 
 
 def test_the_pack_registers_the_rule_list_in_order() -> None:
-    registered = [(p.name, p.enforcement_level.value) for p in pack.policies()]
-    assert registered == REGISTERED
+    registered = [(p.name, p.enforcement_level) for p in pack.policies()]
+    assert registered == [(name, EnforcementLevel(level)) for name, level in REGISTERED]
 
 
 def test_stack_rules_are_the_pinned_ones() -> None:

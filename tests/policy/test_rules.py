@@ -16,8 +16,29 @@ from typing import Any
 
 import pytest
 
-from policy import rules
-from policy.rules import UNKNOWN, Resource
+from infra.resource_types import (
+    ALARM,
+    BUCKET,
+    BUCKET_ENCRYPTION,
+    BUCKET_LIFECYCLE,
+    BUCKET_POLICY,
+    BUCKET_PUBLIC_ACCESS,
+    BUCKET_VERSIONING,
+    DATA_QUALITY_JOB,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    KMS_KEY,
+    LOG_GROUP,
+    MODEL,
+    MODEL_PACKAGE_GROUP_POLICY,
+    ROLE,
+    ROLE_POLICY,
+    ROLE_POLICY_ATTACHMENT,
+    TOPIC,
+)
+from policy import configuration, rules
+from policy.model import UNKNOWN, Resource, Rule
+from policy.rules.tags import TAGGABLE_TYPES
 from tests.policy.conftest import STACKS, stack_policy_config, stack_resources
 
 PROD = "urn:pulumi:prod::mlserve::"
@@ -32,7 +53,7 @@ def resource(
 
 def messages(rule_name: str, resources: list[Resource], **settings: Any) -> list[str]:
     rule = rules.RULES_BY_NAME[rule_name]
-    return [v.message for v in rule.run(resources, rules.settings(rule, settings))]
+    return [v.message for v in rule.run(resources, configuration.settings(rule, settings))]
 
 
 # --- every rule over every stack ------------------------------------------------------------
@@ -40,7 +61,7 @@ def messages(rule_name: str, resources: list[Resource], **settings: Any) -> list
 
 @pytest.mark.parametrize("stack", STACKS)
 @pytest.mark.parametrize("rule", rules.RULES, ids=lambda rule: rule.name)
-def test_every_stack_passes_every_rule(rule: rules.Rule, stack: str) -> None:
+def test_every_stack_passes_every_rule(rule: Rule, stack: str) -> None:
     config = stack_policy_config(stack)[rule.name]
     if config.level == "disabled":
         assert rule.enforcement == "advisory"
@@ -85,18 +106,18 @@ def test_unknown_values_in_a_preview_add_no_violation(stack: str) -> None:
 
 # --- hand-made violations -------------------------------------------------------------------
 
-BUCKET = resource(rules.BUCKET, {"tags": {}}, "data")
+DATA_BUCKET = resource(BUCKET, {"tags": {}}, "data")
 
 
 def attached(type_: str, props: Mapping[str, Any], name: str) -> Resource:
-    return resource(type_, {"bucket": "data-1234", **props}, name, deps=(BUCKET.urn,))
+    return resource(type_, {"bucket": "data-1234", **props}, name, deps=(DATA_BUCKET.urn,))
 
 
 def secure_bucket(**overrides: Resource | None) -> list[Resource]:
     """A bucket with everything the S3 rule asks for; ``overrides`` replace or drop parts."""
     parts: dict[str, Resource | None] = {
         "encryption": attached(
-            rules.BUCKET_ENCRYPTION,
+            BUCKET_ENCRYPTION,
             {
                 "rules": [
                     {
@@ -110,7 +131,7 @@ def secure_bucket(**overrides: Resource | None) -> list[Resource]:
             "encryption",
         ),
         "public": attached(
-            rules.BUCKET_PUBLIC_ACCESS,
+            BUCKET_PUBLIC_ACCESS,
             {
                 "blockPublicAcls": True,
                 "blockPublicPolicy": True,
@@ -120,7 +141,7 @@ def secure_bucket(**overrides: Resource | None) -> list[Resource]:
             "public",
         ),
         "policy": attached(
-            rules.BUCKET_POLICY,
+            BUCKET_POLICY,
             {
                 "policy": json.dumps(
                     {
@@ -139,11 +160,11 @@ def secure_bucket(**overrides: Resource | None) -> list[Resource]:
             "policy",
         ),
         "versioning": attached(
-            rules.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}}, "ver"
+            BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Enabled"}}, "ver"
         ),
     }
     parts.update(overrides)
-    return [BUCKET, *(part for part in parts.values() if part is not None)]
+    return [DATA_BUCKET, *(part for part in parts.values() if part is not None)]
 
 
 def document(*statements: Mapping[str, Any]) -> str:
@@ -157,13 +178,13 @@ def endpoint_pair(
     stack: str = PROD,
 ) -> list[Resource]:
     config = resource(
-        rules.ENDPOINT_CONFIG,
+        ENDPOINT_CONFIG,
         {"productionVariants": variants, **({"dataCaptureConfig": capture} if capture else {})},
         "config",
         stack,
     )
     endpoint = resource(
-        rules.ENDPOINT,
+        ENDPOINT,
         {"endpointConfigName": "cfg", **({"deploymentConfig": deployment} if deployment else {})},
         "endpoint",
         stack,
@@ -181,7 +202,7 @@ ALL_AT_ONCE = {"blueGreenUpdatePolicy": {"trafficRoutingConfiguration": {"type":
 VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     (
         "s3-buckets",
-        [BUCKET],
+        [DATA_BUCKET],
         {},
         [
             "bucket has no default encryption (BucketServerSideEncryptionConfiguration)",
@@ -194,7 +215,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "s3-buckets",
         secure_bucket(
             encryption=attached(
-                rules.BUCKET_ENCRYPTION,
+                BUCKET_ENCRYPTION,
                 {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
                 "encryption",
             )
@@ -206,7 +227,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "s3-buckets",
         secure_bucket(
             encryption=attached(
-                rules.BUCKET_ENCRYPTION,
+                BUCKET_ENCRYPTION,
                 {
                     "rules": [
                         {
@@ -219,9 +240,9 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
                 },
                 "encryption",
             ),
-            public=attached(rules.BUCKET_PUBLIC_ACCESS, {"blockPublicAcls": True}, "public"),
+            public=attached(BUCKET_PUBLIC_ACCESS, {"blockPublicAcls": True}, "public"),
             versioning=attached(
-                rules.BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Suspended"}}, "v"
+                BUCKET_VERSIONING, {"versioningConfiguration": {"status": "Suspended"}}, "v"
             ),
         ),
         {},
@@ -237,7 +258,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "s3-buckets",
         secure_bucket(
             policy=attached(
-                rules.BUCKET_POLICY,
+                BUCKET_POLICY,
                 {"policy": document({"Effect": "Deny", "Principal": "*", "Action": "s3:*"})},
                 "policy",
             )
@@ -255,7 +276,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "s3-lifecycle-abort-multipart",
         [
             resource(
-                rules.BUCKET_LIFECYCLE,
+                BUCKET_LIFECYCLE,
                 {"rules": [{"id": "expire", "status": "Enabled", "expiration": {"days": 30}}]},
             )
         ],
@@ -265,11 +286,11 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     (
         "customer-kms-keys",
         [
-            resource(rules.TOPIC, {}, "topic"),
-            resource(rules.TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, "managed"),
-            resource(rules.LOG_GROUP, {"retentionInDays": 7}, "logs"),
+            resource(TOPIC, {}, "topic"),
+            resource(TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, "managed"),
+            resource(LOG_GROUP, {"retentionInDays": 7}, "logs"),
             resource(
-                rules.ENDPOINT_CONFIG,
+                ENDPOINT_CONFIG,
                 {
                     "productionVariants": ONE_INSTANCE,
                     "dataCaptureConfig": {"enableCapture": True, "kmsKeyId": "alias/aws/s3"},
@@ -289,25 +310,25 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     ),
     (
         "log-group-retention",
-        [resource(rules.LOG_GROUP, {"kmsKeyId": "k"}), resource(rules.LOG_GROUP, {}, "zero")],
+        [resource(LOG_GROUP, {"kmsKeyId": "k"}), resource(LOG_GROUP, {}, "zero")],
         {},
         ["log group keeps its events forever: set retentionInDays"] * 2,
     ),
     (
         "log-group-retention-minimum",
-        [resource(rules.LOG_GROUP, {"retentionInDays": 30.0})],
+        [resource(LOG_GROUP, {"retentionInDays": 30.0})],
         {},
         ["log group keeps events 30 days, fewer than minimumRetentionDays 365"],
     ),
     (
         "kms-key-rotation",
-        [resource(rules.KMS_KEY, {"enableKeyRotation": False})],
+        [resource(KMS_KEY, {"enableKeyRotation": False})],
         {},
         ["key rotation is off: set enableKeyRotation"],
     ),
     (
         "data-quality-job-encryption",
-        [resource(rules.DATA_QUALITY_JOB, {"networkConfig": {}})],
+        [resource(DATA_QUALITY_JOB, {"networkConfig": {}})],
         {},
         [
             "job results (output kmsKeyId) has no KMS key: name a customer managed key",
@@ -320,7 +341,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "iam-no-wildcard-action",
         [
             resource(
-                rules.ROLE_POLICY,
+                ROLE_POLICY,
                 {
                     "policy": document(
                         {"Sid": "All", "Effect": "Allow", "Action": "*", "Resource": "*"}
@@ -328,7 +349,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
                 },
             ),
             resource(
-                rules.ROLE,
+                ROLE,
                 {
                     "inlinePolicies": [
                         {
@@ -351,11 +372,11 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "iam-no-full-access-policies",
         [
             resource(
-                "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+                ROLE_POLICY_ATTACHMENT,
                 {"policyArn": "arn:aws:iam::aws:policy/AmazonSageMakerFullAccess"},
             ),
             resource(
-                rules.ROLE,
+                ROLE,
                 {"managedPolicyArns": ["arn:aws:iam::aws:policy/AdministratorAccess"]},
                 "role",
             ),
@@ -370,7 +391,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "iam-resource-scoping",
         [
             resource(
-                rules.ROLE_POLICY,
+                ROLE_POLICY,
                 {
                     "policy": document(
                         {
@@ -396,7 +417,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "resource-policy-no-wildcard-principal",
         [
             resource(
-                rules.MODEL_PACKAGE_GROUP_POLICY,
+                MODEL_PACKAGE_GROUP_POLICY,
                 {
                     "resourcePolicy": document(
                         {
@@ -409,7 +430,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
                 },
             ),
             resource(
-                rules.KMS_KEY,
+                KMS_KEY,
                 {
                     "policy": document(
                         {"Effect": "Allow", "Principal": "*", "Action": "kms:Decrypt"}
@@ -426,7 +447,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     ),
     (
         "required-tags",
-        [resource(rules.BUCKET, {"tags": {"environment": "dev", "owner": ""}})],
+        [resource(BUCKET, {"tags": {"environment": "dev", "owner": ""}})],
         {},
         ["missing required tags: owner, cost-center"],
     ),
@@ -468,7 +489,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     ),
     (
         "prod-endpoints",
-        [resource(rules.ENDPOINT, {"endpointConfigName": "elsewhere"})],
+        [resource(ENDPOINT, {"endpointConfigName": "elsewhere"})],
         {},
         ["endpoint configuration not found in the stack: cannot check capacity"],
     ),
@@ -476,7 +497,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "alarm-actions-and-dimensions",
         [
             resource(
-                rules.ALARM,
+                ALARM,
                 {
                     "actionsEnabled": False,
                     "metricName": "Invocation5XXErrors",
@@ -485,7 +506,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
                 },
             ),
             resource(
-                rules.ALARM,
+                ALARM,
                 {
                     "alarmActions": ["arn:aws:sns:us-east-1:444444444444:alerts"],
                     "metricQueries": [
@@ -509,7 +530,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         "instance-type-allow-list",
         [
             resource(
-                rules.ENDPOINT_CONFIG,
+                ENDPOINT_CONFIG,
                 {
                     "shadowProductionVariants": [
                         {"variantName": "shadow", "instanceType": "ml.p4d.24xlarge"}
@@ -517,7 +538,7 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
                 },
             ),
             resource(
-                rules.DATA_QUALITY_JOB,
+                DATA_QUALITY_JOB,
                 {"jobResources": {"clusterConfig": {"instanceType": "ml.m5.large"}}},
                 "job",
             ),
@@ -531,17 +552,13 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
     ),
     (
         "sagemaker-model-network-isolation",
-        [resource(rules.MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})],
+        [resource(MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})],
         {"exemptModels": ["fraud"]},
         ["model container may reach the network: set enableNetworkIsolation"],
     ),
     (
         "sagemaker-model-in-vpc",
-        [
-            resource(
-                rules.MODEL, {"vpcConfig": {"subnets": ["subnet-1"]}, "tags": {"model": "churn"}}
-            )
-        ],
+        [resource(MODEL, {"vpcConfig": {"subnets": ["subnet-1"]}, "tags": {"model": "churn"}})],
         {},
         ["model does not run in a VPC: set vpcConfig (subnets and security groups)"],
     ),
@@ -570,7 +587,7 @@ def test_what_the_rules_accept() -> None:
     assert (
         messages(
             "customer-kms-keys",
-            [resource(rules.ENDPOINT_CONFIG, {"productionVariants": serverless})],
+            [resource(ENDPOINT_CONFIG, {"productionVariants": serverless})],
         )
         == []
     )
@@ -584,19 +601,17 @@ def test_what_the_rules_accept() -> None:
         "rollingUpdatePolicy": {"maximumBatchSize": {"type": "INSTANCE_COUNT", "value": 1}},
         "autoRollbackConfiguration": {"alarms": [{"alarmName": "e-5xx"}]},
     }
-    alarm = resource(rules.ALARM, {"name": "e-5xx", "alarmActions": ["topic"]}, "alarm")
+    alarm = resource(ALARM, {"name": "e-5xx", "alarmActions": ["topic"]}, "alarm")
     capture = {"enableCapture": True, "initialSamplingPercentage": 20}
     two = [{**ONE_INSTANCE[0], "initialInstanceCount": 2}]
     assert messages("prod-endpoints", [*endpoint_pair(two, rolling, capture), alarm]) == []
-    exempt = resource(rules.MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})
+    exempt = resource(MODEL, {"enableNetworkIsolation": False, "tags": {"model": "churn"}})
     assert messages("sagemaker-model-network-isolation", [exempt], exemptModels=["churn"]) == []
-    asymmetric = resource(
-        rules.KMS_KEY, {"customerMasterKeySpec": "RSA_2048", "keyUsage": "SIGN_VERIFY"}
-    )
+    asymmetric = resource(KMS_KEY, {"customerMasterKeySpec": "RSA_2048", "keyUsage": "SIGN_VERIFY"})
     assert messages("kms-key-rotation", [asymmetric]) == []
     # Model Monitor metrics have dimensions of their own; only actions are asked of them.
     drift = resource(
-        rules.ALARM,
+        ALARM,
         {
             "alarmActions": ["topic"],
             "metricName": "feature_baseline_drift_x",
@@ -659,17 +674,19 @@ def write(tmp_path: Path, content: Any) -> Path:
 def test_a_bad_policy_config_is_refused_by_key_path(
     tmp_path: Path, content: Any, message: str
 ) -> None:
-    with pytest.raises(rules.PolicyConfigError) as error:
-        rules.read_policy_config(write(tmp_path, content))
+    with pytest.raises(configuration.PolicyConfigError) as error:
+        configuration.read_policy_config(write(tmp_path, content))
     assert str(error.value).startswith(f"{tmp_path}/{message}")
     assert "\n" not in str(error.value)
 
 
 def test_engine_config_numbers_arrive_as_floats_and_are_taken_as_integers() -> None:
     rule = rules.RULES_BY_NAME["log-group-retention-minimum"]
-    assert rules.settings(rule, {"minimumRetentionDays": 30.0}) == {"minimumRetentionDays": 30}
-    with pytest.raises(rules.PolicyConfigError, match="must be an integer, not 30.5"):
-        rules.settings(rule, {"minimumRetentionDays": 30.5})
+    assert configuration.settings(rule, {"minimumRetentionDays": 30.0}) == {
+        "minimumRetentionDays": 30
+    }
+    with pytest.raises(configuration.PolicyConfigError, match="must be an integer, not 30.5"):
+        configuration.settings(rule, {"minimumRetentionDays": 30.5})
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -680,8 +697,8 @@ def test_stack_configs_relax_only_advisory_rules(stack: str) -> None:
 
 
 def test_stack_urn_names_the_stack() -> None:
-    assert resource(rules.ENDPOINT, {}, stack=DEV).stack == "dev"
-    assert Resource(rules.ENDPOINT, {}, "urn:pulumi:prod::mlserve::a$b::c").stack == "prod"
+    assert resource(ENDPOINT, {}, stack=DEV).stack == "dev"
+    assert Resource(ENDPOINT, {}, "urn:pulumi:prod::mlserve::a$b::c").stack == "prod"
 
 
 def test_taggable_types_are_those_whose_provider_arguments_take_tags() -> None:
@@ -690,11 +707,11 @@ def test_taggable_types_are_those_whose_provider_arguments_take_tags() -> None:
     import inspect
     import keyword
 
-    types = {r.type for stack in STACKS for r in stack_resources(stack)} | set(rules.TAGGABLE_TYPES)
+    types = {r.type for stack in STACKS for r in stack_resources(stack)} | set(TAGGABLE_TYPES)
     for type_ in sorted(t for t in types if t.startswith("aws:")):
         module, name = type_.split(":")[1].split("/")[0], type_.rsplit(":", 1)[1]
         # The SDK's module for a Python keyword has a trailing underscore (pulumi_aws.lambda_).
         module += "_" if keyword.iskeyword(module) else ""
         cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), name)
         takes_tags = "tags" in inspect.signature(cls._internal_init).parameters
-        assert takes_tags == (type_ in rules.TAGGABLE_TYPES), type_
+        assert takes_tags == (type_ in TAGGABLE_TYPES), type_
