@@ -11,8 +11,10 @@ The release tool records the same URIs in each build's manifest (``monitor_image
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 from infra import partitions
 
@@ -53,17 +55,32 @@ _ACCOUNTS = {
 }
 
 
-MONITOR_IMAGES: Mapping[str, str] = MappingProxyType(
-    {
-        region: f"{account}.dkr.ecr.{region}.{partitions.dns_suffix(region)}/{REPOSITORY}"
-        for region, account in sorted(_ACCOUNTS.items())
-    }
-)
+@functools.cache
+def _table() -> Mapping[str, str]:
+    return MappingProxyType(
+        {
+            region: f"{account}.dkr.ecr.{region}.{partitions.dns_suffix(region)}/{REPOSITORY}"
+            for region, account in sorted(_ACCOUNTS.items())
+        }
+    )
+
+
+if TYPE_CHECKING:
+    # Region -> analyzer image URI, for every region of the table.
+    MONITOR_IMAGES: Mapping[str, str]
+
+
+def __getattr__(name: str) -> Any:
+    # The URIs need botocore's partition data (partitions.dns_suffix): built on first use, so
+    # that importing the settings' rules, which only look regions up, does not load it.
+    if name == "MONITOR_IMAGES":
+        return _table()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def analyzer_image(region: str) -> str | None:
     """The analyzer image URI in ``region``, or None where Model Monitor has none."""
-    return MONITOR_IMAGES.get(region)
+    return _table().get(region)
 
 
 def analyzer_repository_arn(partition: str, region: str) -> str:

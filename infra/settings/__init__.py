@@ -16,48 +16,101 @@ keys of other namespaces keep theirs (``aws:region``).
 - ``defaults``: what each environment assumes for a model's unset keys;
 - ``loading``: reading stack files and Pulumi's config, validation, ``load_settings``;
 - ``rules``: checks across fields, against ``limits``, what AWS and the provider accept;
-- ``problems``: how problems are collected and raised.
+- ``problems``: how problems are collected and raised;
+- ``artifacts``: the artifact contract (names, prefixes, baseline files), plain strings.
+
+The names below are resolved on first use, each from its own module: importing one light
+module (``infra.settings.artifacts``, ``problems``) loads neither the schema nor the rules, and
+the rules' region tables, which a release command that never reads a stack file does not need.
 """
 
-from infra.settings.defaults import INSTANCE_DEFAULTS, MODEL_DEFAULTS
-from infra.settings.limits import LOG_RETENTION_DAYS, SERVERLESS_MEMORY_MB, sagemaker_instance_types
-from infra.settings.loading import (
-    FOREIGN_NAMESPACES,
-    SETTING_KEYS,
-    decode_runtime_config,
-    load_settings,
-    load_stack_file,
-    read_stack_file,
-)
-from infra.settings.problems import SettingsError
-from infra.settings.rules import artifact_prefix
-from infra.settings.schema import (
-    ENVIRONMENTS,
-    PROJECT,
-    SECRET,
-    Alarms,
-    Alerts,
-    AlertSubscription,
-    ArtifactStoreSettings,
-    Challenger,
-    DataCapture,
-    Deployment,
-    EnvironmentSettings,
-    ModelGroup,
-    ModelSettings,
-    ModelVersion,
-    Network,
-    Scaling,
-    ScheduledScaling,
-    Serverless,
-    Settings,
-    Shadow,
-    SharedSettings,
-    Strategy,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.settings.defaults import INSTANCE_DEFAULTS, MODEL_DEFAULTS
+    from infra.settings.limits import (
+        LOG_RETENTION_DAYS,
+        SERVERLESS_MEMORY_MB,
+        sagemaker_instance_types,
+    )
+    from infra.settings.loading import (
+        FOREIGN_NAMESPACES,
+        SETTING_KEYS,
+        decode_runtime_config,
+        load_settings,
+        load_stack_file,
+        read_stack_file,
+    )
+    from infra.settings.problems import SettingsError
+    from infra.settings.schema import (
+        ENVIRONMENTS,
+        PROJECT,
+        SECRET,
+        Alarms,
+        Alerts,
+        AlertSubscription,
+        ArtifactStoreSettings,
+        Challenger,
+        DataCapture,
+        Deployment,
+        EnvironmentSettings,
+        ModelGroup,
+        ModelSettings,
+        ModelVersion,
+        Network,
+        Scaling,
+        ScheduledScaling,
+        Serverless,
+        Settings,
+        Shadow,
+        SharedSettings,
+        Strategy,
+    )
+
+# Each public name and the module that defines it.
+_HOMES = {
+    "defaults": ("INSTANCE_DEFAULTS", "MODEL_DEFAULTS"),
+    "limits": ("LOG_RETENTION_DAYS", "SERVERLESS_MEMORY_MB", "sagemaker_instance_types"),
+    "loading": (
+        "FOREIGN_NAMESPACES",
+        "SETTING_KEYS",
+        "decode_runtime_config",
+        "load_settings",
+        "load_stack_file",
+        "read_stack_file",
+    ),
+    "problems": ("SettingsError",),
+    "schema": (
+        "ENVIRONMENTS",
+        "PROJECT",
+        "SECRET",
+        "Alarms",
+        "Alerts",
+        "AlertSubscription",
+        "ArtifactStoreSettings",
+        "Challenger",
+        "DataCapture",
+        "Deployment",
+        "EnvironmentSettings",
+        "ModelGroup",
+        "ModelSettings",
+        "ModelVersion",
+        "Network",
+        "Scaling",
+        "ScheduledScaling",
+        "Serverless",
+        "Settings",
+        "Shadow",
+        "SharedSettings",
+        "Strategy",
+    ),
+}
+_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 __all__ = [
-    "artifact_prefix",
     "ENVIRONMENTS",
     "FOREIGN_NAMESPACES",
     "INSTANCE_DEFAULTS",
@@ -93,3 +146,18 @@ __all__ = [
     "read_stack_file",
     "sagemaker_instance_types",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """A public name, imported from its module on first use (PEP 562)."""
+    module = _MODULE_OF.get(name)
+    if module is None:
+        # Also how ``from infra.settings import schema`` learns to import the submodule.
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

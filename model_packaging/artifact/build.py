@@ -19,8 +19,9 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
+from infra.settings.artifacts import BASELINE_FOLDER, CONSTRAINTS_NAME, STATISTICS_NAME
 from model_packaging.artifact.archive import (
     SourceFile,
     WrittenArtifact,
@@ -34,7 +35,6 @@ from model_packaging.artifact.descriptor import DESCRIPTOR_NAME, Descriptor, loa
 from model_packaging.artifact.images import Images, resolve_images
 from model_packaging.artifact.manifest import (
     ARTIFACT_PATHS,
-    BASELINE_DIR,
     MANIFEST_NAME,
     MANIFEST_VERSION,
     BaselineRecord,
@@ -44,13 +44,7 @@ from model_packaging.artifact.manifest import (
 )
 from model_packaging.artifact.paths import CODE_DIR
 from model_packaging.artifact.sources import collect
-from model_packaging.drift.baseline import (
-    CONSTRAINTS_NAME,
-    STATISTICS_NAME,
-    Baseline,
-    compute,
-    to_json,
-)
+from model_packaging.drift.baseline import Baseline, compute
 from model_packaging.drift.baseline import write as write_baseline
 from model_packaging.errors import PackagingError
 from model_packaging.progress import progress_bar
@@ -111,8 +105,9 @@ def build(
     created = not out_dir.exists()
     # The image lookup (the sagemaker SDK's import when the cache lacks an answer) and the
     # baseline (its readers' import and a pass over the dataset) mostly hold the GIL, the
-    # compression mostly does not: run beside it, they cost little more than nothing.
-    with ThreadPoolExecutor(2, thread_name_prefix="build") as beside:
+    # compression mostly does not: run beside it, they cost little more than nothing. So do
+    # git's processes, which the manifest needs only at the end.
+    with ThreadPoolExecutor(3, thread_name_prefix="build") as beside:
         images_job = beside.submit(
             resolve_images,
             descriptor.framework,
@@ -120,6 +115,7 @@ def build(
             model_dir / DESCRIPTOR_NAME,
         )
         baseline_job = beside.submit(_compute_baseline, descriptor, model_dir)
+        git_job = beside.submit(git_state, model_dir)
 
         def ready() -> None:
             images_job.result()
@@ -140,16 +136,16 @@ def build(
         except BaseException:
             _remove_new_folder(out_dir, created)
             raise
-    images, baseline = images_job.result(), baseline_job.result()
+    images, baseline, git = images_job.result(), baseline_job.result(), git_job.result()
     try:
         if baseline is not None:
-            write_baseline(baseline.documents, out_dir / BASELINE_DIR)
-        manifest = _manifest(descriptor, compression, written, images, samples, model_dir, baseline)
+            write_baseline(baseline.documents, out_dir / BASELINE_FOLDER)
+        manifest = _manifest(descriptor, compression, written, images, samples, git, baseline)
         _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
         other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
         _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
         if baseline is None:
-            _remove(out_dir / BASELINE_DIR)
+            _remove(out_dir / BASELINE_FOLDER)
     except OSError as exc:  # a full disk or an unwritable folder is the user's to fix
         raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
     return BuildResult(artifact_path, manifest_path, manifest.digest, manifest)
@@ -161,7 +157,7 @@ def _manifest(
     written: WrittenArtifact,
     images: Images,
     samples: list[SampleRecord],
-    model_dir: Path,
+    git: GitInfo | None,
     baseline: _ComputedBaseline | None = None,
 ) -> Manifest:
     framework = descriptor.framework
@@ -185,7 +181,7 @@ def _manifest(
             "content_types": descriptor.content_types,
             "images": images.serving,
             "monitor_images": images.monitor,
-            "git": git_state(model_dir),
+            "git": git,
             "samples": samples,
             "baseline": baseline.record if baseline is not None else None,
         }
@@ -213,18 +209,15 @@ def _compute_baseline(descriptor: Descriptor, model_dir: Path) -> _ComputedBasel
                 "format": baseline.format,
                 "rows": baseline.rows,
             },
-            "statistics": _file_record(STATISTICS_NAME, baseline.statistics),
-            "constraints": _file_record(CONSTRAINTS_NAME, baseline.constraints),
+            "statistics": _file_record(STATISTICS_NAME, baseline.files[STATISTICS_NAME]),
+            "constraints": _file_record(CONSTRAINTS_NAME, baseline.files[CONSTRAINTS_NAME]),
         }
     )
     return _ComputedBaseline(record, baseline)
 
 
-def _file_record(name: str, document: dict[str, Any]) -> dict[str, str]:
-    return {
-        "path": f"{BASELINE_DIR}/{name}",
-        "sha256": hashlib.sha256(to_json(document)).hexdigest(),
-    }
+def _file_record(name: str, data: bytes) -> dict[str, str]:
+    return {"path": f"{BASELINE_FOLDER}/{name}", "sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _write_file(

@@ -6,18 +6,23 @@ what the later steps need without the model folder: framework, image URIs (servi
 Monitor), environment, and the sample requests with their expected responses.
 
 Every command that takes an ``ARTIFACT`` goes through :func:`load_artifact`, which accepts
-the output folder or the manifest.json path.
+the output folder or the manifest.json path. The data-quality baseline beside the artifact is
+checked against the manifest by one function, :func:`check_baseline`, wherever it is read:
+publish, verify and drift-check.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal, NamedTuple
 
 from pydantic import Field, StringConstraints, ValidationError, field_validator, model_validator
 
+from infra.settings.artifacts import BASELINE_FOLDER, CONSTRAINTS_NAME, STATISTICS_NAME
 from model_packaging.artifact.archive import (
     FileRecord,
     Progress,
@@ -36,7 +41,6 @@ from model_packaging.artifact.descriptor import (
     validation_problems,
 )
 from model_packaging.artifact.paths import relative_path_problem
-from model_packaging.drift.baseline import CONSTRAINTS_NAME, STATISTICS_NAME
 from model_packaging.errors import PackagingError
 
 MANIFEST_NAME = "manifest.json"
@@ -44,7 +48,6 @@ MANIFEST_VERSION = 1
 TARBALL = "model.tar.gz"
 TREE = "model/"
 ARTIFACT_PATHS = {"gzip": TARBALL, "none": TREE}
-BASELINE_DIR = "baseline"
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
@@ -120,8 +123,8 @@ class BaselineRecord(StrictModel):
     @model_validator(mode="after")
     def _paths(self) -> BaselineRecord:
         for key, name in (("statistics", STATISTICS_NAME), ("constraints", CONSTRAINTS_NAME)):
-            if getattr(self, key).path != f"{BASELINE_DIR}/{name}":
-                raise ValueError(f"{key}.path must be '{BASELINE_DIR}/{name}'")
+            if getattr(self, key).path != f"{BASELINE_FOLDER}/{name}":
+                raise ValueError(f"{key}.path must be '{BASELINE_FOLDER}/{name}'")
         return self
 
     def files(self) -> list[BaselineFileRecord]:
@@ -200,18 +203,22 @@ def load_artifact(path: Path) -> LoadedArtifact:
         raise PackagingError(
             f"{path}: no {MANIFEST_NAME} found; pass a build output folder or its {MANIFEST_NAME}"
         )
+    loaded = LoadedArtifact(read_manifest(manifest_path), manifest_path.parent)
+    if not loaded.artifact_path.exists():
+        raise PackagingError(f"{loaded.artifact_path}: missing; the manifest names it")
+    return loaded
+
+
+def read_manifest(manifest_path: Path) -> Manifest:
+    """A manifest.json, parsed and validated; every problem named with its key path."""
     try:
         data = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
         raise PackagingError(f"{manifest_path}: not valid JSON: {exc}") from None
     try:
-        manifest = Manifest.model_validate(data)
+        return Manifest.model_validate(data)
     except ValidationError as exc:
         raise problems_error(manifest_path, validation_problems(exc)) from None
-    loaded = LoadedArtifact(manifest, manifest_path.parent)
-    if not loaded.artifact_path.exists():
-        raise PackagingError(f"{loaded.artifact_path}: missing; the manifest names it")
-    return loaded
 
 
 def check_artifact(loaded: LoadedArtifact, progress: Progress = _no_progress) -> None:
@@ -228,6 +235,44 @@ def check_artifact(loaded: LoadedArtifact, progress: Progress = _no_progress) ->
     else:
         _check_files(path, manifest.files, copy_tree(list_tree(path), None, progress))
         _check_listing(loaded)
+
+
+@dataclass(frozen=True)
+class BaselineDocument:
+    """A baseline file of a build as read and checked: its record, where it is, its bytes."""
+
+    record: BaselineFileRecord
+    path: Path
+    data: bytes
+
+
+def check_baseline(manifest: Manifest, directory: Path) -> list[BaselineDocument]:
+    """The baseline documents the manifest records (statistics, then constraints), each read
+    once from ``directory`` (the build output folder) and checked against its recorded sha256.
+
+    Empty when the manifest records no baseline. The bytes returned are the bytes checked, so a
+    caller that parses or uploads them uses exactly what matched. The baseline is not part of
+    the artifact's digest, so this is the only check that it is what the build wrote.
+    """
+    if manifest.baseline is None:
+        return []
+    documents = []
+    for record in manifest.baseline.files():
+        path = directory / record.path
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise PackagingError(f"{path}: missing; the manifest's baseline names it") from None
+        except OSError as exc:
+            raise PackagingError(f"{path}: cannot read: {exc.strerror}") from None
+        sha256 = hashlib.sha256(data).hexdigest()
+        if sha256 != record.sha256:
+            raise PackagingError(
+                f"{path}: sha256 {sha256} does not match the manifest ({record.sha256});"
+                " the baseline was modified after it was built"
+            )
+        documents.append(BaselineDocument(record, path, data))
+    return documents
 
 
 def unpack(loaded: LoadedArtifact, dest: Path, progress: Progress = _no_progress) -> None:

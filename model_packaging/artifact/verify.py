@@ -1,7 +1,8 @@
 """``verify``: prove an artifact is intact and answers its samples before anyone deploys it.
 
-1. Every digest in the manifest is checked against the bytes while the artifact is unpacked
-   into a temporary folder (a mismatch raises, naming the file).
+1. Every digest in the manifest is checked: the data-quality baseline's files beside the
+   artifact, then the artifact's bytes while it is unpacked into a temporary folder (a
+   mismatch raises, naming the file).
 2. A fresh interpreter (``python -m model_packaging.artifact.container``) loads the model the
    way the serving container does and runs every sample request, timing each. A load or a
    sample that runs out of time (:class:`Timeouts`) ends it, and everything it started, with a
@@ -38,7 +39,13 @@ from model_packaging.artifact.container import (
     timeout_problem,
 )
 from model_packaging.artifact.descriptor import Expected
-from model_packaging.artifact.manifest import LoadedArtifact, SampleRecord, load_artifact, unpack
+from model_packaging.artifact.manifest import (
+    LoadedArtifact,
+    SampleRecord,
+    check_baseline,
+    load_artifact,
+    unpack,
+)
 from model_packaging.errors import PackagingError
 from model_packaging.progress import progress_bar
 
@@ -130,6 +137,7 @@ def verify(
     loaded = load_artifact(artifact)
     manifest = loaded.manifest
     report = VerifyReport(loaded.artifact_path, manifest.digest, len(manifest.files))
+    check_baseline(manifest, loaded.directory)
     with tempfile.TemporaryDirectory(prefix="verify-") as temp:
         model_dir = Path(temp, "model")
         model_dir.mkdir()

@@ -12,23 +12,25 @@ two files. Their formats are AWS's documented schemas:
 and keeps only per-feature summaries, so its memory does not grow with the file:
 
 - numeric features: exact counts, sum, mean, population standard deviation, min and max, and a
-  KLL quantile sketch of bounded size (see :class:`KllSketch`);
+  KLL quantile sketch of bounded size (:mod:`model_packaging.drift.sketch`);
 - string features: Apache DataSketches' frequent-items sketch (counts of at most
   ``CATEGORY_SLOTS * 3 / 4`` distinct values are exact; past that it keeps the heaviest ones,
   with a documented error bound) and its HyperLogLog sketch for the distinct count. Both are
   deterministic.
 
 Reproducibility: the same file gives the same bytes. Blocks have a fixed size, so every
-summary sees the same chunks in the same order. DataSketches' own KLL sketch draws its
-compaction offsets from a process-wide random generator that cannot be seeded from Python
-(two runs give two different sketches), so the KLL sketch here is a small deterministic one
-written with numpy, whose compactions take their offsets from a golden-ratio sequence.
+summary sees the same chunks in the same order, and the KLL sketch's compactions are
+deterministic.
+
+The file names and the ``monitoring_config`` defaults are the artifact contract's
+(:mod:`infra.settings.artifacts`), which the program and drift-check read too.
 """
 
 from __future__ import annotations
 
 import copy
 import csv
+import functools
 import json
 import math
 import os
@@ -40,18 +42,13 @@ from typing import Any
 
 import numpy as np
 
+from infra.settings.artifacts import CONSTRAINTS_NAME, MONITORING_DEFAULTS, STATISTICS_NAME
+from model_packaging.drift.sketch import KllSketch
 from model_packaging.errors import PackagingError
 
-STATISTICS_NAME = "statistics.json"
-CONSTRAINTS_NAME = "constraints.json"
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl"}
 
-# The parameters of the KLL sketch of Deequ, on which Model Monitor's analyzer is built
-# (awslabs/deequ, analyzers/KLLSketch.scala: shrinking factor c 0.64, sketch size k 2048, written
-# as parameters [c, k] with the compactors' items as data): a sketch of the same size and shape.
-KLL_K = 2048
-KLL_C = 0.64
 # "By default, the distribution is materialized in 10 buckets. This can't be changed."
 # (Schema for Statistics, Notes).
 KLL_BUCKETS = 10
@@ -68,21 +65,6 @@ HLL_LG_K = 12
 # of memory: pyarrow's streaming readers read a bounded number of blocks ahead.
 BLOCK_SIZE = 1 << 20
 
-# Defaults of monitoring_config, as the Schema for Constraints page lists them.
-MONITORING_CONFIG: dict[str, Any] = {
-    "evaluate_constraints": "Enabled",
-    "emit_metrics": "Enabled",
-    "datatype_check_threshold": 0.1,
-    "domain_content_threshold": 0.1,
-    "distribution_constraints": {
-        "perform_comparison": "Enabled",
-        "comparison_threshold": 0.1,
-        "comparison_method": "Robust",
-        "categorical_comparison_threshold": 0.1,
-        "categorical_drift_method": "LInfinity",
-    },
-}
-
 
 @dataclass(frozen=True)
 class Baseline:
@@ -92,6 +74,15 @@ class Baseline:
     constraints: dict[str, Any]
     format: str
     rows: int
+
+    @functools.cached_property
+    def files(self) -> dict[str, bytes]:
+        """Each document's file name and bytes (:func:`to_json`), serialised once: what is
+        written is what build hashes for the manifest."""
+        return {
+            STATISTICS_NAME: to_json(self.statistics),
+            CONSTRAINTS_NAME: to_json(self.constraints),
+        }
 
 
 def compute(path: Path, fmt: str | None = None) -> Baseline:
@@ -119,7 +110,7 @@ def compute(path: Path, fmt: str | None = None) -> Baseline:
     constraints = {
         "version": 0,
         "features": [feature.constraints(rows) for feature in features],
-        "monitoring_config": copy.deepcopy(MONITORING_CONFIG),
+        "monitoring_config": copy.deepcopy(MONITORING_DEFAULTS),
     }
     return Baseline(statistics, constraints, fmt, rows)
 
@@ -156,14 +147,11 @@ def write(baseline: Baseline, folder: Path) -> None:
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    for name, document in (
-        (STATISTICS_NAME, baseline.statistics),
-        (CONSTRAINTS_NAME, baseline.constraints),
-    ):
+    for name, data in baseline.files.items():
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
         try:
             with open(fd, "wb") as out:
-                out.write(to_json(document))
+                out.write(data)
                 out.flush()
                 os.fsync(out.fileno())  # the name must never point at data not yet on disk
             os.chmod(temp, 0o644)
@@ -301,134 +289,6 @@ def _update(features: list[_Feature], batch: list[Any]) -> int:
 # --- summaries -----------------------------------------------------------------------------
 
 
-_GOLDEN = (math.sqrt(5) - 1) / 2
-# A block leaves its groups with at most this many times k items; the ordinary compactions,
-# over items merged from many groups, take it from there.
-_GROUPED_KEEP = 8
-
-
-class KllSketch:
-    """A KLL quantile sketch (Karnin, Lang, Liberty 2016) with deterministic compactions.
-
-    Level ``h`` holds items of weight ``2**h``. A level that outgrows its capacity
-    (``ceil(k * c**depth)``, at least 2, depth counted from the top level) is sorted and
-    every other item moves up a level. Which half (odd or even positions) is not drawn at
-    random but follows a low-discrepancy sequence per level, so the same input gives the same
-    sketch and the halves still balance. An odd item stays behind, so the total weight always
-    equals the number of items. The retained items number about ``k / (1 - c)``, plus at most
-    ``BUFFER`` values waiting to be added; the rank error stays within DataSketches' documented
-    bound for a KLL sketch of this ``k`` (0.14% for k=2048: the tests check it).
-    """
-
-    # Values wait in a buffer and join the sketch this many at a time: one compaction pass
-    # per buffer rather than per block read keeps the cost per value down.
-    BUFFER = 1 << 17
-
-    def __init__(self, k: int = KLL_K, c: float = KLL_C) -> None:
-        self.k, self.c = k, c
-        self.levels: list[np.ndarray] = [np.empty(0)]
-        self._compactions: list[int] = [0]
-        self._pending: list[np.ndarray] = []
-        self._pending_count = 0
-        self.n = 0
-
-    def capacity(self, level: int) -> int:
-        depth = len(self.levels) - 1 - level
-        return max(2, math.ceil(self.k * self.c**depth))
-
-    def update(self, values: np.ndarray) -> None:
-        self.n += len(values)
-        self._pending.append(values)
-        self._pending_count += len(values)
-        if self._pending_count >= self.BUFFER:
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        values = np.concatenate(self._pending)
-        self._pending, self._pending_count = [], 0
-        whole = len(values) - len(values) % self.k
-        if whole:
-            self._add_groups(values[:whole].reshape(-1, self.k))
-        self.levels[0] = np.concatenate([self.levels[0], values[whole:]])
-        self._compact()
-
-    def _add_groups(self, groups: np.ndarray) -> None:
-        """Compact a block's items in groups of ``k`` before they join the levels.
-
-        Sorting many short rows costs far less than sorting the whole block. Each sorted group
-        keeps every ``s``-th item (``s`` the smallest power of two that leaves at most
-        ``_GROUPED_KEEP * k`` of the block), at weight ``s``, from a different offset per group:
-        offsets spread evenly over ``0..s-1``, so the groups' rounding errors cancel instead of
-        adding up, as a random offset's would on average.
-        """
-        rows, width = groups.shape
-        level = 0
-        while rows * (width >> level) > _GROUPED_KEEP * self.k and (width >> level) > 1:
-            level += 1
-        self._ensure(level)
-        stride = 1 << level
-        offsets = self._offsets_for(level, rows, stride)
-        positions = offsets[:, None] + stride * np.arange(width // stride)[None, :]
-        kept = np.take_along_axis(np.sort(groups, axis=1), positions, axis=1)
-        self.levels[level] = np.concatenate([self.levels[level], kept.ravel()])
-
-    def _offsets_for(self, level: int, count: int, stride: int) -> np.ndarray:
-        """The next ``count`` offsets in ``0..stride-1`` of ``level``'s sequence.
-
-        The sequence is the golden-ratio (Weyl) sequence: deterministic, and as evenly spread
-        over any run of compactions as a sequence can be.
-        """
-        start = self._compactions[level]
-        self._compactions[level] += count
-        fractions = np.modf((start + np.arange(count)) * _GOLDEN)[0]
-        return (fractions * stride).astype(np.int64)
-
-    def _ensure(self, level: int) -> None:
-        while len(self.levels) <= level:
-            self.levels.append(np.empty(0))
-            self._compactions.append(0)
-
-    def _compact(self) -> None:
-        level = 0
-        while level < len(self.levels):
-            items = self.levels[level]
-            if len(items) > self.capacity(level):
-                self._ensure(level + 1)
-                items = np.sort(items)
-                kept = items[len(items) - len(items) % 2 :]
-                offset = int(self._offsets_for(level, 1, 2)[0])
-                promoted = items[offset : len(items) - len(kept) : 2]
-                self.levels[level] = kept
-                self.levels[level + 1] = np.concatenate([self.levels[level + 1], promoted])
-            level += 1
-
-    def weighted(self) -> tuple[np.ndarray, np.ndarray]:
-        """All retained items, sorted, with their weights."""
-        self._flush()
-        items = np.concatenate(self.levels)
-        weights = np.concatenate(
-            [np.full(len(level), 1 << h, dtype=np.int64) for h, level in enumerate(self.levels)]
-        )
-        order = np.argsort(items, kind="stable")
-        return items[order], weights[order]
-
-    def quantile(self, rank: float) -> float:
-        """The smallest retained item whose cumulative weight reaches ``rank * n``."""
-        items, weights = self.weighted()
-        if not len(items):
-            return math.nan
-        cumulative = np.cumsum(weights)
-        index = int(np.searchsorted(cumulative, rank * self.n, side="left"))
-        return float(items[min(index, len(items) - 1)])
-
-    def data(self) -> list[list[float]]:
-        """The levels, lowest first, each sorted: statistics.json's ``sketch.data``."""
-        self._flush()
-        return [[float(v) for v in np.sort(level)] for level in self.levels]
-
-
 @dataclass
 class _Feature:
     """One column's running summary. ``first_type`` is what the first block looked like."""
@@ -468,8 +328,7 @@ class _Feature:
             self._update_numeric(column)
 
     def _update_numeric(self, column: Any) -> None:
-        values = column.to_numpy(zero_copy_only=False)
-        values = values[np.isfinite(values)]  # null reads as NaN; inf has no place in JSON
+        values = _finite_values(column)
         count = len(values)
         self.missing += len(column) - count
         if not count:
@@ -600,6 +459,24 @@ class _Feature:
             if exact and len(pairs) <= MAX_DOMAIN_VALUES:
                 entry["string_constraints"] = {"domains": sorted(value for value, _ in pairs)}
         return entry
+
+
+def _finite_values(column: Any) -> np.ndarray:
+    """The non-null, finite values of a float64 column (inf has no place in JSON).
+
+    Read from the column's buffers: pyarrow's ``to_numpy`` goes through its pandas conversion,
+    whose first call imports pandas, which takes longer than a small dataset's whole baseline.
+    """
+    if not len(column):
+        return np.empty(0)
+    validity, data = column.buffers()
+    values = np.frombuffer(data, np.float64, len(column), column.offset * 8)
+    keep = np.isfinite(values)
+    if column.null_count:
+        # Arrow's validity bitmap: one bit per value, least significant bit first.
+        bits = np.unpackbits(np.frombuffer(validity, np.uint8), bitorder="little")
+        keep &= bits[column.offset : column.offset + len(column)].astype(bool)
+    return values[keep]
 
 
 def _by_count(pair: tuple[str, int]) -> tuple[int, str]:

@@ -28,7 +28,6 @@ Every choice made where neither says is marked "Unstated" below and listed in do
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import math
 import re
@@ -37,24 +36,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.settings.artifacts import CONSTRAINTS_NAME, MONITORING_DEFAULTS, STATISTICS_NAME
 from model_packaging.errors import PackagingError
-
-STATISTICS = "statistics.json"
-CONSTRAINTS = "constraints.json"
-# Where build puts the two files in its output folder, next to manifest.json.
-BUILD_SUBFOLDER = "baseline"
 
 NUMERIC = ("Integral", "Fractional")
 
-# Defaults for monitoring_config keys a constraints.json leaves out: the "Default" column of the
-# Monitoring Constraints table (model-monitor-byoc-constraints). comparison_method has no
-# documented default; Robust is the SageMaker Python SDK's
-# (DataQualityDistributionConstraints.default_comparison_method).
-DEFAULT_DATATYPE_THRESHOLD = 0.1
-DEFAULT_DOMAIN_THRESHOLD = 0.1
-DEFAULT_COMPARISON_THRESHOLD = 0.1
-DEFAULT_COMPARISON_METHOD = "Robust"
-DEFAULT_CATEGORICAL_METHOD = "LInfinity"
+# What a check assumes for a monitoring_config key that a constraints.json leaves out: the
+# contract's defaults, which build writes into every constraints.json it makes.
+_DISTRIBUTION_DEFAULTS = MONITORING_DEFAULTS["distribution_constraints"]
+DEFAULT_DATATYPE_THRESHOLD: float = MONITORING_DEFAULTS["datatype_check_threshold"]
+DEFAULT_DOMAIN_THRESHOLD: float = MONITORING_DEFAULTS["domain_content_threshold"]
+DEFAULT_COMPARISON_THRESHOLD: float = _DISTRIBUTION_DEFAULTS["comparison_threshold"]
+DEFAULT_COMPARISON_METHOD: str = _DISTRIBUTION_DEFAULTS["comparison_method"]
+DEFAULT_CATEGORICAL_METHOD: str = _DISTRIBUTION_DEFAULTS["categorical_drift_method"]
 
 # linf_robust subtracts c(alpha) * sqrt((n + m) / (n * m)) from linf_simple, the two-sample
 # Kolmogorov-Smirnov critical value; Deequ's default c(alpha) is 1.8 (alpha about 0.003):
@@ -176,36 +170,27 @@ def load_baseline(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     folder (its manifest.json names them; their digests must match what it records)."""
     if not folder.is_dir():
         raise PackagingError(f"{folder}: no such baseline folder")
-    if (folder / STATISTICS).is_file() or (folder / CONSTRAINTS).is_file():
-        return _read_json(folder / STATISTICS), _read_json(folder / CONSTRAINTS)
-    manifest_path = folder / "manifest.json"
+    if (folder / STATISTICS_NAME).is_file() or (folder / CONSTRAINTS_NAME).is_file():
+        return _read_json(folder / STATISTICS_NAME), _read_json(folder / CONSTRAINTS_NAME)
+    # The manifest's model (pydantic) is loaded only for a build output folder.
+    from model_packaging.artifact.manifest import MANIFEST_NAME, check_baseline, read_manifest
+
+    manifest_path = folder / MANIFEST_NAME
     if not manifest_path.is_file():
         raise PackagingError(
-            f"{folder}: holds neither {STATISTICS} and {CONSTRAINTS} nor a build's manifest.json"
+            f"{folder}: holds neither {STATISTICS_NAME} and {CONSTRAINTS_NAME}"
+            f" nor a build's {MANIFEST_NAME}"
         )
-    manifest = _read_json(manifest_path)
-    baseline = manifest.get("baseline")
-    if not isinstance(baseline, dict):
+    manifest = read_manifest(manifest_path)
+    if manifest.baseline is None:
         raise PackagingError(
             f"{manifest_path}: records no baseline (the model's model.yaml names no"
             " baseline dataset)"
         )
-    found = []
-    for key in ("statistics", "constraints"):
-        entry = baseline.get(key)
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
-            raise PackagingError(f"{manifest_path}: baseline.{key}.path is missing")
-        path = folder / entry["path"]
-        raw = _read_bytes(path)
-        digest = hashlib.sha256(raw).hexdigest()
-        if digest != entry.get("sha256"):
-            raise PackagingError(
-                f"{path}: sha256 {digest[:12]} does not match manifest.json's"
-                f" baseline.{key}.sha256 {str(entry.get('sha256'))[:12]}: the file changed"
-                " after the build"
-            )
-        found.append(_parse_json(raw, path))
-    return found[0], found[1]
+    statistics, constraints = (
+        _parse_json(document.data, document.path) for document in check_baseline(manifest, folder)
+    )
+    return statistics, constraints
 
 
 def check(baseline_folder: Path, data: Path) -> Report:
@@ -228,7 +213,7 @@ def check(baseline_folder: Path, data: Path) -> Report:
     if rows == 0:
         raise PackagingError(f"{data}: the sample has no rows")
     violations = compare(statistics, constraints, sample)
-    features = len(_features(constraints, CONSTRAINTS))
+    features = len(_features(constraints, CONSTRAINTS_NAME))
     return Report(violations=violations, features=features, rows=rows)
 
 
@@ -238,17 +223,17 @@ def compare(
     """The violations of ``sample`` (a statistics.json dict) against a baseline's statistics and
     constraints, ordered by the baseline's features, then the sample's extra columns."""
     monitoring = constraints.get("monitoring_config", {})
-    _expect(monitoring, dict, f"{CONSTRAINTS}: monitoring_config")
-    config = Config.parse(monitoring, f"{CONSTRAINTS}: monitoring_config")
+    _expect(monitoring, dict, f"{CONSTRAINTS_NAME}: monitoring_config")
+    config = Config.parse(monitoring, f"{CONSTRAINTS_NAME}: monitoring_config")
     if not config.evaluate:
         return []
-    expected = _features(constraints, CONSTRAINTS)
-    baseline_stats = _features(statistics, STATISTICS)
+    expected = _features(constraints, CONSTRAINTS_NAME)
+    baseline_stats = _features(statistics, STATISTICS_NAME)
     observed = _features(sample, "the sample's statistics")
     rows = _item_count(sample, "the sample's statistics")
     violations: list[Violation] = []
     for name, constraint in expected.items():
-        where = f"{CONSTRAINTS}: feature {name}"
+        where = f"{CONSTRAINTS_NAME}: feature {name}"
         overrides = constraint.get("monitoringConfigOverrides") or {}
         _expect(overrides, dict, f"{where}.monitoringConfigOverrides")
         feature_config = (
@@ -370,7 +355,7 @@ def _drift(
     config: Config,
 ) -> Violation | None:
     if expected_type in NUMERIC:
-        ours = _sketch_items(baseline, f"{STATISTICS}: feature {name}")
+        ours = _sketch_items(baseline, f"{STATISTICS_NAME}: feature {name}")
         theirs = _sketch_items(sample, f"the sample's statistics: feature {name}")
         if not ours or not theirs:
             return None
@@ -381,7 +366,7 @@ def _drift(
             # Deequ's ChiSquared returns a p-value, not a distance; Model Monitor does not say
             # how it compares one with categorical_comparison_threshold.
             raise PackagingError(
-                f"{CONSTRAINTS}: feature {name}: categorical_drift_method ChiSquared is not"
+                f"{CONSTRAINTS_NAME}: feature {name}: categorical_drift_method ChiSquared is not"
                 " supported by the local check; use LInfinity"
             )
         ours_counts, theirs_counts = _categories(baseline), _categories(sample)

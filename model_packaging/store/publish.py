@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.artifact.archive import hash_file
 from model_packaging.artifact.manifest import (
     MANIFEST_NAME,
@@ -32,6 +33,7 @@ from model_packaging.artifact.manifest import (
     LoadedArtifact,
     Manifest,
     check_artifact,
+    check_baseline,
     load_artifact,
 )
 from model_packaging.errors import PackagingError
@@ -52,11 +54,6 @@ class PublishResult:
     """The model data: model.tar.gz, or the ``model/`` prefix of an uncompressed build."""
     baseline: registry.DataQualityBaseline | None = None
     """Where the data-quality baseline went, when the manifest has one."""
-
-
-def artifact_prefix(name: str, digest: str) -> str:
-    """Where an artifact lives in the bucket: addressed by content, so never overwritten."""
-    return f"models/{name}/sha256-{digest}/"
 
 
 def publish(
@@ -171,23 +168,16 @@ def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[
 
 
 def _checked_baseline_files(loaded: LoadedArtifact, prefix: str) -> list[upload.LocalFile]:
-    """statistics.json and constraints.json, each hashed and compared with the manifest."""
-    if loaded.manifest.baseline is None:
-        return []
-    files = []
-    for record in loaded.manifest.baseline.files():
-        path = loaded.directory / record.path
-        try:
-            sha256, size = hash_file(path)
-        except FileNotFoundError:
-            raise PackagingError(f"{path}: missing; the manifest's baseline names it") from None
-        if sha256 != record.sha256:
-            raise PackagingError(
-                f"{path}: sha256 {sha256} does not match the manifest ({record.sha256});"
-                " the baseline was modified after it was built"
-            )
-        files.append(upload.local_file(path, prefix + record.path, size, sha256))
-    return files
+    """statistics.json and constraints.json, each checked against the manifest."""
+    return [
+        upload.local_file(
+            document.path,
+            prefix + document.record.path,
+            len(document.data),
+            document.record.sha256,
+        )
+        for document in check_baseline(loaded.manifest, loaded.directory)
+    ]
 
 
 def _baseline(

@@ -31,10 +31,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tqdm import tqdm
 
 from model_packaging.errors import PackagingError
-from model_packaging.progress import progress_bar
+from model_packaging.progress import Bar, progress_bar
 from model_packaging.store.aws import describe, error_code, http_status, reporting
 
 MiB = 1024 * 1024
@@ -272,7 +271,7 @@ class _Transfer:
     """Sends files and parts from a thread pool and counts what S3 acknowledged."""
 
     def __init__(
-        self, s3: Any, bucket: str, kms_key: str, bar: tqdm, pool: ThreadPoolExecutor
+        self, s3: Any, bucket: str, kms_key: str, bar: Bar, pool: ThreadPoolExecutor
     ) -> None:
         self.sent = 0
         self._s3 = s3

@@ -19,7 +19,8 @@ import yaml
 
 import model_packaging.drift.baseline as baseline_module
 from model_packaging.artifact.build import build
-from model_packaging.drift.baseline import KLL_K, compute, write
+from model_packaging.drift.baseline import compute, write
+from model_packaging.drift.sketch import KLL_K
 from model_packaging.errors import PackagingError
 from tests.packaging.test_build import copy_example
 

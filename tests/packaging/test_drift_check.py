@@ -11,6 +11,7 @@ import hashlib
 import json
 import math
 import re
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import pytest
 from model_packaging.cli import main
 from model_packaging.drift.checks import Report, Violation, compare, load_baseline
 from model_packaging.errors import PackagingError
+from tests.packaging.conftest import ArtifactFactory, manifest_of
 
 # --- hand-made documents -------------------------------------------------------------------
 
@@ -363,30 +365,67 @@ def write_pair(folder: Path) -> None:
     (folder / "constraints.json").write_text(json.dumps(BASE_CONSTRAINTS))
 
 
-def write_build(out: Path) -> None:
+def write_build(make_artifact: ArtifactFactory) -> Path:
+    """A build output folder whose valid manifest records the pair under baseline/."""
+    out = make_artifact()
     write_pair(out / "baseline")
-    entries = {
-        key: {
-            "path": f"baseline/{key}.json",
-            "sha256": hashlib.sha256((out / "baseline" / f"{key}.json").read_bytes()).hexdigest(),
-        }
-        for key in ("statistics", "constraints")
+    manifest = manifest_of(out)
+    manifest["baseline"] = {
+        "dataset": {"path": "data/train.csv", "sha256": "0" * 64, "format": "csv", "rows": 9},
+        **{
+            key: {
+                "path": f"baseline/{key}.json",
+                "sha256": hashlib.sha256(
+                    (out / "baseline" / f"{key}.json").read_bytes()
+                ).hexdigest(),
+            }
+            for key in ("statistics", "constraints")
+        },
     }
-    (out / "manifest.json").write_text(json.dumps({"baseline": entries}))
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    return out
 
 
-def test_a_folder_with_the_two_files_or_a_build_output_is_a_baseline(tmp_path: Path) -> None:
+def test_a_folder_with_the_two_files_or_a_build_output_is_a_baseline(
+    tmp_path: Path, make_artifact: ArtifactFactory
+) -> None:
     write_pair(tmp_path / "pair")
     assert load_baseline(tmp_path / "pair") == (BASE, BASE_CONSTRAINTS)
-    write_build(tmp_path / "out")
-    assert load_baseline(tmp_path / "out") == (BASE, BASE_CONSTRAINTS)
+    out = write_build(make_artifact)
+    assert load_baseline(out) == (BASE, BASE_CONSTRAINTS)
+    # The baseline is all drift-check reads of a build: it needs no artifact beside it.
+    (out / "model.tar.gz").unlink()
+    assert load_baseline(out) == (BASE, BASE_CONSTRAINTS)
 
 
-def test_a_baseline_changed_after_the_build_is_refused(tmp_path: Path) -> None:
-    write_build(tmp_path)
-    (tmp_path / "baseline" / "constraints.json").write_text(json.dumps(constraints_for(BASE)))
+def test_a_baseline_changed_after_the_build_is_refused(make_artifact: ArtifactFactory) -> None:
+    out = write_build(make_artifact)
+    (out / "baseline" / "constraints.json").write_text(json.dumps(constraints_for(BASE)))
     with pytest.raises(PackagingError, match="constraints.json: sha256 .* does not match"):
-        load_baseline(tmp_path)
+        load_baseline(out)
+
+
+def test_a_build_output_is_read_through_the_manifest_model(
+    make_artifact: ArtifactFactory,
+) -> None:
+    """What publish and verify refuse in a manifest, drift-check refuses too, with their words."""
+    out = write_build(make_artifact)
+    manifest = manifest_of(out)
+    manifest["baseline"]["statistics"]["path"] = "elsewhere/statistics.json"
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(
+        PackagingError,
+        match=r"manifest\.json: 1 problem: baseline: statistics.path must be 'baseline/statistics",
+    ):
+        load_baseline(out)
+
+    out = write_build(make_artifact)
+    (out / "baseline" / "statistics.json").unlink()
+    with pytest.raises(PackagingError) as raised:
+        load_baseline(out)
+    assert str(raised.value) == (
+        f"{out / 'baseline' / 'statistics.json'}: missing; the manifest's baseline names it"
+    )
 
 
 @pytest.mark.parametrize(
@@ -399,12 +438,14 @@ def test_a_baseline_changed_after_the_build_is_refused(tmp_path: Path) -> None:
         ("not-json", "statistics.json: not valid JSON"),
     ],
 )
-def test_bad_baseline_folders_are_named(tmp_path: Path, setup: str, message: str) -> None:
+def test_bad_baseline_folders_are_named(
+    tmp_path: Path, make_artifact: ArtifactFactory, setup: str, message: str
+) -> None:
     folder = tmp_path / "baseline"
     if setup != "nothing":
         folder.mkdir()
-    if setup == "no-baseline":
-        (folder / "manifest.json").write_text(json.dumps({"name": "churn"}))
+    if setup == "no-baseline":  # a build of a model.yaml that names no baseline dataset
+        shutil.copy(make_artifact() / "manifest.json", folder / "manifest.json")
     if setup == "one-file":
         (folder / "statistics.json").write_text(json.dumps(BASE))
     if setup == "not-json":

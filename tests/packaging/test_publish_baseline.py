@@ -18,10 +18,11 @@ import botocore.session
 import pytest
 from botocore.validate import ParamValidator
 
+from infra.settings.artifacts import artifact_prefix
 from model_packaging.artifact.build import build
 from model_packaging.errors import PackagingError
 from model_packaging.store import registry, upload
-from model_packaging.store.publish import artifact_prefix, publish
+from model_packaging.store.publish import publish
 from tests.packaging.conftest import (
     BUCKET,
     GROUP,

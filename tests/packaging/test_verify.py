@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -13,9 +14,12 @@ import yaml
 
 from model_packaging.artifact.build import build
 from model_packaging.artifact.descriptor import Expected
+from model_packaging.artifact.manifest import check_baseline, load_artifact
 from model_packaging.artifact.verify import compare, verify
 from model_packaging.cli import main
+from model_packaging.drift.checks import load_baseline
 from model_packaging.errors import PackagingError
+from tests.packaging.conftest import ArtifactFactory
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"
@@ -93,6 +97,83 @@ def test_tampered_tarball_bytes_are_refused_naming_the_file(
     assert f"does not match the manifest ({expected}); the artifact was modified" in message
     assert status == 1
     assert capsys.readouterr().err == f"error: {message}\n"
+
+
+# --- the baseline beside the artifact: one check for verify, publish and drift-check ------
+
+
+def recorded_sha256(out: Path, name: str) -> str:
+    baseline = json.loads((out / "manifest.json").read_text())["baseline"]
+    return str(baseline[name.removesuffix(".json")]["sha256"])
+
+
+@pytest.mark.parametrize("name", ["statistics.json", "constraints.json"])
+def test_a_baseline_changed_after_the_build_fails_verify_like_a_changed_artifact(
+    built: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str
+) -> None:
+    out = copy_of(built, tmp_path)
+    path = out / "baseline" / name
+    path.write_bytes(path.read_bytes().replace(b'"version"', b'"Version"'))
+    actual = hashlib.sha256(path.read_bytes()).hexdigest()
+
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+    status = main(["verify", str(out)])
+
+    message = str(caught.value)
+    assert message == (
+        f"{path}: sha256 {actual} does not match the manifest ({recorded_sha256(out, name)});"
+        " the baseline was modified after it was built"
+    )
+    assert status == 1
+    assert capsys.readouterr() == ("", f"error: {message}\n")
+    with pytest.raises(PackagingError) as drift:
+        load_baseline(out)
+    assert str(drift.value) == message
+
+
+def test_a_missing_baseline_file_fails_verify(built: Path, tmp_path: Path) -> None:
+    out = copy_of(built, tmp_path)
+    path = out / "baseline" / "constraints.json"
+    path.unlink()
+
+    with pytest.raises(PackagingError) as caught:
+        verify(out, progress=False)
+
+    assert str(caught.value) == f"{path}: missing; the manifest's baseline names it"
+
+
+def test_the_baseline_check_returns_the_bytes_it_checked(built: Path) -> None:
+    loaded = load_artifact(built)
+    documents = check_baseline(loaded.manifest, loaded.directory)
+    assert [(d.record.path, d.path, d.data) for d in documents] == [
+        (f"baseline/{name}", built / "baseline" / name, (built / "baseline" / name).read_bytes())
+        for name in ("statistics.json", "constraints.json")
+    ]
+    assert [hashlib.sha256(d.data).hexdigest() for d in documents] == [
+        recorded_sha256(built, name) for name in ("statistics.json", "constraints.json")
+    ]
+
+
+def test_a_manifest_without_a_baseline_has_nothing_to_check(
+    make_artifact: ArtifactFactory,
+) -> None:
+    loaded = load_artifact(make_artifact())
+    assert loaded.manifest.baseline is None
+    assert check_baseline(loaded.manifest, loaded.directory) == []
+
+
+def test_an_unreadable_baseline_file_is_named(built: Path, tmp_path: Path) -> None:
+    out = copy_of(built, tmp_path)
+    path = out / "baseline" / "statistics.json"
+    path.unlink()
+    path.mkdir()
+    loaded = load_artifact(out)
+
+    with pytest.raises(PackagingError) as caught:
+        check_baseline(loaded.manifest, loaded.directory)
+
+    assert str(caught.value) == f"{path}: cannot read: Is a directory"
 
 
 def test_a_missing_artifact_is_a_one_line_error(tmp_path: Path) -> None:
