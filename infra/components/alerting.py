@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.resource_types import ALERTING
 from infra.settings import AlertSubscription
 
 
@@ -26,7 +27,7 @@ class Alerting(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: AlertingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:observability:Alerting", name, None, opts)
+        super().__init__(ALERTING, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         topic = aws.sns.Topic(
             f"{name}-topic", kms_master_key_id=args.kms_key_arn, tags=args.tags, opts=child

@@ -12,6 +12,7 @@ import pulumi_aws as aws
 from infra import iam
 from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
+from infra.resource_types import ARTIFACT_STORE
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class ArtifactStore(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:storage:ArtifactStore", name, None, opts)
+        super().__init__(ARTIFACT_STORE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         # The key, the bucket and the groups hold every published version: no update may
         # delete or replace them. Children registered without ``protect`` take their parent's

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import metrics
+from infra.resource_types import ENVIRONMENT_DASHBOARD
 
 # CloudWatch holds at most 500 widgets on a dashboard (CloudWatch user guide, "CloudWatch
 # dashboard quotas"); a model's section has 8 at most.
@@ -88,7 +89,7 @@ class EnvironmentDashboard(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DashboardArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:observability:EnvironmentDashboard", name, None, opts)
+        super().__init__(ENVIRONMENT_DASHBOARD, name, None, opts)
         models = sorted(args.sections)
         self.urls = {}
         for page, start in enumerate(range(0, len(models), MODELS_PER_DASHBOARD)):

@@ -29,6 +29,7 @@ from pulumi_aws import sagemaker as sm
 
 from infra import iam, monitor_images
 from infra.components.sagemaker_role import sagemaker_role
+from infra.resource_types import DRIFT_MONITOR
 from infra.settings.artifacts import baseline_prefix
 from infra.settings.schema import DriftSchedule, ModelSettings
 
@@ -97,7 +98,7 @@ class DriftMonitor(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: DriftMonitorArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:monitoring:DriftMonitor", name, None, opts)
+        super().__init__(DRIFT_MONITOR, name, None, opts)
         drift = args.settings.drift
         image = monitor_images.analyzer_image(args.region)
         # Settings refuse drift monitoring in a region without the analyzer (settings.rules).

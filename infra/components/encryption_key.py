@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.resource_types import ENCRYPTION_KEY
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class EncryptionKey(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:security:EncryptionKey", name, None, opts)
+        super().__init__(ENCRYPTION_KEY, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         policy = pulumi.Output.all(args.partition, args.account).apply(
             lambda pa: json.dumps(

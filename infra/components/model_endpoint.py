@@ -24,6 +24,7 @@ from infra import iam, instances, metrics, naming
 from infra.components import dashboard
 from infra.components.drift_monitor import capture_prefix
 from infra.components.sagemaker_role import sagemaker_role
+from infra.resource_types import MODEL_ENDPOINT
 from infra.settings import ModelSettings, ModelVersion, Strategy
 from infra.settings.artifacts import model_prefix
 
@@ -70,7 +71,7 @@ class ModelEndpoint(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: ModelEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:serving:ModelEndpoint", name, None, opts)
+        super().__init__(MODEL_ENDPOINT, name, None, opts)
         model = args.settings
         self._args = args
         self._name = name

@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
+from infra.resource_types import SECURE_BUCKET
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class SecureBucket(pulumi.ComponentResource):
     def __init__(
         self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
-        super().__init__("mlserve:storage:SecureBucket", name, None, opts)
+        super().__init__(SECURE_BUCKET, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         self.bucket = aws.s3.Bucket(name, tags=args.tags, opts=child)
         bucket_id = self.bucket.id
