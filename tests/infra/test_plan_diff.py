@@ -20,22 +20,24 @@ import pytest
 import yaml
 from pulumi.runtime import MockResourceArgs
 
+from infra.resource_types import (
+    DATA_QUALITY_JOB,
+    DRIFT_MONITOR,
+    ENDPOINT,
+    ENDPOINT_CONFIG,
+    MODEL,
+    MODEL_ENDPOINT,
+    RANDOM_ID,
+    TOPIC,
+)
 from infra.review import replacement
 from infra.review.diff_model import ABSENT, REPLACED, UPDATED, FieldChange, StackDiff
 from infra.review.diff_render import render_markdown, render_text
 from infra.review.mocks import AwsMocks
 from infra.review.plan import ROOT, canonical, plan_document
 from infra.review.plan_diff import RENDERERS, diff_plans, field_changes, normalised
-from tests.infra.plan_checks import (
-    ENDPOINT,
-    ENDPOINT_CONFIG,
-    MODEL,
-    MODEL_ENDPOINT,
-    component_children,
-)
+from tests.infra.plan_checks import component_children
 
-DRIFT_MONITOR = "mlserve:monitoring:DriftMonitor"
-DATA_QUALITY_JOB = "aws:sagemaker/dataQualityJobDefinition:DataQualityJobDefinition"
 NEW_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn/4"
 NEW_DIGEST = "sha256:" + "4" * 64
 
@@ -325,7 +327,6 @@ def test_long_field_lists_fold_in_markdown():
 # change meant to alter what a format prints records it again in the same commit.
 RENDERED = Path(__file__).resolve().parents[1] / "data" / "plan_diff"
 QUEUE = "aws:sqs/queue:Queue"
-TOPIC = "aws:sns/topic:Topic"
 
 
 def resource_doc(type_: str, logical: str, parent: str | None, **inputs: Any) -> dict[str, Any]:
@@ -410,9 +411,6 @@ def test_a_fixed_name_stays_whatever_forces_replacement():
     new = {"name": "churn-prod", "deploymentConfig": {"autoRollbackConfiguration": {"x": 1}}}
     assert mock_resource(ENDPOINT, "churn-endpoint", old)[0] == "churn-prod"
     assert mock_resource(ENDPOINT, "churn-endpoint", new)[0] == "churn-prod"
-
-
-RANDOM_ID = "random:index/randomId:RandomId"
 
 
 def test_random_ids_are_drawn_again_only_when_their_keepers_change():
