@@ -12,6 +12,7 @@ import pytest
 
 from infra.resource_types import (
     BUCKET_POLICY,
+    COMPONENTS,
     ENDPOINT,
     KMS_KEY,
     MODEL,
@@ -43,7 +44,7 @@ def resource(type_: str, name: str, inputs: dict, parent: tuple[str, str] | None
         parent=parent[1] if parent else None,
         inputs=inputs,
         urn=f"{PREFIX}{chain}::{name}",
-        custom=not type_.startswith("mlserve:"),
+        custom=type_ not in COMPONENTS,
         dependencies=(),
         custom_timeouts={},
         retain_on_delete=False,
