@@ -7,6 +7,10 @@ decides where requests go and how they are retried: credentials and profile, reg
 ``AWS_RETRY_MODE``. There is deliberately no other switch, so the code that runs against the
 emulator is the code that runs against AWS.
 
+Each session resolves its own credentials, profile, region and endpoint, but they all read
+botocore's JSON models through one loader, which parses each file once for the whole process
+(:func:`_shared_loader`).
+
 A wrong set-up (an unknown profile, no or half the credentials, no region) surfaces in botocore
 either when the session is made or at the first request; :func:`setup_problem` names it the same
 way in both places, instead of a traceback or a message about the request that happened to fail.
@@ -31,6 +35,7 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
 )
+from botocore.loaders import Loader
 
 from model_packaging.errors import PackagingError
 
@@ -80,7 +85,23 @@ def session(
     with setting_up(profile_variable):
         core = botocore.session.Session(profile=profile)
         core.get_scoped_config()
-        return boto3.session.Session(botocore_session=core, region_name=region)
+        made = boto3.session.Session(botocore_session=core, region_name=region)
+        # After boto3 has added its resource models' folder to the session's own loader
+        # (boto3.session.Session._setup_loader), which the shared one already searches.
+        core.register_component("data_loader", _shared_loader(core))
+        return made
+
+
+# The first loader made for each data path: botocore makes a loader per session
+# (botocore.session.Session._register_data_loader, from the "data_path" setting alone) and caches
+# what it parses per loader (botocore.loaders.instance_cache), so without sharing it every session
+# would parse the large S3 and SageMaker models again.
+_loaders: dict[str | None, Loader] = {}
+
+
+def _shared_loader(core: botocore.session.Session) -> Loader:
+    data_path = core.get_config_variable("data_path")
+    return _loaders.setdefault(data_path, core.get_component("data_loader"))
 
 
 def client(made_from: boto3.session.Session, service: str, config: Config | None = None) -> Any:
