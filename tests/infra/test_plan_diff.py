@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import copy
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 import yaml
 from pulumi.runtime import MockResourceArgs
 
+from demo.workspace import Workspace
 from infra.resource_types import (
     DATA_QUALITY_JOB,
     DRIFT_MONITOR,
@@ -36,6 +36,7 @@ from infra.review.diff_render import render_markdown, render_text
 from infra.review.mocks import AwsMocks
 from infra.review.plan import ROOT, canonical, plan_document
 from infra.review.plan_diff import RENDERERS, diff_plans, field_changes, normalised
+from tests.helpers import git
 from tests.infra.plan_checks import component_children
 
 NEW_PACKAGE = "arn:aws:sagemaker:us-east-1:111111111111:model-package/churn/4"
@@ -45,33 +46,9 @@ NEW_DIGEST = "sha256:" + "4" * 64
 # --- a copy of the project in a repository of its own -------------------------------------
 
 
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=plan", "-c", "user.email=plan@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout
-
-
-def project_files() -> list[str]:
-    """The files of the project as git would commit them: tracked and new, not ignored."""
-    listed = git(ROOT, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-    return sorted({name for name in listed.split("\0") if name and (ROOT / name).is_file()})
-
-
 @pytest.fixture
 def repo(tmp_path: Path) -> Path:
-    copy = tmp_path / "project"
-    for name in project_files():
-        (copy / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, copy / name)
-    git(copy, "init", "--quiet")
-    git(copy, "add", "--all")
-    git(copy, "commit", "--quiet", "-m", "base")
-    return copy
+    return Workspace.copy_of(ROOT, tmp_path / "project").root
 
 
 def plan_diff(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -203,13 +180,7 @@ def test_an_unknown_revision_is_one_line_and_exit_2(repo):
 
 def test_worktrees_are_removed(repo, tmp_path, monkeypatch):
     monkeypatch.setenv("TMPDIR", str(tmp_path))
-    result = subprocess.run(
-        [sys.executable, "-m", "infra", "plan-diff", "shared", "--base", "HEAD"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = plan_diff(repo, "shared", "--base", "HEAD")
     assert result.returncode == 0, result.stderr
     assert git(repo, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert not list(tmp_path.glob("mlserve-plan-diff-*"))

@@ -16,13 +16,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 from moto import mock_aws
 
 from model_packaging.artifact.archive import FileRecord, listing_digest
+from model_packaging.artifact.build import build
 from model_packaging.artifact.manifest import Manifest
+from model_packaging.store import aws as store_aws
 from tests.conftest import free_port as free_port
+from tests.helpers import EXAMPLE
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"  # moto's account
@@ -66,13 +68,13 @@ def create_store(bucket: str, group: str) -> Store:
     """What the shared stack provides: a bucket encrypted by default with its own KMS key, and
     the model's package group.
 
-    Uses the default session like the product code, so it seeds moto in-process or a moto server
-    alike. Returns clients for the assertions, and the key's ARN.
+    Uses the default session as the product code makes it, so it seeds moto in-process or a moto
+    server alike. Returns clients for the assertions and the other helpers, and the key's ARN.
     """
-    session = boto3.session.Session()
-    s3, sagemaker = session.client("s3"), session.client("sagemaker")
+    session = store_aws.session()
+    s3, sagemaker = store_aws.client(session, "s3"), store_aws.client(session, "sagemaker")
     s3.create_bucket(Bucket=bucket)
-    key_arn = str(session.client("kms").create_key()["KeyMetadata"]["Arn"])
+    key_arn = str(store_aws.client(session, "kms").create_key()["KeyMetadata"]["Arn"])
     s3.put_bucket_encryption(
         Bucket=bucket,
         ServerSideEncryptionConfiguration={
@@ -111,6 +113,15 @@ def keys(s3: Any) -> list[str]:
 def server_store(moto_endpoint: str) -> Store:
     """The shared stack's resources in the emptied moto server; its clients talk to it directly."""
     return create_store(BUCKET, GROUP)
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The example model, built once for the run: the build is the slow step. Tests that damage
+    an artifact work on a copy."""
+    out = tmp_path_factory.mktemp("built") / "churn"
+    build(EXAMPLE, out, progress=False)
+    return out
 
 
 ArtifactFactory = Callable[..., Path]
@@ -202,6 +213,7 @@ class Published:
 
 
 def register(
+    store: Store,
     make_artifact: ArtifactFactory,
     *,
     name: str = GROUP,
@@ -216,7 +228,7 @@ def register(
     result = publish(artifact, bucket=BUCKET, progress=False)
     digest = json.loads((artifact / "manifest.json").read_text())["digest"]
     if approve:
-        sagemaker = boto3.session.Session().client("sagemaker")
+        sagemaker = store.sagemaker
         metadata = sagemaker.describe_model_package(ModelPackageName=result.version_arn)[
             "CustomerMetadataProperties"
         ]
@@ -232,13 +244,15 @@ def register(
 _deployments = itertools.count(1)
 
 
-def deploy(model: str, environment: str, package: str, *, suffix: str = "1a2b3c4d") -> str:
+def deploy(
+    store: Store, model: str, environment: str, package: str, *, suffix: str = "1a2b3c4d"
+) -> str:
     """What ``pulumi up`` leaves: a Model of the version, a new endpoint configuration tagged with
     model and environment, and the endpoint ``<model>-<env>-<suffix>`` moved onto it.
 
     Returns the configuration's name.
     """
-    sagemaker = boto3.session.Session().client("sagemaker")
+    sagemaker = store.sagemaker
     n = next(_deployments)
     model_name = f"{model}-{environment}-champion-{n}"
     sagemaker.create_model(
@@ -259,13 +273,13 @@ def deploy(model: str, environment: str, package: str, *, suffix: str = "1a2b3c4
         ],
         Tags=[{"Key": "model", "Value": model}, {"Key": "environment", "Value": environment}],
     )
-    point_endpoint(f"{model}-{environment}-{suffix}", config)
+    point_endpoint(store, f"{model}-{environment}-{suffix}", config)
     return config
 
 
-def point_endpoint(endpoint: str, config: str) -> None:
+def point_endpoint(store: Store, endpoint: str, config: str) -> None:
     """Put ``endpoint`` on ``config``; moto has no UpdateEndpoint, so it is created anew."""
-    sagemaker = boto3.session.Session().client("sagemaker")
+    sagemaker = store.sagemaker
     existing = sagemaker.list_endpoints(NameContains=endpoint)["Endpoints"]
     if any(e["EndpointName"] == endpoint for e in existing):
         sagemaker.delete_endpoint(EndpointName=endpoint)

@@ -2,37 +2,27 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from model_packaging.cli import main
 from model_packaging.store import registry
+from tests.helpers import release, run_cli
 from tests.packaging.conftest import ACCOUNT, REGION, ArtifactFactory, Store, register
 
-ROOT = Path(__file__).resolve().parents[2]
 MOTO_CALLER = f"arn:aws:sts::{ACCOUNT}:user/moto"
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 @pytest.mark.parametrize(("command", "status"), [("approve", "Approved"), ("reject", "Rejected")])
 def test_the_decision_records_reason_who_and_when(
     release_store: Store, make_artifact: ArtifactFactory, capsys, command: str, status: str
 ) -> None:
-    version = register(make_artifact, approve=False)
+    version = register(release_store, make_artifact, approve=False)
     before = release_store.sagemaker.describe_model_package(ModelPackageName=version.arn)
     start = datetime.now(UTC).replace(microsecond=0)
 
-    code, out, err = run(
+    code, out, err = release(
         capsys, command, "churn", "--version", "1", "--reason", "  AUC 0.91 on the May holdout "
     )
 
@@ -55,10 +45,10 @@ def test_the_decision_records_reason_who_and_when(
 def test_a_later_decision_replaces_the_record(
     release_store: Store, make_artifact: ArtifactFactory, capsys
 ) -> None:
-    version = register(make_artifact, approve=False)
-    assert run(capsys, "approve", "churn", "--version", "1", "--reason", "good")[0] == 0
+    version = register(release_store, make_artifact, approve=False)
+    assert release(capsys, "approve", "churn", "--version", "1", "--reason", "good")[0] == 0
 
-    code, out, _ = run(capsys, "reject", "churn", "--version", "1", "--reason", "leaks labels")
+    code, out, _ = release(capsys, "reject", "churn", "--version", "1", "--reason", "leaks labels")
 
     assert code == 0
     assert out.startswith("churn version 1: Approved -> Rejected by ")
@@ -83,8 +73,8 @@ def test_a_reason_is_required(capsys, reason: str | None) -> None:
 def test_a_reason_longer_than_the_registry_keeps_is_refused(
     release_store: Store, make_artifact: ArtifactFactory, capsys
 ) -> None:
-    version = register(make_artifact, approve=False)
-    code, _, err = run(capsys, "reject", "churn", "--version", "1", "--reason", "x" * 1025)
+    version = register(release_store, make_artifact, approve=False)
+    code, _, err = release(capsys, "reject", "churn", "--version", "1", "--reason", "x" * 1025)
     assert code == 1
     assert err == "error: the reason is longer than 1024 characters\n"
     described = release_store.sagemaker.describe_model_package(ModelPackageName=version.arn)
@@ -94,15 +84,15 @@ def test_a_reason_longer_than_the_registry_keeps_is_refused(
 def test_a_version_that_does_not_exist_is_named(
     release_store: Store, make_artifact: ArtifactFactory, capsys
 ) -> None:
-    register(make_artifact, approve=False)
-    code, _, err = run(capsys, "approve", "churn", "--version", "4", "--reason", "ok")
+    register(release_store, make_artifact, approve=False)
+    code, _, err = release(capsys, "approve", "churn", "--version", "4", "--reason", "ok")
     assert code == 1
     arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn/4"
     assert err == f"error: churn has no version 4 ({arn})\n"
 
 
 def test_a_model_without_a_package_group_is_named(release_store: Store, capsys) -> None:
-    code, _, err = run(capsys, "approve", "ranker", "--version", "1", "--reason", "ok")
+    code, _, err = release(capsys, "approve", "ranker", "--version", "1", "--reason", "ok")
     assert code == 1
     assert err == f"error: model package group 'ranker' does not exist in {REGION}\n"
 
@@ -116,25 +106,8 @@ def test_metadata_values_keep_only_what_the_registry_accepts() -> None:
 
 
 def test_approve_as_scripts_call_it(server_store: Store, make_artifact: ArtifactFactory) -> None:
-    version = register(make_artifact, approve=False)
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "model_packaging",
-            "approve",
-            "churn",
-            "--version",
-            "1",
-            "--reason",
-            "release 2024-06",
-        ],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    version = register(server_store, make_artifact, approve=False)
+    result = run_cli("approve", "churn", "--version", "1", "--reason", "release 2024-06")
     assert result.returncode == 0, result.stderr
     described = server_store.sagemaker.describe_model_package(ModelPackageName=version.arn)
     assert described["ModelApprovalStatus"] == "Approved"

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from model_packaging.errors import PackagingError
 from model_packaging.store import aws
+from tests import helpers
 from tests.packaging.conftest import ArtifactFactory, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
 PROFILE = "error: ProfileNotFound: the AWS profile 'nope' named by AWS_PROFILE does not exist\n"
 NO_CREDENTIALS = (
     "NoCredentialsError: no AWS credentials found: set AWS_ACCESS_KEY_ID and"
@@ -23,7 +22,9 @@ NO_CREDENTIALS = (
 )
 
 
-def run_cli(tmp_path: Path, *args: str, **variables: str) -> subprocess.CompletedProcess[str]:
+def run_without_aws_setup(
+    tmp_path: Path, *args: str, **variables: str
+) -> subprocess.CompletedProcess[str]:
     """The CLI with no AWS set-up but ``variables`` (and an empty AWS config file)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MLSERVE_"))}
     empty = tmp_path / "aws-config"
@@ -34,14 +35,7 @@ def run_cli(tmp_path: Path, *args: str, **variables: str) -> subprocess.Complete
         "AWS_EC2_METADATA_DISABLED": "true",
         **variables,
     }
-    return subprocess.run(
-        [sys.executable, "-m", "model_packaging", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    return helpers.run_cli(*args, env=env)
 
 
 def assert_one_line(result: subprocess.CompletedProcess[str], expected: str) -> None:
@@ -68,14 +62,14 @@ def test_an_unknown_profile_is_named_by_every_command(
     artifact = str(make_artifact())
     args = [arg.format(artifact=artifact) for arg in command]
 
-    result = run_cli(tmp_path, *args, AWS_PROFILE="nope", **REGION)
+    result = run_without_aws_setup(tmp_path, *args, AWS_PROFILE="nope", **REGION)
 
     assert_one_line(result, PROFILE)
 
 
 def test_status_names_an_unknown_profile_for_every_stage_it_cannot_query(tmp_path: Path) -> None:
     """status reports what it cannot reach and goes on; the cause is on every row."""
-    result = run_cli(tmp_path, "status", "churn", AWS_PROFILE="nope", **REGION)
+    result = run_without_aws_setup(tmp_path, "status", "churn", AWS_PROFILE="nope", **REGION)
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == 0, result.stderr
     rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
@@ -84,7 +78,9 @@ def test_status_names_an_unknown_profile_for_every_stage_it_cannot_query(tmp_pat
 
 
 def test_check_deployed_fails_naming_an_unknown_profile(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "status", "--check-deployed", "dev", AWS_PROFILE="nope", **REGION)
+    result = run_without_aws_setup(
+        tmp_path, "status", "--check-deployed", "dev", AWS_PROFILE="nope", **REGION
+    )
     assert "Traceback" not in result.stdout + result.stderr
     assert result.returncode == 1
     assert result.stderr.splitlines()[-1] == (
@@ -115,7 +111,7 @@ def test_missing_credentials_are_named_not_read_as_an_unreachable_service(
 ) -> None:
     args = [arg.format(artifact=make_artifact()) for arg in command]
 
-    result = run_cli(tmp_path, *args, **REGION)
+    result = run_without_aws_setup(tmp_path, *args, **REGION)
 
     assert_one_line(result, f"error: {action}: {NO_CREDENTIALS}")
     assert "reach" not in result.stderr
@@ -124,7 +120,7 @@ def test_missing_credentials_are_named_not_read_as_an_unreachable_service(
 def test_half_the_credentials_are_named_with_the_missing_variable(
     tmp_path: Path, make_artifact: ArtifactFactory
 ) -> None:
-    result = run_cli(
+    result = run_without_aws_setup(
         tmp_path,
         *["publish", str(make_artifact()), "--bucket", "artifact-store", "--quiet"],
         AWS_ACCESS_KEY_ID="testing",
@@ -143,7 +139,7 @@ def test_no_region_is_named(tmp_path: Path, make_artifact: ArtifactFactory) -> N
         ["publish", str(make_artifact()), "--bucket", "artifact-store", "--quiet"],
         ["approve", "churn", "--version", "1", "--reason", "checked"],
     ):
-        result = run_cli(tmp_path, *args, **KEYS)
+        result = run_without_aws_setup(tmp_path, *args, **KEYS)
 
         assert_one_line(
             result,
@@ -157,7 +153,7 @@ def test_an_endpoint_that_cannot_be_reached_names_the_class_and_the_url(
 ) -> None:
     url = f"http://127.0.0.1:{free_port()}"
 
-    result = run_cli(
+    result = run_without_aws_setup(
         tmp_path,
         *["approve", "churn", "--version", "1", "--reason", "checked"],
         AWS_ENDPOINT_URL=url,
@@ -201,3 +197,23 @@ def test_a_configured_profile_gives_working_clients(
 
     assert clients.region == "eu-west-1"
     assert aws.client(aws.session(region="us-west-2"), "sts").meta.region_name == "us-west-2"
+
+
+def test_sessions_share_the_loaded_models_and_resolve_the_rest_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = aws.session()
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+    second = aws.session(region="eu-west-1")
+
+    assert first._session.get_component("data_loader") is second._session.get_component(
+        "data_loader"
+    )
+    assert aws.client(first, "s3").meta.region_name == "us-east-1"
+    s3 = aws.client(second, "s3")
+    assert (s3.meta.region_name, s3.meta.endpoint_url) == ("eu-west-1", "http://127.0.0.1:1")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    assert aws.client(aws.session(), "s3").meta.endpoint_url == "https://s3.amazonaws.com"
+    monkeypatch.setenv("AWS_PROFILE", "gone")
+    with pytest.raises(PackagingError, match="'gone' named by AWS_PROFILE does not exist"):
+        aws.session()

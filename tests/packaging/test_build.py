@@ -17,8 +17,8 @@ import model_packaging.artifact.build as build_module
 from model_packaging.artifact.build import build
 from model_packaging.cli import main
 from model_packaging.errors import PackagingError
+from tests.helpers import EXAMPLE, git
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 SKLEARN_US_EAST_1 = (
     "683313688378.dkr.ecr.us-east-1.amazonaws.com/sagemaker-scikit-learn:1.9-0-cpu-py3"
 )
@@ -240,14 +240,10 @@ def test_the_git_commit_and_dirty_flag_are_recorded_inside_a_work_tree(tmp_path:
     repo = tmp_path / "repo"
     model_dir = copy_example(repo / "churn")
 
-    def git(*args: str) -> str:
-        command = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
-        return subprocess.run([*command, *args], check=True, capture_output=True, text=True).stdout
-
-    git("init", "-q")
-    git("add", ".")
-    git("commit", "-q", "-m", "model")
-    head = git("rev-parse", "HEAD").strip()
+    git(repo, "init", "-q")
+    git(repo, "add", ".")
+    git(repo, "commit", "-q", "-m", "model")
+    head = git(repo, "rev-parse", "HEAD")
 
     clean = build(model_dir, tmp_path / "out-clean", progress=False)
     (model_dir / "train.py").write_text("# changed\n")

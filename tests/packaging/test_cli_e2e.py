@@ -7,7 +7,6 @@ the shared stack's bucket, key and package group) and served on a free local por
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -15,37 +14,14 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-import pytest
-
+from tests.helpers import EXAMPLE, ROOT, run_cli
 from tests.packaging.conftest import BUCKET, Store, create_store, free_port
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLE = ROOT / "examples" / "models" / "churn"
 
-
-def run_cli(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the CLI with this process's environment (fake credentials, the moto endpoint)."""
-    return subprocess.run(
-        [sys.executable, "-m", "model_packaging", *args],
-        cwd=ROOT,
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example model built once for this module: the build is the slow step."""
-    out = tmp_path_factory.mktemp("churn") / "out"
+def test_build_verify_publish_twice_and_serve(server_store: Store, tmp_path: Path) -> None:
+    out = tmp_path / "out"
     result = run_cli("build", str(EXAMPLE), "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
-    return out
-
-
-def test_build_verify_publish_twice_and_serve(server_store: Store, built: Path) -> None:
-    out = built
     verified = run_cli("verify", str(out))
     assert verified.returncode == 0, verified.stdout + verified.stderr
 

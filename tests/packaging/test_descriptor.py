@@ -10,8 +10,7 @@ import yaml
 
 from model_packaging.artifact.descriptor import DEFAULT_REGIONS, load_descriptor
 from model_packaging.errors import PackagingError
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
+from tests.helpers import EXAMPLE
 
 
 def valid() -> dict[str, Any]:

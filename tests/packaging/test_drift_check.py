@@ -22,6 +22,7 @@ import pytest
 from model_packaging.cli import main
 from model_packaging.drift.checks import Report, Violation, compare, load_baseline
 from model_packaging.errors import PackagingError
+from tests.helpers import release
 from tests.packaging.conftest import ArtifactFactory, manifest_of
 
 # --- hand-made documents -------------------------------------------------------------------
@@ -523,17 +524,13 @@ def baseline_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder / "baseline"
 
 
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    status = main(["drift-check", *args])
-    out, err = capsys.readouterr()
-    return status, out, err
-
-
 def test_an_unshifted_sample_passes_with_exit_0(
     baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sample = write_csv(tmp_path / "sample.csv", customers(2, 400))
-    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(sample))
+    status, out, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(sample)
+    )
     assert (status, out) == (0, "")
     assert err == "no violations: 400 rows within the baseline's 4 features\n"
 
@@ -542,7 +539,9 @@ def test_a_shifted_sample_is_flagged_feature_by_feature_with_exit_1(
     baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sample = write_csv(tmp_path / "shifted.csv", customers(3, 400, shifted=True))
-    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(sample))
+    status, out, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(sample)
+    )
     assert status == 1
     lines = out.splitlines()
     assert [line.split(":")[0] for line in lines] == [
@@ -567,11 +566,17 @@ def test_json_is_constraint_violations_json_and_jsonl_samples_read_the_same(
     baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     rows = customers(3, 400, shifted=True)
-    as_csv = run(
-        capsys, "--baseline", str(baseline_dir), "--data", str(write_csv(tmp_path / "s.csv", rows))
-    )
-    status, out, _ = run(
+    as_csv = release(
         capsys,
+        "drift-check",
+        "--baseline",
+        str(baseline_dir),
+        "--data",
+        str(write_csv(tmp_path / "s.csv", rows)),
+    )
+    status, out, _ = release(
+        capsys,
+        "drift-check",
         "--baseline",
         str(baseline_dir),
         "--data",
@@ -616,7 +621,9 @@ def test_unreadable_samples_exit_2_with_one_line(
         path.write_bytes(content)
     else:
         path.write_text(content)
-    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(path))
+    status, out, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(path)
+    )
     assert (status, out) == (2, "")
     assert err.startswith(f"error: {tmp_path / message}")
     assert err.count("\n") == 1
@@ -627,7 +634,9 @@ def test_a_sample_with_a_header_and_no_rows_exits_2(
 ) -> None:
     path = tmp_path / "header.csv"
     path.write_text(",".join(COLUMNS) + "\n")
-    status, out, err = run(capsys, "--baseline", str(baseline_dir), "--data", str(path))
+    status, out, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(path)
+    )
     assert (status, out) == (2, "")
     assert err.startswith(f"error: {path}: ")
     assert err.count("\n") == 1

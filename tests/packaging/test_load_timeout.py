@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import urllib.error
@@ -20,10 +18,9 @@ from model_packaging.artifact.build import build
 from model_packaging.artifact.serve import make_server
 from model_packaging.artifact.verify import Timeouts, verify
 from model_packaging.errors import PackagingError
+from tests.helpers import run_cli
 from tests.packaging.conftest import free_port
 from tests.packaging.test_verify import tiny_model
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def sample(name: str, body: str) -> dict[str, Any]:
@@ -40,16 +37,6 @@ def built_model(tmp_path: Path, code: str, samples: list[dict[str, Any]] | None 
     out = tmp_path / "out"
     build(tiny_model(tmp_path, code, samples or [sample("one", "1,2")]), out, progress=False)
     return out
-
-
-def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "model_packaging", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def alive(pid: int) -> bool:

@@ -13,6 +13,7 @@ from moto.sagemaker.models import sagemaker_backends
 from model_packaging.cli import main
 from model_packaging.release.stackfile import pin_in_text
 from model_packaging.store import upload
+from tests.helpers import release
 from tests.packaging.conftest import (
     ACCOUNT,
     BUCKET,
@@ -24,12 +25,6 @@ from tests.packaging.conftest import (
     register,
     write_stack,
 )
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def snapshot(stacks: Path) -> dict[str, bytes]:
@@ -45,7 +40,7 @@ def pinned(stacks: Path, env: str, model: str = "churn") -> str:
 def refused(capsys: pytest.CaptureFixture[str], stacks: Path, *args: str) -> str:
     """Run a promotion that must be refused; return its one error line."""
     before = snapshot(stacks)
-    code, out, err = run(capsys, "promote", *args, "--stacks", str(stacks))
+    code, out, err = release(capsys, "promote", *args, "--stacks", str(stacks))
     assert code == 1, out + err
     assert out == ""
     assert snapshot(stacks) == before
@@ -64,11 +59,11 @@ def key_of(uri: str) -> str:
 def test_dev_pins_the_latest_approved_version(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    first, second = register(make_artifact), register(make_artifact)
-    register(make_artifact, approve=False)  # newer, but pending
+    first, second = register(release_store, make_artifact), register(release_store, make_artifact)
+    register(release_store, make_artifact, approve=False)  # newer, but pending
     write_stack(tmp_path, "dev", {"churn": first})
 
-    code, out, err = run(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
+    code, out, err = release(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
 
     assert (code, err) == (0, "")
     assert out == (
@@ -83,11 +78,11 @@ def test_dev_pins_the_latest_approved_version(
 def test_dev_pins_the_named_version(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    first, second = register(make_artifact), register(make_artifact)
-    register(make_artifact)
+    first, second = register(release_store, make_artifact), register(release_store, make_artifact)
+    register(release_store, make_artifact)
     write_stack(tmp_path, "dev", {"churn": second})
 
-    code, out, _ = run(
+    code, out, _ = release(
         capsys, "promote", "churn", "--to", "dev", "--version", "1", "--stacks", str(tmp_path)
     )
 
@@ -101,11 +96,11 @@ def test_dev_pins_the_named_version(
 def test_promoting_what_is_already_pinned_changes_nothing(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    version = register(make_artifact)
+    version = register(release_store, make_artifact)
     write_stack(tmp_path, "dev", {"churn": version})
     before = snapshot(tmp_path)
 
-    code, out, _ = run(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
+    code, out, _ = release(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
 
     assert code == 0
     assert out.endswith(f"churn already pins version 1 (sha256:{version.digest[7:19]})\n")
@@ -115,11 +110,11 @@ def test_promoting_what_is_already_pinned_changes_nothing(
 def test_dry_run_prints_a_diff_and_writes_nothing(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    first, second = register(make_artifact), register(make_artifact)
+    first, second = register(release_store, make_artifact), register(release_store, make_artifact)
     path = write_stack(tmp_path, "dev", {"churn": first})
     before = snapshot(tmp_path)
 
-    code, out, err = run(
+    code, out, err = release(
         capsys, "promote", "churn", "--to", "dev", "--dry-run", "--stacks", str(tmp_path)
     )
 
@@ -136,7 +131,7 @@ def test_dry_run_prints_a_diff_and_writes_nothing(
 def test_a_model_the_stage_does_not_configure_is_refused(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
     line = refused(capsys, tmp_path, "fraud", "--to", "dev")
     assert line == (
         f"error: {tmp_path}/Pulumi.dev.yaml does not configure model 'fraud': add it under"
@@ -150,7 +145,7 @@ def test_a_model_the_stage_does_not_configure_is_refused(
 def test_gate_registered_refuses_a_version_that_does_not_exist(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
     line = refused(capsys, tmp_path, "churn", "--to", "dev", "--version", "9")
     arn = f"arn:aws:sagemaker:{REGION}:{ACCOUNT}:model-package/churn/9"
     assert (
@@ -162,7 +157,7 @@ def test_gate_registered_refuses_a_version_that_does_not_exist(
 def test_gate_registered_refuses_a_pin_below_that_the_registry_lost(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    current = register(make_artifact)
+    current = register(release_store, make_artifact)
     lost = Published(current.arn.replace("/churn/1", "/churn/5"), current.digest)
     write_stack(tmp_path, "dev", {"churn": lost})
     write_stack(tmp_path, "staging", {"churn": current})
@@ -174,8 +169,8 @@ def test_gate_registered_refuses_a_pin_below_that_the_registry_lost(
 def test_gate_approved_refuses_a_version_that_is_not_approved(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys, status: str
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
-    pending = register(make_artifact, approve=False)
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
+    pending = register(release_store, make_artifact, approve=False)
     if status == "Rejected":
         release_store.sagemaker.update_model_package(
             ModelPackageArn=pending.arn, ModelApprovalStatus="Rejected"
@@ -187,7 +182,7 @@ def test_gate_approved_refuses_a_version_that_is_not_approved(
 def test_gate_approved_refuses_when_no_version_is_approved(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact, approve=False)})
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact, approve=False)})
     line = refused(capsys, tmp_path, "churn", "--to", "dev")
     assert line == "error: promote refused by gate 'approved': churn has no Approved version to pin"
 
@@ -198,10 +193,12 @@ def test_gate_approved_refuses_when_no_version_is_approved(
 def test_gate_digest_passes_for_an_uncompressed_artifact(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact, compression="none")})
-    tree = register(make_artifact, compression="none")
+    write_stack(
+        tmp_path, "dev", {"churn": register(release_store, make_artifact, compression="none")}
+    )
+    tree = register(release_store, make_artifact, compression="none")
 
-    code, _, err = run(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
+    code, _, err = release(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
 
     assert (code, err) == (0, "")
     assert pinned(tmp_path, "dev") == tree.arn
@@ -215,12 +212,12 @@ def test_gate_digest_passes_for_a_multipart_artifact(
     capsys,
 ) -> None:
     monkeypatch.setattr(upload, "PART_SIZE", 5 * upload.MiB)  # S3's minimum, to keep it small
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
-    big = register(make_artifact, size=11 * upload.MiB)
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
+    big = register(release_store, make_artifact, size=11 * upload.MiB)
     uri = metadata(release_store, big)["s3-uri"]
     assert release_store.s3.head_object(Bucket=BUCKET, Key=key_of(uri))["ETag"].endswith('-3"')
 
-    code, _, err = run(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
+    code, _, err = release(capsys, "promote", "churn", "--to", "dev", "--stacks", str(tmp_path))
 
     assert (code, err) == (0, "")
     assert pinned(tmp_path, "dev") == big.arn
@@ -235,8 +232,8 @@ def metadata(store: Store, version: Published) -> dict[str, str]:
 def test_gate_digest_refuses_an_artifact_overwritten_with_other_bytes(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
-    version = register(make_artifact)
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
+    version = register(release_store, make_artifact)
     uri = metadata(release_store, version)["s3-uri"]
     other = os.urandom(4096)
     release_store.s3.put_object(
@@ -258,8 +255,8 @@ def test_gate_digest_refuses_an_artifact_overwritten_with_other_bytes(
 def test_gate_digest_refuses_a_missing_artifact(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
-    version = register(make_artifact)
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
+    version = register(release_store, make_artifact)
     uri = metadata(release_store, version)["s3-uri"]
     release_store.s3.delete_object(Bucket=BUCKET, Key=key_of(uri))
 
@@ -271,8 +268,8 @@ def test_gate_digest_refuses_a_missing_artifact(
 def test_gate_digest_refuses_a_manifest_that_names_another_digest(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    write_stack(tmp_path, "dev", {"churn": register(make_artifact)})
-    version, other = register(make_artifact), make_artifact()
+    write_stack(tmp_path, "dev", {"churn": register(release_store, make_artifact)})
+    version, other = register(release_store, make_artifact), make_artifact()
     manifest_uri = metadata(release_store, version)["manifest-uri"]
     body = (other / "manifest.json").read_bytes()
     release_store.s3.put_object(
@@ -294,7 +291,7 @@ def test_gate_digest_refuses_a_manifest_that_names_another_digest(
 def test_gate_digest_refuses_a_pin_whose_digest_is_not_the_recorded_one(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    version = register(make_artifact)
+    version = register(release_store, make_artifact)
     wrong = Published(version.arn, "sha256:" + "0" * 64)
     write_stack(tmp_path, "dev", {"churn": wrong})
     write_stack(tmp_path, "staging", {"churn": version})
@@ -310,9 +307,11 @@ def test_gate_digest_refuses_a_pin_whose_digest_is_not_the_recorded_one(
 # --- stage-below and live ----------------------------------------------------------------
 
 
-def three_stages(tmp_path: Path, make_artifact: ArtifactFactory) -> tuple[Published, Published]:
+def three_stages(
+    store: Store, tmp_path: Path, make_artifact: ArtifactFactory
+) -> tuple[Published, Published]:
     """dev pins version 2; staging and prod pin version 1."""
-    old, new = register(make_artifact), register(make_artifact)
+    old, new = register(store, make_artifact), register(store, make_artifact)
     write_stack(tmp_path, "dev", {"churn": new})
     write_stack(tmp_path, "staging", {"churn": old})
     write_stack(tmp_path, "prod", {"churn": old})
@@ -322,10 +321,12 @@ def three_stages(tmp_path: Path, make_artifact: ArtifactFactory) -> tuple[Publis
 def test_staging_takes_what_dev_pins_and_serves(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    old, new = three_stages(tmp_path, make_artifact)
-    deploy("churn", "dev", new.arn)
+    old, new = three_stages(release_store, tmp_path, make_artifact)
+    deploy(release_store, "churn", "dev", new.arn)
 
-    code, out, err = run(capsys, "promote", "churn", "--to", "staging", "--stacks", str(tmp_path))
+    code, out, err = release(
+        capsys, "promote", "churn", "--to", "staging", "--stacks", str(tmp_path)
+    )
 
     assert (code, err) == (0, "")
     assert out.endswith(
@@ -338,11 +339,11 @@ def test_staging_takes_what_dev_pins_and_serves(
 def test_prod_takes_what_staging_pins(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    old, new = three_stages(tmp_path, make_artifact)
+    old, new = three_stages(release_store, tmp_path, make_artifact)
     write_stack(tmp_path, "staging", {"churn": new})
-    deploy("churn", "staging", new.arn)
+    deploy(release_store, "churn", "staging", new.arn)
 
-    code, _, err = run(
+    code, _, err = release(
         capsys, "promote", "churn", "--to", "prod", "--version", "2", "--stacks", str(tmp_path)
     )
 
@@ -353,7 +354,7 @@ def test_prod_takes_what_staging_pins(
 def test_gate_stage_below_refuses_another_version(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    _, new = three_stages(tmp_path, make_artifact)
+    _, new = three_stages(release_store, tmp_path, make_artifact)
     line = refused(capsys, tmp_path, "churn", "--to", "staging", "--version", "1")
     assert line == (
         "error: promote refused by gate 'stage-below': churn version 1 is not what dev pins"
@@ -364,7 +365,7 @@ def test_gate_stage_below_refuses_another_version(
 def test_gate_stage_below_refuses_prod_before_staging_has_it(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    three_stages(tmp_path, make_artifact)
+    three_stages(release_store, tmp_path, make_artifact)
     line = refused(capsys, tmp_path, "churn", "--to", "prod", "--version", "2")
     assert line.startswith(
         "error: promote refused by gate 'stage-below': churn version 2 is not what staging pins"
@@ -374,8 +375,8 @@ def test_gate_stage_below_refuses_prod_before_staging_has_it(
 def test_gate_stage_below_refuses_a_model_the_stage_below_lacks(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    version = register(make_artifact)
-    write_stack(tmp_path, "dev", {"fraud": register(make_artifact, name="fraud")})
+    version = register(release_store, make_artifact)
+    write_stack(tmp_path, "dev", {"fraud": register(release_store, make_artifact, name="fraud")})
     write_stack(tmp_path, "staging", {"churn": version})
     line = refused(capsys, tmp_path, "churn", "--to", "staging")
     assert line.startswith(
@@ -387,8 +388,8 @@ def test_gate_stage_below_refuses_a_model_the_stage_below_lacks(
 def test_gate_live_refuses_when_dev_serves_another_version(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    old, _ = three_stages(tmp_path, make_artifact)
-    deploy("churn", "dev", old.arn)
+    old, _ = three_stages(release_store, tmp_path, make_artifact)
+    deploy(release_store, "churn", "dev", old.arn)
     line = refused(capsys, tmp_path, "churn", "--to", "staging")
     assert line == (
         "error: promote refused by gate 'live': dev endpoint churn-dev-1a2b3c4d serves"
@@ -405,8 +406,13 @@ def _short(stacks: Path) -> str:
 def test_gate_live_refuses_when_dev_has_no_endpoint(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    three_stages(tmp_path, make_artifact)
-    deploy("churn-dev", "dev", "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1")
+    three_stages(release_store, tmp_path, make_artifact)
+    deploy(
+        release_store,
+        "churn-dev",
+        "dev",
+        "arn:aws:sagemaker:us-east-1:123456789012:model-package/x/1",
+    )
     line = refused(capsys, tmp_path, "churn", "--to", "staging")
     assert (
         line == "error: promote refused by gate 'live': dev has no endpoint for churn (churn-dev-*)"
@@ -416,8 +422,8 @@ def test_gate_live_refuses_when_dev_has_no_endpoint(
 def test_gate_live_refuses_when_dev_is_not_in_service(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
-    _, new = three_stages(tmp_path, make_artifact)
-    deploy("churn", "dev", new.arn)
+    _, new = three_stages(release_store, tmp_path, make_artifact)
+    deploy(release_store, "churn", "dev", new.arn)
     sagemaker_backends[ACCOUNT][REGION].endpoints["churn-dev-1a2b3c4d"].endpoint_status = "Failed"
     line = refused(capsys, tmp_path, "churn", "--to", "staging")
     assert (
@@ -432,10 +438,10 @@ def test_gate_live_is_skipped_with_a_warning_when_dev_cannot_be_queried(
     monkeypatch: pytest.MonkeyPatch,
     capsys,
 ) -> None:
-    _, new = three_stages(tmp_path, make_artifact)
+    _, new = three_stages(release_store, tmp_path, make_artifact)
     monkeypatch.setenv("MLSERVE_PROFILE_DEV", "ml-dev-readonly")
 
-    code, _, err = run(capsys, "promote", "churn", "--to", "staging", "--stacks", str(tmp_path))
+    code, _, err = release(capsys, "promote", "churn", "--to", "staging", "--stacks", str(tmp_path))
 
     assert code == 0
     assert err == (
@@ -452,7 +458,7 @@ def test_require_live_refuses_when_dev_cannot_be_queried(
     monkeypatch: pytest.MonkeyPatch,
     capsys,
 ) -> None:
-    three_stages(tmp_path, make_artifact)
+    three_stages(release_store, tmp_path, make_artifact)
     monkeypatch.setenv("MLSERVE_PROFILE_DEV", "ml-dev-readonly")
     line = refused(capsys, tmp_path, "churn", "--to", "staging", "--require-live")
     assert line == (

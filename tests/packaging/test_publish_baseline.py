@@ -19,7 +19,6 @@ import pytest
 from botocore.validate import ParamValidator
 
 from infra.settings.artifacts import artifact_prefix
-from model_packaging.artifact.build import build
 from model_packaging.errors import PackagingError
 from model_packaging.store import registry, upload
 from model_packaging.store.publish import publish
@@ -31,16 +30,6 @@ from tests.packaging.conftest import (
     keys,
     manifest_of,
 )
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The example model built once: it names data/baseline.csv in model.yaml."""
-    out = tmp_path_factory.mktemp("built") / "churn"
-    build(EXAMPLE, out, progress=False)
-    return out
 
 
 @pytest.fixture

@@ -7,32 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging.cli import main
 from model_packaging.release.stackfile import pin_in_text
+from tests.helpers import git, release
 from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
-
-
-def git(repo: Path, *args: str) -> str:
-    result = subprocess.run(
-        ["git", "-c", "user.name=Release", "-c", "user.email=release@example.com", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
 
 
 def commit(repo: Path, message: str) -> str:
     git(repo, "add", "stacks")
     git(repo, "commit", "-q", "-m", message)
     return git(repo, "rev-parse", "HEAD")
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    code = main(list(args))
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def prod_pin(stacks: Path, model: str = "churn") -> Published:
@@ -50,8 +33,11 @@ def history(
     stacks = repo / "stacks"
     repo.mkdir()
     git(repo, "init", "-q")
-    churn = [register(make_artifact), register(make_artifact)]
-    fraud = [register(make_artifact, name="fraud"), register(make_artifact, name="fraud")]
+    churn = [register(release_store, make_artifact), register(release_store, make_artifact)]
+    fraud = [
+        register(release_store, make_artifact, name="fraud"),
+        register(release_store, make_artifact, name="fraud"),
+    ]
     commits = []
     write_stack(stacks, "prod", {"churn": churn[0], "fraud": fraud[0]})
     commits.append(commit(repo, "prod: churn 1"))
@@ -68,7 +54,7 @@ def test_rollback_restores_the_pin_before_the_current_one(
     stacks, commits, churn = history
     before = (stacks / "Pulumi.prod.yaml").read_text()
 
-    code, out, err = run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+    code, out, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
 
     assert code == 0, err
     # The newest revision with another pin is the first commit: the third changed only fraud.
@@ -97,10 +83,10 @@ def test_a_second_rollback_goes_back_to_where_the_first_started(
     history: tuple[Path, list[str], list[Published]], capsys
 ) -> None:
     stacks, _, churn = history
-    assert run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))[0] == 0
+    assert release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))[0] == 0
     commit(stacks.parent, "prod: roll churn back to 1")
 
-    code, _, err = run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+    code, _, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
 
     assert code == 0, err
     assert prod_pin(stacks) == churn[1]
@@ -112,7 +98,7 @@ def test_rollback_dry_run_writes_nothing(
     stacks, _, churn = history
     before = (stacks / "Pulumi.prod.yaml").read_bytes()
 
-    code, out, _ = run(
+    code, out, _ = release(
         capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks), "--dry-run"
     )
 
@@ -134,7 +120,7 @@ def test_a_shallow_clone_says_so_instead_of_guessing(
     cloned = clone / "stacks"
     before = (cloned / "Pulumi.prod.yaml").read_bytes()
 
-    code, out, err = run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(cloned))
+    code, out, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(cloned))
 
     assert (code, out) == (1, "")
     assert err == (
@@ -148,9 +134,9 @@ def test_outside_a_git_repository_is_a_clear_error(
     release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path, capsys
 ) -> None:
     stacks = tmp_path / "loose"
-    write_stack(stacks, "prod", {"churn": register(make_artifact)})
+    write_stack(stacks, "prod", {"churn": register(release_store, make_artifact)})
 
-    code, _, err = run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+    code, _, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
 
     assert code == 1
     assert err == (
@@ -165,10 +151,10 @@ def test_a_history_without_another_pin_has_nothing_to_roll_back_to(
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
-    write_stack(repo / "stacks", "prod", {"churn": register(make_artifact)})
+    write_stack(repo / "stacks", "prod", {"churn": register(release_store, make_artifact)})
     commit(repo, "prod: churn 1")
 
-    code, _, err = run(
+    code, _, err = release(
         capsys, "rollback", "churn", "--env", "prod", "--stacks", str(repo / "stacks")
     )
 
@@ -192,7 +178,7 @@ def test_the_previous_version_must_still_be_approved(
     )
     before = (stacks / "Pulumi.prod.yaml").read_bytes()
 
-    code, _, err = run(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+    code, _, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
 
     assert code == 1
     assert err == "error: rollback refused by gate 'approved': churn version 1 is Rejected\n"
@@ -205,14 +191,14 @@ def test_the_previous_version_must_still_exist(
     repo = tmp_path / "repo"
     repo.mkdir()
     git(repo, "init", "-q")
-    current = register(make_artifact)
+    current = register(release_store, make_artifact)
     gone = Published(current.arn.replace("/churn/1", "/churn/9"), "sha256:" + "9" * 64)
     write_stack(repo / "stacks", "prod", {"churn": gone})
     commit(repo, "prod: churn 9")
     write_stack(repo / "stacks", "prod", {"churn": current})
     commit(repo, "prod: churn 1")
 
-    code, _, err = run(
+    code, _, err = release(
         capsys, "rollback", "churn", "--env", "prod", "--stacks", str(repo / "stacks")
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import urllib.error
 import urllib.request
@@ -11,18 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging.artifact.build import build
 from model_packaging.artifact.serve import ModelServer, make_server, negotiate
 from model_packaging.errors import PackagingError
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
-
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModelServer]:
-    out = tmp_path_factory.mktemp("serve") / "out"
-    build(EXAMPLE, out, progress=False)
-    server = make_server(out, host="127.0.0.1", port=0)
+def server(built: Path) -> Iterator[ModelServer]:
+    server = make_server(built, host="127.0.0.1", port=0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -118,10 +114,8 @@ def test_unknown_paths_are_404(server: ModelServer) -> None:
     assert request(server, "/predict", b"x", {"Content-Type": "text/csv"})[0] == 404
 
 
-def test_closing_the_server_removes_the_unpacked_copy(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    build(EXAMPLE, out, progress=False)
-    server = make_server(out, port=0)
+def test_closing_the_server_removes_the_unpacked_copy(built: Path) -> None:
+    server = make_server(built, port=0)
     unpacked = Path(server.model_dir)
 
     assert (unpacked / "model.joblib").is_file()
@@ -129,9 +123,8 @@ def test_closing_the_server_removes_the_unpacked_copy(tmp_path: Path) -> None:
     assert not unpacked.exists()
 
 
-def test_a_tampered_artifact_is_not_served(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    build(EXAMPLE, out, progress=False)
+def test_a_tampered_artifact_is_not_served(built: Path, tmp_path: Path) -> None:
+    out = Path(shutil.copytree(built, tmp_path / "out"))
     (out / "model.tar.gz").write_bytes((out / "model.tar.gz").read_bytes()[:-8])
 
     with pytest.raises(PackagingError, match=r"model\.tar\.gz: sha256 .* does not match"):

@@ -11,17 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from model_packaging.artifact.build import build
 from model_packaging.artifact.serve import MAX_PAYLOAD_BYTES, ModelServer, make_server
-
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("framing") / "out"
-    build(EXAMPLE, out, progress=False)
-    return out
 
 
 @pytest.fixture

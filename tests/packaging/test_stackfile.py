@@ -180,8 +180,10 @@ def test_two_promotions_into_one_file_at_the_same_moment_both_land(
     server_store: Store, make_artifact: ArtifactFactory, tmp_path: Path
 ) -> None:
     server_store.sagemaker.create_model_package_group(ModelPackageGroupName="fraud")
-    old_churn, old_fraud = register(make_artifact), register(make_artifact, name="fraud")
-    new_churn, new_fraud = register(make_artifact), register(make_artifact, name="fraud")
+    old_churn = register(server_store, make_artifact)
+    old_fraud = register(server_store, make_artifact, name="fraud")
+    new_churn = register(server_store, make_artifact)
+    new_fraud = register(server_store, make_artifact, name="fraud")
     path = write_stack(tmp_path, "dev", {"churn": old_churn, "fraud": old_fraud})
 
     context = multiprocessing.get_context("spawn")

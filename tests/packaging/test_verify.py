@@ -21,15 +21,7 @@ from model_packaging.drift.checks import load_baseline
 from model_packaging.errors import PackagingError
 from tests.packaging.conftest import ArtifactFactory
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "models" / "churn"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/tiny:1"
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("verify") / "out"
-    build(EXAMPLE, out, progress=False)
-    return out
 
 
 def copy_of(out: Path, tmp_path: Path) -> Path:
