@@ -19,7 +19,10 @@ placeholders apply) or ``error_regex`` (a pattern one line of stderr must match 
 ``stream: stdout`` for a command that reports on stdout (``verify``'s ``FAIL`` lines).
 
 Each case runs as a subprocess, in a copy of its folder, with fake AWS credentials and no AWS
-configuration of the machine's. Besides the status and the error line it must leave:
+configuration of the machine's; the stack-file cases but one of each kind of refusal
+(``IN_A_PROCESS_OF_THEIR_OWN``) call ``python -m infra``'s ``main`` in this process instead, with
+the same environment, working folder and temporary folder, the way the subprocess would have
+them. Besides the status and the error line it must leave:
 
 - no ``Traceback`` anywhere in its output;
 - nothing written: the case's folder, ``{tmp}`` and the process's temporary folder (``TMPDIR``)
@@ -39,26 +42,41 @@ Exit statuses, as the commands document them:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
-import boto3
 import pytest
 import yaml
 
-from tests.packaging.conftest import create_store
+from infra.__main__ import main as infra_main
+from tests.packaging.conftest import Store, create_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES = sorted(path.name for path in CORPUS.iterdir() if re.match(r"^\d{2}-", path.name))
 MINIMUM = 40
+# Stack-file cases run as `python -m infra plan` in a process of their own, one of each kind of
+# refusal, so that the entry point itself stays covered: a duplicate key, a value of the wrong
+# type, an unknown key, YAML that does not parse, a file that is not UTF-8.
+IN_A_PROCESS_OF_THEIR_OWN = {
+    "01-stack-duplicate-model",
+    "04-stack-quoted-number",
+    "11-stack-unknown-nested-key-suggestion",
+    "15-stack-yaml-tab-indent",
+    "28-stack-not-utf8",
+}
 REGION = "us-east-1"
 TIMEOUT_SECONDS = 120
 AWS_VARIABLES = (
@@ -104,22 +122,22 @@ def fake_aws(home: Path) -> dict[str, str]:
     }
 
 
-def seed(spec: Mapping[str, Any]) -> None:
+def seed(spec: Mapping[str, Any]) -> Store:
     """The shared stack's resources on the emptied server ``moto_endpoint`` points at: each
     bucket with its own KMS key, each group; the first bucket is made with the first group, the
-    others with none."""
+    others with none. Returns the first store, whose clients read the server."""
     buckets, groups = list(spec["buckets"]), list(spec["groups"])
-    create_store(buckets[0], groups[0])
-    sagemaker = boto3.client("sagemaker")
+    store = create_store(buckets[0], groups[0])
     for group in groups[1:]:
-        sagemaker.create_model_package_group(ModelPackageGroupName=group)
+        store.sagemaker.create_model_package_group(ModelPackageGroupName=group)
     for bucket in buckets[1:]:
         create_store(bucket, f"{bucket}-unused")
+    return store
 
 
-def registered(spec: Mapping[str, Any]) -> dict[str, list[str]]:
+def registered(store: Store, spec: Mapping[str, Any]) -> dict[str, list[str]]:
     """Everything publish could leave behind: objects, their versions, uploads, versions."""
-    s3, sagemaker = boto3.client("s3"), boto3.client("sagemaker")
+    s3, sagemaker = store.s3, store.sagemaker
     state: dict[str, list[str]] = {}
     for bucket in spec["buckets"]:
         listing = s3.list_object_versions(Bucket=bucket)
@@ -148,6 +166,14 @@ def tree(folder: Path) -> dict[str, str]:
     return found
 
 
+def is_stack_file_case(case: Path, spec: Mapping[str, Any]) -> bool:
+    return "command" not in spec and any(case.glob("Pulumi.*.yaml"))
+
+
+def test_the_cases_kept_in_a_process_of_their_own_are_stack_file_cases() -> None:
+    assert all(is_stack_file_case(CORPUS / name, {}) for name in IN_A_PROCESS_OF_THEIR_OWN)
+
+
 def command_of(case: Path, spec: Mapping[str, Any]) -> list[str]:
     if "command" in spec:
         return [str(part) for part in spec["command"]]
@@ -173,13 +199,40 @@ def filled(text: str, places: Mapping[str, str]) -> str:
     return text
 
 
-def run(
+def run_command(
     argv: list[str], places: Mapping[str, str], env: Mapping[str, str], cwd: Path, timeout: float
 ) -> subprocess.CompletedProcess[str]:
     args = [sys.executable if part == "python" else filled(part, places) for part in argv]
     return subprocess.run(
         args, cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_in_this_process(
+    argv: list[str], places: Mapping[str, str], env: Mapping[str, str], cwd: Path
+) -> subprocess.CompletedProcess[str]:
+    """``python -m infra ARGS`` through its ``main``, as :func:`run_command` would run it: in
+    ``cwd``, with exactly ``env``, and ``TMPDIR`` as the temporary folder. An exception that
+    would have ended the process is printed as its traceback, with status 1."""
+    assert argv[:3] == ["python", "-m", "infra"], argv
+    args = [filled(part, places) for part in argv[3:]]
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        mock.patch.dict(os.environ, env, clear=True),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        patch.chdir(cwd)
+        patch.setattr(tempfile, "tempdir", env["TMPDIR"])
+        try:
+            status = infra_main(args)
+        except SystemExit as exc:
+            status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
+        except Exception:
+            traceback.print_exc()
+            status = 1
+    return subprocess.CompletedProcess(argv, status, out.getvalue(), err.getvalue())
 
 
 @pytest.mark.parametrize("name", CASES)
@@ -203,21 +256,26 @@ def test_bad_input_is_refused_cleanly(
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env.update({"PYTHONPATH": str(ROOT), "TMPDIR": str(temporary)})
     moto = spec.get("moto")
+    store = None
     if moto:
         request.getfixturevalue("moto_endpoint")
-        seed(moto)
+        store = seed(moto)
         env["AWS_ENDPOINT_URL"] = os.environ["AWS_ENDPOINT_URL"]
     timeout = float(spec.get("timeout", TIMEOUT_SECONDS))
     for step in spec.get("setup", []):
-        done = run([str(part) for part in step], places, env, case, timeout)
+        done = run_command([str(part) for part in step], places, env, case, timeout)
         assert done.returncode == 0, f"setup {step} failed:\n{done.stdout}{done.stderr}"
     env.update({key: filled(str(value), places) for key, value in spec.get("env", {}).items()})
     for variable in spec.get("unset", []):
         env.pop(variable, None)
 
     before = {"case": tree(case), "tmp": tree(scratch), "TMPDIR": tree(temporary)}
-    state = registered(moto) if moto else None
-    result = run(command_of(case, spec), places, env, case, timeout)
+    state = registered(store, moto) if store and moto else None
+    command = command_of(case, spec)
+    if is_stack_file_case(case, spec) and name not in IN_A_PROCESS_OF_THEIR_OWN:
+        result = run_in_this_process(command, places, env, case)
+    else:
+        result = run_command(command, places, env, case, timeout)
 
     output = result.stdout + result.stderr
     print(f"{name}: exit {result.returncode}\n{output}")
@@ -232,5 +290,5 @@ def test_bad_input_is_refused_cleanly(
     assert result.returncode == expected["exit"], output
     after = {"case": tree(case), "tmp": tree(scratch), "TMPDIR": tree(temporary)}
     assert after == before, "the command wrote files"
-    if moto:
-        assert registered(moto) == state, "the command registered something"
+    if store and moto:
+        assert registered(store, moto) == state, "the command registered something"
