@@ -1,7 +1,8 @@
-"""Fixtures every test folder may use: a moto server on a free local port.
+"""Fixtures every test folder may use: a moto server on a free local port; and the order the
+tests start in.
 
-It runs once per test session, started by the first test that asks for it; ``moto_endpoint``
-empties it for each test that uses it.
+The server runs once per test session (once per worker, each on its own port), started by the
+first test that asks for it; ``moto_endpoint`` empties it for each test that uses it.
 """
 
 from __future__ import annotations
@@ -9,9 +10,20 @@ from __future__ import annotations
 import socket
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
+
+DEMO_TESTS = Path(__file__).resolve().parent / "test_demo.py"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The demo's tests first, otherwise in the order collected: the demo runs for over a minute,
+    far longer than any other module, so started last it would leave the other worker idle.
+    Its tests stay together at the head of one worker's queue, which the other worker's steals
+    (from the end) never reach while the demo runs."""
+    items.sort(key=lambda item: item.path != DEMO_TESTS)
 
 
 def free_port() -> int:
