@@ -70,45 +70,9 @@ if TYPE_CHECKING:
         Strategy,
     )
 
-# Each public name and the module that defines it.
-_HOMES = {
-    "defaults": ("INSTANCE_DEFAULTS", "MODEL_DEFAULTS"),
-    "limits": ("LOG_RETENTION_DAYS", "SERVERLESS_MEMORY_MB", "sagemaker_instance_types"),
-    "loading": (
-        "FOREIGN_NAMESPACES",
-        "SETTING_KEYS",
-        "decode_runtime_config",
-        "load_settings",
-        "load_stack_file",
-        "read_stack_file",
-    ),
-    "problems": ("SettingsError",),
-    "schema": (
-        "ENVIRONMENTS",
-        "PROJECT",
-        "SECRET",
-        "Alarms",
-        "Alerts",
-        "AlertSubscription",
-        "ArtifactStoreSettings",
-        "Challenger",
-        "DataCapture",
-        "Deployment",
-        "EnvironmentSettings",
-        "ModelGroup",
-        "ModelSettings",
-        "ModelVersion",
-        "Network",
-        "Scaling",
-        "ScheduledScaling",
-        "Serverless",
-        "Settings",
-        "Shadow",
-        "SharedSettings",
-        "Strategy",
-    ),
-}
-_MODULE_OF = {name: module for module, names in _HOMES.items() for name in names}
+# The modules that define the public names, lightest first: a name is looked for in each in
+# turn, so that resolving one loads no more than its own module needs.
+_MODULES = ("problems", "limits", "defaults", "schema", "loading")
 
 __all__ = [
     "ENVIRONMENTS",
@@ -150,13 +114,15 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     """A public name, imported from its module on first use (PEP 562)."""
-    module = _MODULE_OF.get(name)
-    if module is None:
-        # Also how ``from infra.settings import schema`` learns to import the submodule.
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module in _MODULES:
+            home = importlib.import_module(f"{__name__}.{module}")
+            if hasattr(home, name):
+                value = getattr(home, name)
+                globals()[name] = value
+                return value
+    # Also how ``from infra.settings import schema`` learns to import the submodule.
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:

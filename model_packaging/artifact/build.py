@@ -5,49 +5,41 @@ temporary name in the output folder and moved into place with ``os.replace``; on
 the temporary files are removed and earlier outputs stay as they were. The artifact is
 replaced before the manifest, so a crash in between leaves a manifest that verify rejects
 rather than one that vouches for the wrong bytes.
+
+The artifact is written from the start, while model.yaml is read and checked and the work
+beside it runs (:mod:`model_packaging.artifact.assembly`): importing what those need takes
+longer than compressing a small folder, and compressing a large one takes longer than them, so
+neither waits for the other. It is moved into place only once all of that has passed.
 """
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
-import subprocess
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
-from infra.settings.artifacts import BASELINE_FOLDER, CONSTRAINTS_NAME, STATISTICS_NAME
+from infra.settings.artifacts import BASELINE_FOLDER
 from model_packaging.artifact.archive import (
     SourceFile,
     WrittenArtifact,
     copy_tree,
-    hash_file,
     listing_digest,
     write_tar_gz,
 )
-from model_packaging.artifact.container import serving_environment
-from model_packaging.artifact.descriptor import DESCRIPTOR_NAME, Descriptor, load_descriptor
-from model_packaging.artifact.images import Images, resolve_images
-from model_packaging.artifact.manifest import (
-    ARTIFACT_PATHS,
-    MANIFEST_NAME,
-    MANIFEST_VERSION,
-    BaselineRecord,
-    GitInfo,
-    Manifest,
-    SampleRecord,
-)
-from model_packaging.artifact.paths import CODE_DIR
-from model_packaging.artifact.sources import collect
-from model_packaging.drift.baseline import Baseline, compute
-from model_packaging.drift.baseline import write as write_baseline
+from model_packaging.artifact.paths import ARTIFACT_PATHS, MANIFEST_NAME, output_problem
+from model_packaging.artifact.sources import listing
 from model_packaging.errors import PackagingError
-from model_packaging.progress import progress_bar
+from model_packaging.progress import Bar, progress_bar
+
+if TYPE_CHECKING:
+    from model_packaging.artifact.manifest import Manifest
 
 T = TypeVar("T")
 
@@ -71,76 +63,48 @@ def build(
 ) -> BuildResult:
     """Package ``model_dir`` into ``out_dir``: model.tar.gz (or model/) and manifest.json.
 
-    A refused folder leaves nothing behind: the checks that only read model.yaml and the folder
-    run first, and the image lookup and the baseline, which run beside the compression, must
-    succeed before any output is moved into place. The artifact's bytes depend only on the
-    folder's file names, contents and executable bits (see archive.py), never on times, owners,
-    umask or ``threads`` (how many threads compress; one per CPU by default).
+    A refused folder leaves nothing behind: a problem in model.yaml or the folder stops the
+    artifact being written and removes what was, and the image lookup and the baseline must
+    succeed before any output is moved into place. Problems are reported in the order of the
+    checks: model.yaml, the folder's files, the entry point, the output folder. The artifact's
+    bytes depend only on the folder's file names, contents and executable bits (see
+    archive.py), never on times, owners, umask or ``threads`` (how many threads compress; one
+    per CPU by default).
     """
     if compression not in ARTIFACT_PATHS:
         raise PackagingError(f"compression {compression!r}: must be one of gzip, none")
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     if not model_dir.is_dir():
         raise PackagingError(f"{model_dir}: no such folder")
-    descriptor = load_descriptor(model_dir)
-    files = collect(model_dir, allow)
-    entry_point = f"{CODE_DIR}/{descriptor.entry_point}"
-    if entry_point not in {file.path for file in files}:
-        raise PackagingError(
-            f"{model_dir / entry_point}: entry point not found "
-            f"(model.yaml entry_point: {descriptor.entry_point}; inference code lives in "
-            f"{CODE_DIR}/)"
-        )
-    if out_dir.resolve().is_relative_to(model_dir.resolve()):
-        raise PackagingError(f"{out_dir}: the output folder must not be inside {model_dir}")
-    samples = [
-        SampleRecord.with_body(
-            s.name, s.content_type, s.accept, s.request_bytes(model_dir), s.expected
-        )
-        for s in descriptor.samples
-    ]
-
+    found = listing(model_dir, allow)
     artifact_path = out_dir / ARTIFACT_PATHS[compression].rstrip("/")
-    manifest_path = out_dir / MANIFEST_NAME
     created = not out_dir.exists()
-    # The image lookup (the sagemaker SDK's import when the cache lacks an answer) and the
-    # baseline (its readers' import and a pass over the dataset) mostly hold the GIL, the
-    # compression mostly does not: run beside it, they cost little more than nothing. So do
-    # git's processes, which the manifest needs only at the end.
-    with ThreadPoolExecutor(3, thread_name_prefix="build") as beside:
-        images_job = beside.submit(
-            resolve_images,
-            descriptor.framework,
-            descriptor.image_regions,
-            model_dir / DESCRIPTOR_NAME,
-        )
-        baseline_job = beside.submit(_compute_baseline, descriptor, model_dir)
-        git_job = beside.submit(git_state, model_dir)
-
-        def ready() -> None:
-            images_job.result()
-            baseline_job.result()
-
+    with ThreadPoolExecutor(4, thread_name_prefix="build") as beside:
+        writer = None
+        if found.refusal is None and output_problem(out_dir, model_dir) is None:
+            writer = _Writer(beside, found.files, artifact_path, compression, threads)
         try:
-            out_dir.mkdir(parents=True, exist_ok=True)
-            with progress_bar(
-                sum(f.size for f in files), f"build {descriptor.name}", progress
-            ) as bar:
-                if compression == "gzip":
-                    written = _write_tarball(files, artifact_path, bar.update, threads, ready)
-                else:
-                    written = _write_tree(files, artifact_path, bar.update, ready)
-        except OSError as exc:  # a full disk or an unwritable folder is the user's to fix
+            # pydantic, the baseline's readers, the image cache: imported while the writer runs.
+            from model_packaging.artifact import assembly
+
+            plan = assembly.plan(model_dir, found, out_dir, beside)
+            assert writer is not None  # plan raises whatever kept the writer from starting
+            total = sum(f.size for f in found.files)
+            with progress_bar(total, f"build {plan.descriptor.name}", progress) as bar:
+                written = writer.finish(plan.ready, bar)
+        except BaseException as exc:
+            if writer is not None:
+                writer.abandon()
             _remove_new_folder(out_dir, created)
-            raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
-        except BaseException:
-            _remove_new_folder(out_dir, created)
+            if isinstance(exc, OSError):  # a full disk or an unwritable folder is the user's
+                raise PackagingError(f"{exc.filename or out_dir}: {exc.strerror or exc}") from None
             raise
-    images, baseline, git = images_job.result(), baseline_job.result(), git_job.result()
+    baseline = plan.baseline.result()
     try:
         if baseline is not None:
-            write_baseline(baseline.documents, out_dir / BASELINE_FOLDER)
-        manifest = _manifest(descriptor, compression, written, images, samples, git, baseline)
+            baseline.write(out_dir / BASELINE_FOLDER)
+        manifest = assembly.manifest(plan, compression, written, baseline)
+        manifest_path = out_dir / MANIFEST_NAME
         _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
         other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
         _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
@@ -151,73 +115,78 @@ def build(
     return BuildResult(artifact_path, manifest_path, manifest.digest, manifest)
 
 
-def _manifest(
-    descriptor: Descriptor,
+class _Stopped(Exception):
+    """The artifact is no longer wanted: a check refused the folder, or the build was stopped."""
+
+
+class _Writer:
+    """Writes the artifact on a thread from the start of a build, while model.yaml is read
+    and checked: it names the artifact only once :meth:`finish` says the checks passed and the
+    work beside has succeeded, and :meth:`abandon` stops it, removing what it wrote.
+
+    Its progress waits for the bar, which model.yaml names.
+    """
+
+    def __init__(
+        self,
+        beside: ThreadPoolExecutor,
+        files: Sequence[SourceFile],
+        path: Path,
+        compression: str,
+        threads: int | None,
+    ) -> None:
+        self._lock = threading.Lock()
+        self._bar: Bar | None = None
+        self._early = 0
+        self._stopped = threading.Event()
+        self._checked: Future[Callable[[], None]] = Future()
+        self._job = beside.submit(
+            _write_artifact, files, path, compression, self._progress, threads, self._ready
+        )
+
+    def finish(self, ready: Callable[[], None], bar: Bar) -> WrittenArtifact:
+        """Name the artifact once ``ready`` returns; what was written. Progress goes to
+        ``bar``."""
+        with self._lock:
+            self._bar = bar
+            bar.update(self._early)
+        self._checked.set_result(ready)
+        return self._job.result()
+
+    def abandon(self) -> None:
+        """Stop writing and wait until what was written is removed."""
+        self._stopped.set()
+        if not self._checked.done():
+            self._checked.set_exception(_Stopped())
+        wait([self._job])
+
+    def _progress(self, count: int) -> None:
+        if self._stopped.is_set():
+            raise _Stopped
+        with self._lock:
+            if self._bar is None:
+                self._early += count
+            else:
+                self._bar.update(count)
+
+    def _ready(self) -> None:
+        self._checked.result()()
+        if self._stopped.is_set():
+            raise _Stopped
+
+
+def _write_artifact(
+    files: Sequence[SourceFile],
+    path: Path,
     compression: str,
-    written: WrittenArtifact,
-    images: Images,
-    samples: list[SampleRecord],
-    git: GitInfo | None,
-    baseline: _ComputedBaseline | None = None,
-) -> Manifest:
-    framework = descriptor.framework
-    return Manifest.model_validate(
-        {
-            "manifest_version": MANIFEST_VERSION,
-            "name": descriptor.name,
-            "digest": written.sha256,
-            "compression": compression,
-            "artifact": {
-                "path": ARTIFACT_PATHS[compression],
-                "size": written.size,
-                "sha256": written.sha256,
-            },
-            "files": written.files,
-            "framework": framework.model_dump(include={"name", "version", "python_version"}),
-            "entry_point": descriptor.entry_point,
-            "environment": serving_environment(
-                descriptor.entry_point, descriptor.content_types.response[0]
-            ),
-            "content_types": descriptor.content_types,
-            "images": images.serving,
-            "monitor_images": images.monitor,
-            "git": git,
-            "samples": samples,
-            "baseline": baseline.record if baseline is not None else None,
-        }
-    )
-
-
-@dataclass(frozen=True)
-class _ComputedBaseline:
-    record: BaselineRecord
-    documents: Baseline
-
-
-def _compute_baseline(descriptor: Descriptor, model_dir: Path) -> _ComputedBaseline | None:
-    """The baseline of the dataset model.yaml names; an unreadable dataset fails the build."""
-    if descriptor.baseline is None:
-        return None
-    source = model_dir / descriptor.baseline.path
-    sha256, _ = hash_file(source)
-    baseline = compute(source, descriptor.baseline.data_format)
-    record = BaselineRecord.model_validate(
-        {
-            "dataset": {
-                "path": descriptor.baseline.path,
-                "sha256": sha256,
-                "format": baseline.format,
-                "rows": baseline.rows,
-            },
-            "statistics": _file_record(STATISTICS_NAME, baseline.files[STATISTICS_NAME]),
-            "constraints": _file_record(CONSTRAINTS_NAME, baseline.files[CONSTRAINTS_NAME]),
-        }
-    )
-    return _ComputedBaseline(record, baseline)
-
-
-def _file_record(name: str, data: bytes) -> dict[str, str]:
-    return {"path": f"{BASELINE_FOLDER}/{name}", "sha256": hashlib.sha256(data).hexdigest()}
+    progress: Callable[[int], object],
+    threads: int | None,
+    ready: Callable[[], object],
+) -> WrittenArtifact:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if compression == "gzip":
+        return _write_tarball(files, path, progress, threads, ready)
+    return _write_tree(files, path, progress, ready)
 
 
 def _write_file(
@@ -298,30 +267,3 @@ def _remove(path: Path) -> None:
     else:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
-
-
-def git_state(folder: Path) -> GitInfo | None:
-    """The commit the folder is at and whether the folder has uncommitted changes.
-
-    None when the folder is not in a git work tree (or git is not installed): the manifest
-    then simply has no provenance, which is better than failing a build.
-    """
-
-    def git(*args: str) -> str:
-        return subprocess.run(
-            ["git", "-C", str(folder), *args],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-            env={**os.environ, "GIT_OPTIONAL_LOCKS": "0"},
-        ).stdout.strip()
-
-    try:
-        if git("rev-parse", "--is-inside-work-tree") != "true":
-            return None
-        commit = git("rev-parse", "--verify", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=normal", "--", "."))
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return GitInfo(commit=commit, dirty=dirty)

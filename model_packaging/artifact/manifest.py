@@ -40,14 +40,13 @@ from model_packaging.artifact.descriptor import (
     problems_error,
     validation_problems,
 )
+from model_packaging.artifact.paths import ARTIFACT_PATHS as ARTIFACT_PATHS
+from model_packaging.artifact.paths import MANIFEST_NAME as MANIFEST_NAME
+from model_packaging.artifact.paths import TREE as TREE
 from model_packaging.artifact.paths import relative_path_problem
 from model_packaging.errors import PackagingError
 
-MANIFEST_NAME = "manifest.json"
 MANIFEST_VERSION = 1
-TARBALL = "model.tar.gz"
-TREE = "model/"
-ARTIFACT_PATHS = {"gzip": TARBALL, "none": TREE}
 
 Sha256Hex = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 

@@ -1,4 +1,5 @@
-"""Paths inside a model folder or artifact: the layout, and the one rule for relative paths.
+"""Paths inside a model folder, an artifact or a build output: the layout, and the one rule
+for relative paths.
 
 Paths come from three untrusted places: names written in model.yaml (``body_file``), names
 given on the command line (``--allow``) and member names read back from a tarball. All three
@@ -9,10 +10,17 @@ and S3 keys unchanged, so they share this check.
 from __future__ import annotations
 
 import unicodedata
+from pathlib import Path
 
 # SageMaker's convention: inference code under code/ (SAGEMAKER_SUBMIT_DIRECTORY points there
 # in the container), model files at the top of the artifact.
 CODE_DIR = "code"
+
+# A build output folder: the artifact, compressed or not, and manifest.json beside it.
+MANIFEST_NAME = "manifest.json"
+TARBALL = "model.tar.gz"
+TREE = "model/"
+ARTIFACT_PATHS = {"gzip": TARBALL, "none": TREE}
 
 
 def relative_path_problem(path: str) -> str | None:
@@ -35,4 +43,12 @@ def relative_path_problem(path: str) -> str | None:
         return "must not contain '..'"
     if "." in parts or "" in parts:
         return "must not contain empty or '.' components"
+    return None
+
+
+def output_problem(out_dir: Path, model_dir: Path) -> str | None:
+    """Why ``out_dir`` cannot hold a build of ``model_dir``, or None: inside it, the output
+    would be packaged by the next build."""
+    if Path(out_dir).resolve().is_relative_to(Path(model_dir).resolve()):
+        return f"{out_dir}: the output folder must not be inside {model_dir}"
     return None

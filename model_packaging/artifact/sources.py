@@ -15,6 +15,7 @@ import fnmatch
 import os
 import stat
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from model_packaging.artifact.archive import SourceFile
@@ -102,6 +103,28 @@ def collect(model_dir: Path, allow: Iterable[str] = ()) -> list[SourceFile]:
     if unused:
         raise PackagingError(f"--allow {unused[0]}: no such file in {model_dir}")
     return sorted(files, key=lambda f: f.path)
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What :func:`collect` found, or its refusal, kept to be raised in its turn: a build lists
+    the folder before it reads model.yaml, whose problems are reported first."""
+
+    files: list[SourceFile]
+    refusal: PackagingError | None = None
+
+    def checked(self) -> list[SourceFile]:
+        if self.refusal is not None:
+            raise self.refusal
+        return self.files
+
+
+def listing(model_dir: Path, allow: Iterable[str] = ()) -> Listing:
+    """:func:`collect`, its refusal held in the result rather than raised."""
+    try:
+        return Listing(collect(model_dir, allow))
+    except PackagingError as exc:
+        return Listing([], exc)
 
 
 def _walk(

@@ -1,6 +1,7 @@
 """What keeps build fast, tested for behaviour: parallel compression whose bytes do not depend
-on the thread count, and image URIs looked up once per SDK release instead of importing the
-sagemaker SDK on every build.
+on the thread count, written while model.yaml is checked and stopped when it is refused; image
+URIs looked up once per SDK release instead of importing the sagemaker SDK on every build; and
+what a build does not import.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+import model_packaging.artifact.archive as archive_module
+import model_packaging.artifact.build as build_module
 from model_packaging.artifact import images
 from model_packaging.artifact.archive import BLOCK_SIZE, SourceFile, write_tar_gz
 from model_packaging.artifact.build import build
@@ -251,3 +254,145 @@ def test_a_write_error_reaches_the_caller_and_stops_the_threads(
     with pytest.raises(OSError, match="No space left on device"):
         write_tar_gz(files, FullDisk(BLOCK_SIZE), threads=threads)
     assert not [t for t in threading.enumerate() if t.name.startswith("deflate")]
+
+
+def deflate_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("deflate")]
+
+
+def test_written_out_as_it_is_compressed_the_file_holds_the_same_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Write-behind (the disk catching up every few bytes here) changes when bytes reach the
+    disk, never which."""
+    folder = model_folder(tmp_path)
+    files = [
+        SourceFile(name, folder / name, False, (folder / name).stat().st_size)
+        for name in ("vocab.txt", "weights.bin")
+    ]
+    in_memory = io.BytesIO()
+    expected = write_tar_gz(files, in_memory, threads=2)
+    monkeypatch.setattr(archive_module, "WRITE_BEHIND", 1)
+    with open(tmp_path / "model.tar.gz", "wb") as out:
+        written = write_tar_gz(files, out, threads=2)
+    assert (tmp_path / "model.tar.gz").read_bytes() == in_memory.getvalue()
+    assert written == expected
+    assert not deflate_threads()
+
+
+def test_a_refused_model_yaml_stops_the_artifact_being_written(tmp_path: Path) -> None:
+    """The artifact is written while model.yaml is read; a refusal removes what was written."""
+    folder = model_folder(tmp_path)
+    (folder / "model.yaml").write_text((folder / "model.yaml").read_text() + "unknown_key: 1\n")
+    out = tmp_path / "out"
+
+    with pytest.raises(PackagingError, match="unknown_key"):
+        build(folder, out, progress=False)
+
+    assert not out.exists()
+    assert not deflate_threads()
+
+
+def test_the_bar_counts_every_byte_written_before_it_existed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar is made once model.yaml (which names it) is read; bytes written before then
+    reach it too."""
+    bars: list[tuple[int, str, list[int]]] = []
+
+    class Recording:
+        def __init__(self, total: int, description: str, enabled: bool = True) -> None:
+            self.counts: list[int] = []
+            bars.append((total, description, self.counts))
+
+        def update(self, n: int = 1) -> None:
+            self.counts.append(n)
+
+        def __enter__(self) -> Recording:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+    monkeypatch.setattr(build_module, "progress_bar", Recording)
+    folder = model_folder(tmp_path)
+    size = sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
+
+    build(folder, tmp_path / "out", progress=True)
+
+    [(total, description, counts)] = bars
+    assert (total, description, sum(counts)) == (size, "build speed", size)
+
+
+WHAT_A_BUILD_IMPORTS = """
+import sys
+from model_packaging.cli import main
+main(["build", {folder!r}, "--out", {out!r}, "--quiet"])
+print(sorted(m for m in ("pandas", "botocore", "sagemaker", "tqdm") if m in sys.modules))
+"""
+
+
+def test_a_quiet_build_with_a_baseline_imports_no_pandas_botocore_sdk_or_bar(
+    tmp_path: Path, image_cache: Path
+) -> None:
+    """pandas would come with pyarrow's to_numpy, botocore with the analyzer image table,
+    tqdm with a bar nobody sees: a build needs none of them (once image URIs are cached)."""
+    folder = model_folder(tmp_path)
+    (folder / "data").mkdir()
+    rows = "".join(f"{i},{i * 0.5},{'ab'[i % 2]}\n" for i in range(2000))
+    (folder / "data" / "train.csv").write_text("count,ratio,kind\n" + rows)
+    with (folder / "model.yaml").open("a") as descriptor:
+        descriptor.write("baseline: {path: data/train.csv}\n")
+    build(folder, tmp_path / "warm-up", progress=False)  # fills the image cache
+
+    code = WHAT_A_BUILD_IMPORTS.format(folder=str(folder), out=str(tmp_path / "out"))
+    printed = run_python(code, image_cache).splitlines()
+
+    assert printed[-1] == "[]"
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["baseline"]["dataset"]["rows"] == 2000
+
+
+def test_the_artifact_contract_and_the_rules_load_no_schema_or_partition_data(
+    image_cache: Path,
+) -> None:
+    """infra.settings resolves its names on first use: the contract needs neither pydantic nor
+    the schema, and the rules load botocore's partition data only to name an image."""
+    code = (
+        "import sys; import infra.settings.artifacts;"
+        " print(sorted(m for m in ('pydantic', 'infra.settings.schema', 'botocore')"
+        " if m in sys.modules));"
+        " import infra.settings.rules; print('botocore' in sys.modules);"
+        " from infra.monitor_images import analyzer_image;"
+        " print(analyzer_image('cn-north-1'), 'botocore' in sys.modules)"
+    )
+    assert run_python(code, image_cache).splitlines() == [
+        "[]",
+        "False",
+        "453000072557.dkr.ecr.cn-north-1.amazonaws.com.cn/sagemaker-model-monitor-analyzer True",
+    ]
+
+
+SETTINGS_NAMES = """
+import sys, infra.settings
+from infra.settings import SettingsError
+print(sorted(m for m in ("infra.settings.schema", "infra.settings.loading") if m in sys.modules))
+from infra.settings import load_stack_file, ModelSettings, problems
+print(load_stack_file.__module__, ModelSettings.__module__, problems.SettingsError is SettingsError)
+print(all(getattr(infra.settings, name) is not None for name in infra.settings.__all__))
+"""
+
+
+def test_every_public_settings_name_resolves_and_only_what_it_needs_is_loaded(
+    image_cache: Path,
+) -> None:
+    assert run_python(SETTINGS_NAMES, image_cache).splitlines() == [
+        "[]",
+        "infra.settings.loading infra.settings.schema True",
+        "True",
+    ]
+    import infra.settings
+
+    assert set(infra.settings.__all__) <= set(dir(infra.settings))
+    with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
+        infra.settings.nothing  # noqa: B018
