@@ -18,11 +18,12 @@ In a command, ``{case}`` is the case's folder (a copy), ``{tmp}`` an empty folde
 placeholders apply) or ``error_regex`` (a pattern one line of stderr must match in full), and
 ``stream: stdout`` for a command that reports on stdout (``verify``'s ``FAIL`` lines).
 
-Each case runs as a subprocess, in a copy of its folder, with fake AWS credentials and no AWS
-configuration of the machine's; the stack-file cases but one of each kind of refusal
-(``IN_A_PROCESS_OF_THEIR_OWN``) call ``python -m infra``'s ``main`` in this process instead, with
-the same environment, working folder and temporary folder, the way the subprocess would have
-them. Besides the status and the error line it must leave:
+Each case runs in a copy of its folder, with fake AWS credentials and no AWS configuration of
+the machine's. A case with a ``command`` runs it as a subprocess; a stack file or a model folder
+calls the command's ``main`` in this process instead, with the environment, working folder and
+temporary folder the subprocess would have, except one of each kind of refusal
+(``IN_A_PROCESS_OF_THEIR_OWN``), which keeps the entry points themselves covered. Besides the
+status and the error line it must leave:
 
 - no ``Traceback`` anywhere in its output;
 - nothing written: the case's folder, ``{tmp}`` and the process's temporary folder (``TMPDIR``)
@@ -61,24 +62,28 @@ import pytest
 import yaml
 
 from infra.__main__ import main as infra_main
+from model_packaging.cli import main as release_main
 from tests.packaging.conftest import Store, create_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
 CASES = sorted(path.name for path in CORPUS.iterdir() if re.match(r"^\d{2}-", path.name))
 MINIMUM = 40
-# Stack-file cases run as `python -m infra plan` in a process of their own, one of each kind of
-# refusal, so that the entry point itself stays covered: a duplicate key, a value of the wrong
-# type, an unknown key, YAML that does not parse, a file that is not UTF-8.
+# Stack files and model folders that still run in a process of their own, one of each kind of
+# refusal: a duplicate key, a value of the wrong type, an unknown key, YAML that does not parse,
+# a file that is not UTF-8; a model.yaml whose YAML does not parse, and a duplicate name.
 IN_A_PROCESS_OF_THEIR_OWN = {
     "01-stack-duplicate-model",
     "04-stack-quoted-number",
     "11-stack-unknown-nested-key-suggestion",
     "15-stack-yaml-tab-indent",
     "28-stack-not-utf8",
+    "31-model-duplicate-name",
+    "38-model-yaml-syntax",
 }
 REGION = "us-east-1"
 TIMEOUT_SECONDS = 120
+MAINS = {"infra": infra_main, "model_packaging": release_main}
 AWS_VARIABLES = (
     "AWS_PROFILE",
     "AWS_DEFAULT_PROFILE",
@@ -166,12 +171,11 @@ def tree(folder: Path) -> dict[str, str]:
     return found
 
 
-def is_stack_file_case(case: Path, spec: Mapping[str, Any]) -> bool:
-    return "command" not in spec and any(case.glob("Pulumi.*.yaml"))
-
-
-def test_the_cases_kept_in_a_process_of_their_own_are_stack_file_cases() -> None:
-    assert all(is_stack_file_case(CORPUS / name, {}) for name in IN_A_PROCESS_OF_THEIR_OWN)
+def test_the_cases_kept_in_a_process_of_their_own_are_in_the_corpus() -> None:
+    assert IN_A_PROCESS_OF_THEIR_OWN <= set(CASES)
+    assert not [
+        name for name in IN_A_PROCESS_OF_THEIR_OWN if (CORPUS / name / "case.yaml").exists()
+    ]
 
 
 def command_of(case: Path, spec: Mapping[str, Any]) -> list[str]:
@@ -211,11 +215,13 @@ def run_command(
 def run_in_this_process(
     argv: list[str], places: Mapping[str, str], env: Mapping[str, str], cwd: Path
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m infra ARGS`` through its ``main``, as :func:`run_command` would run it: in
-    ``cwd``, with exactly ``env``, and ``TMPDIR`` as the temporary folder. An exception that
-    would have ended the process is printed as its traceback, with status 1."""
-    assert argv[:3] == ["python", "-m", "infra"], argv
-    args = [filled(part, places) for part in argv[3:]]
+    """``python -m infra|model_packaging ARGS`` through its ``main``, as :func:`run_command`
+    would run it: in ``cwd``, with exactly ``env``, and ``TMPDIR`` as the temporary folder. An
+    exception that would have ended the process is printed as its traceback, with status 1."""
+    python, option, package, *rest = argv
+    assert (python, option) == ("python", "-m"), argv
+    main = MAINS[package]
+    args = [filled(part, places) for part in rest]
     out, err = io.StringIO(), io.StringIO()
     with (
         pytest.MonkeyPatch.context() as patch,
@@ -226,7 +232,7 @@ def run_in_this_process(
         patch.chdir(cwd)
         patch.setattr(tempfile, "tempdir", env["TMPDIR"])
         try:
-            status = infra_main(args)
+            status = main(args)
         except SystemExit as exc:
             status = exc.code if isinstance(exc.code, int) else int(exc.code is not None)
         except Exception:
@@ -272,10 +278,10 @@ def test_bad_input_is_refused_cleanly(
     before = {"case": tree(case), "tmp": tree(scratch), "TMPDIR": tree(temporary)}
     state = registered(store, moto) if store and moto else None
     command = command_of(case, spec)
-    if is_stack_file_case(case, spec) and name not in IN_A_PROCESS_OF_THEIR_OWN:
-        result = run_in_this_process(command, places, env, case)
-    else:
+    if "command" in spec or name in IN_A_PROCESS_OF_THEIR_OWN:
         result = run_command(command, places, env, case, timeout)
+    else:
+        result = run_in_this_process(command, places, env, case)
 
     output = result.stdout + result.stderr
     print(f"{name}: exit {result.returncode}\n{output}")
