@@ -19,9 +19,9 @@ keys of other namespaces keep theirs (``aws:region``).
 - ``problems``: how problems are collected and raised;
 - ``artifacts``: the artifact contract (names, prefixes, baseline files), plain strings.
 
-The names below are resolved on first use, each from its own module: importing one light
-module (``infra.settings.artifacts``, ``problems``) loads neither the schema nor the rules, and
-the rules' region tables, which a release command that never reads a stack file does not need.
+The names below are imported on first use, from the module that defines them: importing a
+light module (``infra.settings.artifacts``, ``problems``) loads neither the schema nor the
+rules, which a release command that never reads a stack file does not need.
 """
 
 from __future__ import annotations
