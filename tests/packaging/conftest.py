@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from moto import mock_aws
 
+from infra.settings import artifacts
 from model_packaging.artifact.archive import FileRecord, listing_digest
 from model_packaging.artifact.build import build
 from model_packaging.artifact.manifest import Manifest
@@ -209,7 +210,7 @@ class Published:
 
     @property
     def number(self) -> int:
-        return int(self.arn.rsplit("/", 1)[1])
+        return artifacts.version_of(self.arn)
 
 
 def register(
