@@ -227,17 +227,23 @@ def measure_build_gzip_beside_tar(bench: Bench) -> list[Row]:
             "build (gzip)",
             statistics.median(seconds for seconds, _ in builds),
             bench.size,
-            f"artifact {manifest.artifact.size / 1e6:.0f} MB, baseline of {rows} rows",
+            f"artifact {manifest.artifact.size / 1e6:.0f} MB, baseline of {rows} rows;"
+            f" runs {_runs(builds)}",
             statistics.median(cpu for _, cpu in builds),
         ),
         Row(
             TAR_ROW,
             statistics.median(seconds for seconds, _ in tars),
             bench.size,
-            f"artifact {tarball.stat().st_size / 1e6:.0f} MB",
+            f"artifact {tarball.stat().st_size / 1e6:.0f} MB; runs {_runs(tars)}",
             statistics.median(cpu for _, cpu in tars),
         ),
     ]
+
+
+def _runs(runs: list[tuple[float, float]]) -> str:
+    """Each run's seconds, in the order they ran: how far the median is from its neighbours."""
+    return ", ".join(f"{seconds:.2f}" for seconds, _ in runs)
 
 
 def measure_build_gzip_cold(bench: Bench) -> list[Row]:
