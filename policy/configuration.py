@@ -34,7 +34,9 @@ def _check_value(path: str, schema: Mapping[str, Any], value: Any) -> None:
         raise PolicyConfigError(f"{path}: must be true or false, not {value!r}")
 
 
-def settings(rule: Rule, given: Mapping[str, Any] | None, where: str = "policy config") -> dict:
+def settings(
+    rule: Rule, given: Mapping[str, Any] | None, where: str = "policy config"
+) -> dict[str, Any]:
     """The rule's config: ``given`` (the policy config's properties) over the defaults.
 
     Integers arrive as floats through the engine (protobuf Struct), and are turned back.

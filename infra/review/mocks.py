@@ -223,12 +223,13 @@ class RecordingMonitor(MockMonitor):
         )
 
     def ReadResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().ReadResource(request)
+        # pulumi's MockMonitor declares no types for its gRPC methods.
+        response = super().ReadResource(request)  # type: ignore[no-untyped-call]
         self._record(request, response.urn, custom=True)
         return response
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type == STACK:
             return response
         timeouts = request.customTimeouts

@@ -171,7 +171,7 @@ def _derived_execution_timeout(data: dict[str, Any]) -> int:
     )
     total = waits * data["wait_seconds"] + data["termination_wait_seconds"]
     low, high = limits.EXECUTION_TIMEOUT_SECONDS
-    return min(high, max(low, limits.PROVISIONING_SECONDS + total))
+    return int(min(high, max(low, limits.PROVISIONING_SECONDS + total)))
 
 
 class Deployment(_Strict):
