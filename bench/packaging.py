@@ -214,7 +214,7 @@ def measure_build_gzip_beside_tar(bench: Bench) -> list[Row]:
     tar_command = ["tar", "-czf", str(tarball), "-C", str(bench.model_dir), "."]
     builds, tars = [], []
     for attempt in range(bench.repeat):
-        turns = [
+        turns: list[Callable[[], None]] = [
             lambda: builds.append(run_build(bench, out, "gzip", bench.cache)),
             lambda: tars.append(run_process(tar_command)),
         ]

@@ -450,8 +450,9 @@ def extract_tar_gz(path: Path, dest: Path, progress: Progress = _no_progress) ->
         hashing = _HashingReader(raw, progress)
         error = None
         try:
+            # isal's IGzipFile.__init__ carries no annotations.
             with (
-                igzip.IGzipFile(fileobj=hashing, mode="rb") as unzipped,
+                igzip.IGzipFile(fileobj=hashing, mode="rb") as unzipped,  # type: ignore[no-untyped-call]
                 tarfile.open(fileobj=unzipped, mode="r|", bufsize=BLOCK_SIZE) as tar,
             ):
                 for member in tar:

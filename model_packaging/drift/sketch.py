@@ -102,7 +102,7 @@ class KllSketch:
         """
         start = self._compactions[level]
         self._compactions[level] += count
-        fractions = np.modf((start + np.arange(count)) * _GOLDEN)[0]
+        fractions: np.ndarray = np.modf((start + np.arange(count)) * _GOLDEN)[0]
         return (fractions * stride).astype(np.int64)
 
     def _ensure(self, level: int) -> None:
