@@ -8,8 +8,6 @@ Tests import it as ``tests.infra.plan_checks``: the test folders are packages, s
 
 from __future__ import annotations
 
-import importlib
-import inspect
 import json
 import re
 from collections.abc import Iterator
@@ -42,8 +40,10 @@ from infra.settings import (
     ModelSettings,
     ModelVersion,
     Settings,
+    SharedSettings,
     read_stack_file,
 )
+from tests.sdk_classes import input_names, sdk_class
 
 # The metrics whose alarms judge a release (and so roll it back); the others only notify.
 ROLLBACK_METRICS = tuple(m.metric for m in metrics.METRICS if m.rolls_back)
@@ -241,7 +241,9 @@ def _policy_texts(resource: PlannedResource) -> Iterator[tuple[str, Any]]:
 
 
 def _as_document(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str) else value
+    document = json.loads(value) if isinstance(value, str) else value
+    assert isinstance(document, dict), f"not a policy document: {value!r}"
+    return document
 
 
 def policy_docs(plan: Plan) -> list[PolicyDoc]:
@@ -383,26 +385,12 @@ def is_tls_only(statement: dict[str, Any], bucket_arn: str) -> bool:
 
 
 @cache
-def resource_class(type_token: str) -> type | None:
-    """The pulumi_aws class for a type token, e.g. ``aws:sagemaker/endpoint:Endpoint``."""
-    package, module_path, name = type_token.split(":")
-    if package != "aws":
-        return None
-    module = module_path.split("/")[0]
-    imported = importlib.import_module(
-        "pulumi_aws" if module == "index" else f"pulumi_aws.{module}"
-    )
-    cls = getattr(imported, name, None)
-    assert cls is not None, f"no pulumi_aws class for {type_token}"
-    return cls
-
-
-@cache
 def accepts_tags(type_token: str) -> bool:
-    cls = resource_class(type_token)
-    if cls is None:
+    """Whether the resource class of a type token takes tags; only pulumi_aws classes are
+    read, ``aws:sagemaker/endpoint:Endpoint`` for one."""
+    if type_token.split(":")[0] != "aws":
         return False
-    return "tags" in inspect.signature(cls._internal_init).parameters  # type: ignore[attr-defined]
+    return "tags" in input_names(sdk_class(type_token))
 
 
 def taggable(plan: Plan) -> list[PlannedResource]:
@@ -468,7 +456,7 @@ def three_problems(config: dict[str, Any]) -> None:
 # --- the shared stack's grants ----------------------------------------------------------
 
 
-def reader_grants(settings) -> tuple[set[str], set[str]]:
+def reader_grants(settings: SharedSettings) -> tuple[set[str], set[str]]:
     """The principals and role ARN patterns a grant to the reader accounts must name."""
     partition = naming.partition(settings.region)
     readers = settings.artifact_store.reader_accounts
@@ -478,7 +466,7 @@ def reader_grants(settings) -> tuple[set[str], set[str]]:
     )
 
 
-def grants_to_readers(statement, settings) -> bool:
+def grants_to_readers(statement: dict[str, Any], settings: SharedSettings) -> bool:
     """An Allow to every reader account, limited to execution roles under the role path."""
     roots, roles = reader_grants(settings)
     limited = statement.get("Condition", {}).get("ArnLike", {}).get("aws:PrincipalArn")
@@ -489,7 +477,8 @@ def grants_to_readers(statement, settings) -> bool:
     )
 
 
-def artifact_bucket(plan):
+def artifact_bucket(plan: Plan) -> tuple[PlannedResource, PlannedResource]:
+    """The shared stack's artifact bucket and its bucket policy."""
     name = plan.outputs["artifact_bucket_name"]
     policies = [p for p in resources_of(plan, BUCKET_POLICY) if p.inputs.get("bucket") == name]
     policy = only(policies, f"policy of the artifact bucket {name}")

@@ -28,7 +28,7 @@ from infra.resource_types import (
     TOPIC,
 )
 from infra.review.plan import Plan, PlannedResource, evaluate, shared_outputs
-from infra.settings import SettingsError, load_settings
+from infra.settings import EnvironmentSettings, SettingsError, load_settings
 from infra.settings.schema import DriftSchedule
 from tests.infra.plan_checks import (
     account,
@@ -335,6 +335,7 @@ def test_drift_without_data_capture_names_both_keys(stack_configs):
     ]
     config["mlserve:models"]["churn"]["drift"]["enabled"] = False
     settings = load_settings(config, "prod")
+    assert isinstance(settings, EnvironmentSettings)
     assert not settings.models["churn"].drift.enabled
 
 
@@ -353,6 +354,7 @@ def test_a_serverless_model_in_prod_has_drift_off_by_default(stack_configs):
     del fraud["instance_type"]
     fraud["serverless"] = {"memory_mb": 2048}
     settings = load_settings(config, "staging")
+    assert isinstance(settings, EnvironmentSettings)
     assert not settings.models["fraud"].drift.enabled
     assert not settings.models["fraud"].data_capture.enabled
 

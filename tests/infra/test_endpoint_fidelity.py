@@ -66,7 +66,7 @@ def test_rollback_alarms_exist_only_with_auto_rollback(plans, stack_settings, en
         rollback = deployment.get("autoRollbackConfiguration")
         wanted = model.deployment.auto_rollback and model.serverless is None
         assert bool(rollback) == wanted, endpoint_of(plan, name).urn
-        if wanted:
+        if rollback:
             assert sorted(a["alarmName"] for a in rollback["alarms"]) == sorted(
                 rollback_alarms(plan, name)
             )

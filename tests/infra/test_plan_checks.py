@@ -7,6 +7,7 @@ not, on small hand-made plans with one flaw each.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -36,7 +37,9 @@ PREFIX = f"urn:pulumi:{STACK}::mlserve::"
 ROOT_ARN = "arn:aws:iam::444444444444:root"
 
 
-def resource(type_: str, name: str, inputs: dict, parent: tuple[str, str] | None = None):
+def resource(
+    type_: str, name: str, inputs: dict[str, Any], parent: tuple[str, str] | None = None
+) -> PlannedResource:
     chain = f"{parent[0]}${type_}" if parent else type_
     return PlannedResource(
         type=type_,
@@ -55,17 +58,19 @@ def plan_of(*resources: PlannedResource) -> Plan:
     return Plan(stack=STACK, resources=list(resources), outputs={})
 
 
-def role_policy(name: str, *statements: dict) -> PlannedResource:
+def role_policy(name: str, *statements: dict[str, Any]) -> PlannedResource:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
     return resource(ROLE_POLICY, name, {"policy": json.dumps(document)})
 
 
-def key(name: str, *statements: dict) -> PlannedResource:
+def key(name: str, *statements: dict[str, Any]) -> PlannedResource:
     document = {"Version": "2012-10-17", "Statement": list(statements)}
     return resource(KMS_KEY, name, {"policy": json.dumps(document)})
 
 
-def allow(action, resource_="arn:aws:s3:::bucket/models/*", **extra) -> dict:
+def allow(
+    action: str, resource_: str = "arn:aws:s3:::bucket/models/*", **extra: Any
+) -> dict[str, Any]:
     return {"Effect": "Allow", "Action": action, "Resource": resource_, **extra}
 
 

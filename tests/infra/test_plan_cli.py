@@ -9,6 +9,7 @@ import re
 import shlex
 import subprocess
 import sys
+from typing import Any, cast
 
 import pytest
 import yaml
@@ -29,10 +30,10 @@ def plan_cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def prod_json() -> list[dict]:
+def prod_json() -> list[dict[str, Any]]:
     result = plan_cli("prod", "--json")
     assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout)["resources"]
+    return cast(list[dict[str, Any]], json.loads(result.stdout)["resources"])
 
 
 def test_bad_config_file_exits_2_with_every_problem(stack_configs, tmp_path):

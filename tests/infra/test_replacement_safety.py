@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -27,7 +27,7 @@ Config = dict[str, Any]
 
 
 def _models(config: Config) -> dict[str, Any]:
-    return config["mlserve:models"]
+    return cast(dict[str, Any], config["mlserve:models"])
 
 
 def promote(config: Config) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import importlib
-import inspect
 import re
 from typing import Any
 
@@ -20,6 +19,7 @@ from infra.review.replacement import (
     collision,
     replaced_properties,
 )
+from tests.sdk_classes import input_names, sdk_class
 
 ALARMS = {"alarms": [{"alarmName": "churn-prod-5xx"}, {"alarmName": "churn-prod-latency"}]}
 BLUE_GREEN = {
@@ -62,15 +62,6 @@ def test_every_type_has_its_fixed_names():
     assert set(FIXED_NAMES) == set(REPLACE_FORCING)
 
 
-def _resource_class(type_token: str) -> type:
-    package, module_path, name = type_token.split(":")
-    module = module_path.split("/")[0]
-    if package == "random":
-        return getattr(importlib.import_module("pulumi_random"), name)
-    sdk_module = {"lambda": "lambda_"}.get(module, module)
-    return getattr(importlib.import_module(f"pulumi_aws.{sdk_module}"), name)
-
-
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
@@ -94,8 +85,8 @@ def _nested_problem(cls: type, parts: list[str]) -> str | None:
 
 @pytest.mark.parametrize("type_token", sorted(REPLACE_FORCING))
 def test_paths_and_names_are_inputs_of_the_sdk_resource(type_token):
-    cls = _resource_class(type_token)
-    arguments = set(inspect.signature(cls._internal_init).parameters)
+    cls = sdk_class(type_token)
+    arguments = input_names(cls)
     problems = []
     for path in sorted(REPLACE_FORCING[type_token] | set(FIXED_NAMES[type_token])):
         parts = path.split(".")
@@ -180,7 +171,9 @@ def listed_type(monkeypatch):
 
 
 def test_a_path_through_a_list_reads_every_element(listed_type):
-    old = {"rules": [{"id": "a", "filter": {"prefix": "x/"}}, {"id": "b", "days": 1}]}
+    old: dict[str, Any] = {
+        "rules": [{"id": "a", "filter": {"prefix": "x/"}}, {"id": "b", "days": 1}]
+    }
     new = copy.deepcopy(old)
     new["rules"][1]["days"] = 30
     assert replaced_properties(listed_type, old, new) == []

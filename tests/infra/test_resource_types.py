@@ -3,9 +3,7 @@ and nothing that nothing registers without a reason."""
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import keyword
 from collections.abc import Mapping
 
 import pytest
@@ -13,6 +11,7 @@ import pytest
 from infra import resource_types
 from infra.review.plan import Plan
 from infra.settings import PROJECT
+from tests.sdk_classes import internal_init, sdk_class
 
 TOKENS: dict[str, str] = {
     name: value
@@ -76,20 +75,11 @@ def test_the_groups_hold_tokens_of_the_module() -> None:
     assert {token for group in groups for token in group} <= set(TOKENS.values())
 
 
-def _sdk_class(token: str) -> type:
-    package, module_path, name = token.split(":")
-    module = module_path.split("/")[0]
-    # The SDK's module for a Python keyword has a trailing underscore (pulumi_aws.lambda_).
-    module += "_" if keyword.iskeyword(module) else ""
-    sdk = {"aws": "pulumi_aws", "random": "pulumi_random"}[package]
-    return getattr(importlib.import_module(sdk if module == "index" else f"{sdk}.{module}"), name)
-
-
 @pytest.mark.parametrize(
     "token", sorted(t for t in TOKENS.values() if t.split(":")[0] in ("aws", "random"))
 )
 def test_a_provider_token_is_the_one_its_sdk_class_registers(token: str) -> None:
     # pulumi_aws and pulumi_random classes pass their token, quoted, to the resource
     # constructor in _internal_init.
-    source = inspect.getsource(_sdk_class(token)._internal_init)  # type: ignore[attr-defined]
+    source = inspect.getsource(internal_init(sdk_class(token)))
     assert f"'{token}'" in source

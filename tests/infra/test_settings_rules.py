@@ -11,7 +11,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -36,7 +36,7 @@ def problems(config: Config, stack: str) -> list[str]:
 
 
 def model(config: Config, name: str) -> dict[str, Any]:
-    return config["mlserve:models"][name]
+    return cast(dict[str, Any], config["mlserve:models"][name])
 
 
 @pytest.fixture

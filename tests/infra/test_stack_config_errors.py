@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import pulumi
 import pydantic
@@ -28,14 +28,16 @@ from tests.infra.plan_checks import THREE_PROBLEMS, three_problems
 Config = dict[str, Any]
 
 
-def mutated(stack_configs, stack: str, mutate: Callable[[Config], None]) -> Config:
+def mutated(
+    stack_configs: Mapping[str, Config], stack: str, mutate: Callable[[Config], None]
+) -> Config:
     config = copy.deepcopy(stack_configs[stack])
     mutate(config)
     return config
 
 
 def churn(config: Config) -> dict[str, Any]:
-    return config["mlserve:models"]["churn"]
+    return cast(dict[str, Any], config["mlserve:models"]["churn"])
 
 
 def retention_100(config: Config) -> None:

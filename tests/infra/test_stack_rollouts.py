@@ -116,9 +116,9 @@ def test_dev_updates_all_at_once(plans, stack_settings, dev_stack):
     problems = []
     for name, model in settings.models.items():
         endpoint = endpoint_of(plan, name)
-        deployment = endpoint.inputs.get("deploymentConfig")
         if model.serverless is not None:
             continue  # covered above: no deploymentConfig at all
+        deployment = endpoint.inputs["deploymentConfig"]
         routing = deployment["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
         if routing["type"] != "ALL_AT_ONCE":
             problems.append(f"{endpoint.urn}: dev routes {routing['type']}, not ALL_AT_ONCE")

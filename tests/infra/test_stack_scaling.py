@@ -5,12 +5,14 @@ instance type cannot change in place (terraform-provider-aws #14337)."""
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 
 import pytest
 
 from infra import naming
 from infra.resource_types import RANDOM_ID, SCALABLE_TARGET, SCALING_POLICY, SCHEDULED_ACTION
 from infra.review.plan import evaluate
+from infra.settings import EnvironmentSettings, Settings
 from tests.infra.plan_checks import children_of, config_of, endpoint_of, only, resources_of
 
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
@@ -159,8 +161,10 @@ def test_prod_file_schedules_are_registered(plans, stack_configs, prod_stack):
 # #14337) ------------------------------------------------------------------------------------
 
 
-def scaled_model(stack_settings, stack: str) -> str:
-    autoscaled = [n for n, m in stack_settings[stack].models.items() if m.autoscaled]
+def scaled_model(stack_settings: Mapping[str, Settings], stack: str) -> str:
+    settings = stack_settings[stack]
+    assert isinstance(settings, EnvironmentSettings)
+    autoscaled = [n for n, m in settings.models.items() if m.autoscaled]
     if not autoscaled:
         pytest.skip(f"stack {stack} has no autoscaled model")
     return autoscaled[0]

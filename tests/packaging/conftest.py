@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from moto import mock_aws
@@ -102,7 +102,7 @@ def aws() -> Iterator[Store]:
 
 
 def manifest_of(artifact: Path) -> dict[str, Any]:
-    return json.loads((artifact / "manifest.json").read_text())
+    return cast(dict[str, Any], json.loads((artifact / "manifest.json").read_text()))
 
 
 def keys(s3: Any) -> list[str]:

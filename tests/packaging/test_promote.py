@@ -6,6 +6,7 @@ import base64
 import hashlib
 import os
 from pathlib import Path
+from typing import cast
 
 import pytest
 from moto.sagemaker.models import sagemaker_backends
@@ -224,9 +225,8 @@ def test_gate_digest_passes_for_a_multipart_artifact(
 
 
 def metadata(store: Store, version: Published) -> dict[str, str]:
-    return store.sagemaker.describe_model_package(ModelPackageName=version.arn)[
-        "CustomerMetadataProperties"
-    ]
+    described = store.sagemaker.describe_model_package(ModelPackageName=version.arn)
+    return cast(dict[str, str], described["CustomerMetadataProperties"])
 
 
 def test_gate_digest_refuses_an_artifact_overwritten_with_other_bytes(

@@ -6,7 +6,7 @@ import base64
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
@@ -29,7 +29,8 @@ from tests.packaging.conftest import (
 
 
 def versions(sagemaker: Any, group: str = GROUP) -> list[dict[str, Any]]:
-    return sagemaker.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+    listed = sagemaker.list_model_packages(ModelPackageGroupName=group)
+    return cast(list[dict[str, Any]], listed["ModelPackageSummaryList"])
 
 
 def test_publish_uploads_with_kms_and_checksums_and_registers_a_pending_version(

@@ -35,7 +35,9 @@ POLICIES = {policy.name: policy for policy in pack.policies()}
 OPTIONS = PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [], None)
 
 
-def validate_resource(name: str, type_: str, props: dict[str, Any], config: Any = None) -> list:
+def validate_resource(
+    name: str, type_: str, props: dict[str, Any], config: Any = None
+) -> list[tuple[str, str | None]]:
     policy = POLICIES[name]
     assert isinstance(policy, ResourceValidationPolicy)
     reported: list[tuple[str, str | None]] = []

@@ -40,13 +40,18 @@ from policy import configuration, rules
 from policy.model import UNKNOWN, Resource, Rule
 from policy.rules.tags import TAGGABLE_TYPES
 from tests.policy.conftest import STACKS, stack_policy_config, stack_resources
+from tests.sdk_classes import input_names, sdk_class
 
 PROD = "urn:pulumi:prod::mlserve::"
 DEV = "urn:pulumi:dev::mlserve::"
 
 
 def resource(
-    type_: str, props: Mapping[str, Any], name: str = "r", stack: str = PROD, deps: tuple = ()
+    type_: str,
+    props: Mapping[str, Any],
+    name: str = "r",
+    stack: str = PROD,
+    deps: tuple[str, ...] = (),
 ) -> Resource:
     return Resource(type_, props, f"{stack}{type_}::{name}", deps)
 
@@ -703,15 +708,7 @@ def test_stack_urn_names_the_stack() -> None:
 
 def test_taggable_types_are_those_whose_provider_arguments_take_tags() -> None:
     """The table against the installed pulumi_aws, for every AWS type the stacks register."""
-    import importlib
-    import inspect
-    import keyword
-
     types = {r.type for stack in STACKS for r in stack_resources(stack)} | set(TAGGABLE_TYPES)
     for type_ in sorted(t for t in types if t.startswith("aws:")):
-        module, name = type_.split(":")[1].split("/")[0], type_.rsplit(":", 1)[1]
-        # The SDK's module for a Python keyword has a trailing underscore (pulumi_aws.lambda_).
-        module += "_" if keyword.iskeyword(module) else ""
-        cls = getattr(importlib.import_module(f"pulumi_aws.{module}"), name)
-        takes_tags = "tags" in inspect.signature(cls._internal_init).parameters
+        takes_tags = "tags" in input_names(sdk_class(type_))
         assert takes_tags == (type_ in TAGGABLE_TYPES), type_
