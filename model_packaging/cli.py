@@ -29,7 +29,11 @@ def _build(args: argparse.Namespace) -> int:
     # installed distribution (about 20 ms). A build's models need none (pydantic's
     # documented switch; a value the user set is kept).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    from model_packaging.artifact.archive import keep_freed_buffers
     from model_packaging.artifact.build import build
+
+    # This process ends with the build: the buffers it frees may stay its own until then.
+    keep_freed_buffers()
 
     result = build(
         Path(args.model_dir),

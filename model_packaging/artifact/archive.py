@@ -129,6 +129,41 @@ def _tar_header(path: str, size: int, executable: bool) -> bytes:
     return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict")
 
 
+# mallopt(3) parameters (glibc's malloc.h): M_TRIM_THRESHOLD -1, M_MMAP_THRESHOLD -3.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+_KEEP_BUFFERS_BYTES = 1 << 28
+
+
+def keep_freed_buffers() -> bool:
+    """Let glibc keep the compression's freed buffers for the next block (a short-lived process
+    only: memory goes back to the system at exit, not before).
+
+    Each block's deflate output and each read are buffers of a few MB. glibc serves them with
+    mmap and gives them back on free (its mmap threshold, mallopt(3), M_MMAP_THRESHOLD), so every
+    block faults its pages in again: on a 300 MB model, about 60,000 minor faults and a third of
+    a second of system time. With both thresholds raised, freed buffers stay in the heap and are
+    reused. The bytes written do not change. Returns False where the C library is not glibc.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name) if name else None
+        mallopt = libc.mallopt if libc is not None else None
+    except (OSError, AttributeError):
+        return False
+    if mallopt is None:
+        return False
+    mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
+    mallopt.restype = ctypes.c_int
+    return bool(
+        mallopt(_M_MMAP_THRESHOLD, _KEEP_BUFFERS_BYTES)
+        and mallopt(_M_TRIM_THRESHOLD, _KEEP_BUFFERS_BYTES)
+    )
+
+
 def default_threads() -> int:
     """The CPUs this process may run on: the compression threads a build uses by default."""
     try:

@@ -396,3 +396,17 @@ def test_every_public_settings_name_resolves_and_only_what_it_needs_is_loaded(
     assert set(infra.settings.__all__) <= set(dir(infra.settings))
     with pytest.raises(AttributeError, match="has no attribute 'nothing'"):
         infra.settings.nothing  # noqa: B018
+
+
+def test_freed_buffers_are_kept_for_reuse_where_the_c_library_is_glibc(tmp_path: Path) -> None:
+    # A fresh process, as the build command is: the setting lasts as long as the process.
+    code = (
+        "import platform;"
+        "from model_packaging.artifact.archive import keep_freed_buffers;"
+        "print(platform.libc_ver()[0], keep_freed_buffers())"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path
+    )
+    libc, kept = result.stdout.split()
+    assert kept == ("True" if libc == "glibc" else "False"), result.stdout
