@@ -63,20 +63,7 @@ def negotiate(accept: str | None, offered: list[str], default: str) -> str | Non
     """
     if not accept or accept.strip() == "*/*":
         return default
-    choices = []
-    for position, item in enumerate(accept.split(",")):
-        media_type, *params = (part.strip() for part in item.split(";"))
-        quality = 1.0
-        for param in params:
-            key, _, value = param.partition("=")
-            if key.strip() == "q":
-                try:
-                    quality = float(value)
-                except ValueError:
-                    quality = 0.0
-        if media_type and quality > 0:
-            choices.append((-quality, position, media_type.lower()))
-    for _, _, wanted in sorted(choices):
+    for wanted in _by_preference(accept):
         if wanted == "*/*":
             return default if default in offered else offered[0]
         kind = wanted.removesuffix("/*")
@@ -86,6 +73,31 @@ def negotiate(accept: str | None, offered: list[str], default: str) -> str | Non
             ):
                 return media_type
     return None
+
+
+def _by_preference(accept: str) -> list[str]:
+    """The media types an Accept header lists, most preferred first; those of quality 0 left
+    out, ties in the order given."""
+    choices = []
+    for position, item in enumerate(accept.split(",")):
+        media_type, *params = (part.strip() for part in item.split(";"))
+        quality = _quality(params)
+        if media_type and quality > 0:
+            choices.append((-quality, position, media_type.lower()))
+    return [media_type for _, _, media_type in sorted(choices)]
+
+
+def _quality(params: list[str]) -> float:
+    """An Accept item's ``q=`` value: 1 when absent, 0 when unreadable."""
+    quality = 1.0
+    for param in params:
+        key, _, value = param.partition("=")
+        if key.strip() == "q":
+            try:
+                quality = float(value)
+            except ValueError:
+                quality = 0.0
+    return quality
 
 
 class ModelServer(ThreadingHTTPServer):

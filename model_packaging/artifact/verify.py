@@ -328,26 +328,38 @@ def _json_difference(expected: Any, actual: Any, where: str, rel_tolerance: floa
             return None
         return f"{where}: expected {expected!r}, got {actual!r} (rel tolerance {rel_tolerance:g})"
     if isinstance(expected, list) and isinstance(actual, list):
-        if len(expected) != len(actual):
-            return f"{where}: expected {len(expected)} items, got {len(actual)}"
-        for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            problem = _json_difference(want, got, f"{where}[{index}]", rel_tolerance)
-            if problem:
-                return problem
-        return None
+        return _list_difference(expected, actual, where, rel_tolerance)
     if isinstance(expected, dict) and isinstance(actual, dict):
-        if expected.keys() != actual.keys():
-            missing = sorted(expected.keys() - actual.keys())
-            extra = sorted(actual.keys() - expected.keys())
-            return f"{where}: keys differ (missing {missing}, unexpected {extra})"
-        for key in expected:
-            problem = _json_difference(expected[key], actual[key], f"{where}.{key}", rel_tolerance)
-            if problem:
-                return problem
-        return None
+        return _object_difference(expected, actual, where, rel_tolerance)
     if type(expected) is type(actual) and expected == actual:
         return None
     return f"{where}: expected {_short(json.dumps(expected))}, got {_short(json.dumps(actual))}"
+
+
+def _list_difference(
+    expected: list[Any], actual: list[Any], where: str, rel_tolerance: float
+) -> str | None:
+    if len(expected) != len(actual):
+        return f"{where}: expected {len(expected)} items, got {len(actual)}"
+    for index, (want, got) in enumerate(zip(expected, actual, strict=True)):
+        problem = _json_difference(want, got, f"{where}[{index}]", rel_tolerance)
+        if problem:
+            return problem
+    return None
+
+
+def _object_difference(
+    expected: dict[str, Any], actual: dict[str, Any], where: str, rel_tolerance: float
+) -> str | None:
+    if expected.keys() != actual.keys():
+        missing = sorted(expected.keys() - actual.keys())
+        extra = sorted(actual.keys() - expected.keys())
+        return f"{where}: keys differ (missing {missing}, unexpected {extra})"
+    for key in expected:
+        problem = _json_difference(expected[key], actual[key], f"{where}.{key}", rel_tolerance)
+        if problem:
+            return problem
+    return None
 
 
 def _is_number(value: Any) -> bool:
