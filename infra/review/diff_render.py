@@ -50,32 +50,40 @@ def render_text(diffs: Sequence[StackDiff]) -> str:
     for diff in diffs:
         if lines:
             lines.append("")
-        if not diff.changed:
-            lines.append(f"Stack {diff.stack}: no changes from {diff.base} ({_summary(diff)})")
-            lines += list(_notes(diff))
-            continue
-        lines.append(f"Stack {diff.stack}: changes from {diff.base}: {_summary(diff)}")
-        lines += list(_notes(diff))
-        lines += [f"!! {_collision_line(r)}" for r in diff.collisions]
-        for kind in KINDS:
-            changed = diff.of_kind(kind)
-            if not changed:
-                continue
+        lines += _text_stack(diff)
+    return "\n".join(lines)
+
+
+def _text_stack(diff: StackDiff) -> list[str]:
+    if not diff.changed:
+        return [
+            f"Stack {diff.stack}: no changes from {diff.base} ({_summary(diff)})",
+            *_notes(diff),
+        ]
+    lines = [f"Stack {diff.stack}: changes from {diff.base}: {_summary(diff)}", *_notes(diff)]
+    lines += [f"!! {_collision_line(r)}" for r in diff.collisions]
+    for kind in KINDS:
+        changed = diff.of_kind(kind)
+        if changed:
             lines.append(f"{_TITLES[kind]}:")
             for r in changed:
-                head = f"  {_SIGNS[kind]} {r.label}"
-                if r.replaced_properties:
-                    head += f": replaced for {', '.join(r.replaced_properties)}"
-                lines.append(head)
-                if r.collision:
-                    lines.append(f"      !! {r.collision}")
-                if r.note:
-                    lines.append(f"      ?? {r.note}")
-                lines += [f"      {f.as_text()}" for f in r.fields]
-        if diff.outputs:
-            lines.append("Outputs:")
-            lines += [f"  ~ {f.as_text()}" for f in diff.outputs]
-    return "\n".join(lines)
+                lines += _text_resource(kind, r)
+    if diff.outputs:
+        lines.append("Outputs:")
+        lines += [f"  ~ {f.as_text()}" for f in diff.outputs]
+    return lines
+
+
+def _text_resource(kind: str, r: ResourceChange) -> list[str]:
+    head = f"  {_SIGNS[kind]} {r.label}"
+    if r.replaced_properties:
+        head += f": replaced for {', '.join(r.replaced_properties)}"
+    lines = [head]
+    if r.collision:
+        lines.append(f"      !! {r.collision}")
+    if r.note:
+        lines.append(f"      ?? {r.note}")
+    return lines + [f"      {f.as_text()}" for f in r.fields]
 
 
 # A resource whose changed fields exceed either limit has them folded away in markdown.

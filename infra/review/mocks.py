@@ -11,7 +11,7 @@ import hashlib
 import json
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +95,133 @@ def _random_bytes(seed: str, length: int) -> bytes:
     return drawn[:length]
 
 
+@dataclass(frozen=True)
+class _NewResource:
+    """What AWS answers a new resource from: its inputs, the seed of its generated names and
+    ids (``_seed``), its auto-name, and the region and account it is created in."""
+
+    typ: str
+    inputs: Mapping[str, Any]
+    seed: str
+    physical: str
+    region: str
+    account: str
+
+    def name(self, key: str = "name") -> str:
+        """The name the inputs give, or else the auto-name."""
+        name: str = self.inputs.get(key) or self.physical
+        return name
+
+
+# A resource's id, and the outputs AWS computes for it.
+_Answer = tuple[str, dict[str, Any]]
+
+
+def _bucket(new: _NewResource) -> _Answer:
+    name = new.name("bucket")
+    return name, {"bucket": name, "arn": f"arn:aws:s3:::{name}"}
+
+
+def _kms_key(new: _NewResource) -> _Answer:
+    key_id = str(uuid.UUID(hashlib.md5(new.seed.encode()).hexdigest()))
+    arn = f"arn:aws:kms:{new.region}:{new.account}:key/{key_id}"
+    return key_id, {"key_id": key_id, "arn": arn}
+
+
+def _role(new: _NewResource) -> _Answer:
+    name = new.name()
+    path = new.inputs.get("path", "/")
+    return name, {"name": name, "arn": f"arn:aws:iam::{new.account}:role{path}{name}"}
+
+
+def _topic(new: _NewResource) -> _Answer:
+    name = new.name()
+    arn = f"arn:aws:sns:{new.region}:{new.account}:{name}"
+    return arn, {"name": name, "arn": arn}
+
+
+def _log_group(new: _NewResource) -> _Answer:
+    name = new.name()
+    arn = f"arn:aws:logs:{new.region}:{new.account}:log-group:{name}"
+    return name, {"name": name, "arn": arn}
+
+
+def _alarm(new: _NewResource) -> _Answer:
+    name = new.name()
+    arn = f"arn:aws:cloudwatch:{new.region}:{new.account}:alarm:{name}"
+    return name, {"name": name, "arn": arn}
+
+
+def _dashboard(new: _NewResource) -> _Answer:
+    name = new.inputs["dashboardName"]
+    return name, {"dashboardArn": f"arn:aws:cloudwatch::{new.account}:dashboard/{name}"}
+
+
+def _model_package_group(new: _NewResource) -> _Answer:
+    name = new.inputs["modelPackageGroupName"]
+    arn = f"arn:aws:sagemaker:{new.region}:{new.account}:model-package-group/{name}"
+    return name, {"arn": arn}
+
+
+def _random_id(new: _NewResource) -> _Answer:
+    # As terraform-provider-random internal/provider/resource_id.go encodes its bytes:
+    # id is unpadded URL-safe base64 without the prefix, the others carry the prefix.
+    # The bytes are drawn again when keepers, byteLength or prefix change (all three
+    # replace the resource), and only then.
+    drawn = _random_bytes(new.seed, int(new.inputs["byteLength"]))
+    prefix = new.inputs.get("prefix") or ""
+    random_id = base64.urlsafe_b64encode(drawn).decode().rstrip("=")
+    return random_id, {
+        "b64Url": prefix + random_id,
+        "b64Std": prefix + base64.b64encode(drawn).decode(),
+        "hex": prefix + drawn.hex(),
+        "dec": prefix + str(int.from_bytes(drawn, "big")),
+    }
+
+
+def _scalable_target(new: _NewResource) -> _Answer:
+    arn = (
+        f"arn:aws:application-autoscaling:{new.region}:{new.account}:scalable-target/"
+        f"{_suffix(new.seed)}"
+    )
+    return new.inputs.get("resourceId", new.physical), {"arn": arn}
+
+
+def _sagemaker(new: _NewResource) -> _Answer:
+    kind = {
+        MODEL: "model",
+        ENDPOINT_CONFIG: "endpoint-config",
+        ENDPOINT: "endpoint",
+    }.get(new.typ, new.typ.rsplit(":", 1)[-1].lower())
+    name = new.name()
+    arn = f"arn:aws:sagemaker:{new.region}:{new.account}:{kind}/{name}"
+    return name, {"name": name, "arn": arn}
+
+
+def _any_other(new: _NewResource) -> _Answer:
+    return new.physical, {"arn": f"arn:aws:mock:{new.region}:{new.account}:{new.physical}"}
+
+
+_ANSWERS = {
+    BUCKET: _bucket,
+    KMS_KEY: _kms_key,
+    ROLE: _role,
+    TOPIC: _topic,
+    LOG_GROUP: _log_group,
+    ALARM: _alarm,
+    DASHBOARD: _dashboard,
+    MODEL_PACKAGE_GROUP: _model_package_group,
+    RANDOM_ID: _random_id,
+    SCALABLE_TARGET: _scalable_target,
+}
+
+
+def _answer_for(typ: str) -> Callable[[_NewResource], _Answer]:
+    if typ in _ANSWERS:
+        return _ANSWERS[typ]
+    return _sagemaker if typ.startswith("aws:sagemaker/") else _any_other
+
+
 class AwsMocks(pulumi.runtime.Mocks):
     def __init__(self, stack: str, region: str, shared_outputs: dict[str, Any]) -> None:
         self.account = ACCOUNTS.get(stack, DEFAULT_ACCOUNT)
@@ -129,76 +256,15 @@ class AwsMocks(pulumi.runtime.Mocks):
             return args.name, {"outputs": self.shared_outputs}
         # Auto-names and generated ids change when a replace-forcing input does (_seed).
         seed = _seed(args.typ, args.name, inputs)
-        physical = f"{args.name}-{_suffix(seed)}"
-        state: dict[str, Any] = {}
-        region, account = self.region, self.account
-        typ = args.typ
-        if typ == BUCKET:
-            name = inputs.get("bucket") or physical
-            state.update(bucket=name, arn=f"arn:aws:s3:::{name}")
-            return name, state
-        if typ == KMS_KEY:
-            key_id = str(uuid.UUID(hashlib.md5(seed.encode()).hexdigest()))
-            state.update(key_id=key_id, arn=f"arn:aws:kms:{region}:{account}:key/{key_id}")
-            return key_id, state
-        if typ == ROLE:
-            name = inputs.get("name") or physical
-            path = inputs.get("path", "/")
-            state.update(name=name, arn=f"arn:aws:iam::{account}:role{path}{name}")
-            return name, state
-        if typ == TOPIC:
-            name = inputs.get("name") or physical
-            arn = f"arn:aws:sns:{region}:{account}:{name}"
-            state.update(name=name, arn=arn)
-            return arn, state
-        if typ == LOG_GROUP:
-            name = inputs.get("name") or physical
-            state.update(name=name, arn=f"arn:aws:logs:{region}:{account}:log-group:{name}")
-            return name, state
-        if typ == ALARM:
-            name = inputs.get("name") or physical
-            state.update(name=name, arn=f"arn:aws:cloudwatch:{region}:{account}:alarm:{name}")
-            return name, state
-        if typ == DASHBOARD:
-            name = inputs["dashboardName"]
-            state["dashboardArn"] = f"arn:aws:cloudwatch::{account}:dashboard/{name}"
-            return name, state
-        if typ == MODEL_PACKAGE_GROUP:
-            name = inputs["modelPackageGroupName"]
-            state["arn"] = f"arn:aws:sagemaker:{region}:{account}:model-package-group/{name}"
-            return name, state
-        if typ.startswith("aws:sagemaker/"):
-            kind = {
-                MODEL: "model",
-                ENDPOINT_CONFIG: "endpoint-config",
-                ENDPOINT: "endpoint",
-            }.get(typ, typ.rsplit(":", 1)[-1].lower())
-            name = inputs.get("name") or physical
-            state.update(name=name, arn=f"arn:aws:sagemaker:{region}:{account}:{kind}/{name}")
-            return name, state
-        if typ == RANDOM_ID:
-            # As terraform-provider-random internal/provider/resource_id.go encodes its bytes:
-            # id is unpadded URL-safe base64 without the prefix, the others carry the prefix.
-            # The bytes are drawn again when keepers, byteLength or prefix change (all three
-            # replace the resource), and only then.
-            drawn = _random_bytes(seed, int(inputs["byteLength"]))
-            prefix = inputs.get("prefix") or ""
-            random_id = base64.urlsafe_b64encode(drawn).decode().rstrip("=")
-            state.update(
-                b64Url=prefix + random_id,
-                b64Std=prefix + base64.b64encode(drawn).decode(),
-                hex=prefix + drawn.hex(),
-                dec=prefix + str(int.from_bytes(drawn, "big")),
-            )
-            return random_id, state
-        if typ == SCALABLE_TARGET:
-            state["arn"] = (
-                f"arn:aws:application-autoscaling:{region}:{account}:scalable-target/"
-                f"{_suffix(seed)}"
-            )
-            return inputs.get("resourceId", physical), state
-        state.setdefault("arn", f"arn:aws:mock:{region}:{account}:{physical}")
-        return physical, state
+        new = _NewResource(
+            typ=args.typ,
+            inputs=inputs,
+            seed=seed,
+            physical=f"{args.name}-{_suffix(seed)}",
+            region=self.region,
+            account=self.account,
+        )
+        return _answer_for(args.typ)(new)
 
 
 class RecordingMonitor(MockMonitor):

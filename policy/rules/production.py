@@ -48,55 +48,76 @@ def _endpoint_configuration(resources: Sequence[Resource], endpoint: Resource) -
     },
 )
 def prod_endpoints(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    violations = []
     alarm_names = {r.props.get("name") for r in resources if r.type == ALARM}
-    for endpoint in resources:
-        if endpoint.type != ENDPOINT or endpoint.stack not in config["productionStacks"]:
-            continue
+    return [
+        Violation(endpoint.urn, message)
+        for endpoint in resources
+        if endpoint.type == ENDPOINT and endpoint.stack in config["productionStacks"]
+        for message in _endpoint_problems(resources, endpoint, config, alarm_names)
+    ]
 
-        def report(message: str, endpoint: Resource = endpoint) -> None:
-            violations.append(Violation(endpoint.urn, message))
 
-        configuration = _endpoint_configuration(resources, endpoint)
-        if configuration is None:
-            report("endpoint configuration not found in the stack: cannot check capacity")
-            continue
-        serverless = serverless_only(configuration.props)
-        if serverless and not config["allowServerless"]:
-            report("serverless endpoint in production: set allowServerless to accept it")
-        if serverless:
-            # Serverless endpoints have no instance count, update only all at once and capture
-            # no data (infra/settings/rules.py, serverless): nothing more to hold them to.
-            continue
-        minimum = config["minInstances"]
-        for variant in as_list(configuration.props.get("productionVariants")):
-            count = number(value_at(variant, "initialInstanceCount"))
-            if count is not None and count < minimum:
-                report(
-                    f"variant {value_at(variant, 'variantName')} starts with {count:g} "
-                    f"instance(s), fewer than {minimum}"
-                )
-        deployment = endpoint.props.get("deploymentConfig")
-        if deployment is not UNKNOWN:
-            shifting = value_at(
-                deployment, "blueGreenUpdatePolicy", "trafficRoutingConfiguration", "type"
+def _endpoint_problems(
+    resources: Sequence[Resource],
+    endpoint: Resource,
+    config: Mapping[str, Any],
+    alarm_names: set[Any],
+) -> list[str]:
+    configuration = _endpoint_configuration(resources, endpoint)
+    if configuration is None:
+        return ["endpoint configuration not found in the stack: cannot check capacity"]
+    if serverless_only(configuration.props):
+        # Serverless endpoints have no instance count, update only all at once and capture
+        # no data (infra/settings/rules.py, serverless): nothing more to hold them to.
+        if config["allowServerless"]:
+            return []
+        return ["serverless endpoint in production: set allowServerless to accept it"]
+    problems = _capacity_problems(configuration, config["minInstances"])
+    deployment = endpoint.props.get("deploymentConfig")
+    if deployment is not UNKNOWN:
+        problems += _traffic_problems(deployment) + _rollback_problems(deployment, alarm_names)
+    return problems + _capture_problems(configuration)
+
+
+def _capacity_problems(configuration: Resource, minimum: int) -> list[str]:
+    problems = []
+    for variant in as_list(configuration.props.get("productionVariants")):
+        count = number(value_at(variant, "initialInstanceCount"))
+        if count is not None and count < minimum:
+            problems.append(
+                f"variant {value_at(variant, 'variantName')} starts with {count:g} "
+                f"instance(s), fewer than {minimum}"
             )
-            rolling = value_at(deployment, "rollingUpdatePolicy")
-            if not rolling and shifting not in ("CANARY", "LINEAR", UNKNOWN):
-                report(
-                    f"updates shift traffic {shifting or 'ALL_AT_ONCE'}: use CANARY or LINEAR "
-                    "traffic shifting or a rolling update"
-                )
-            alarms = value_at(deployment, "autoRollbackConfiguration", "alarms")
-            if known(alarms) and not as_list(alarms):
-                report("no rollback alarm: set deploymentConfig.autoRollbackConfiguration.alarms")
-            for alarm in as_list(alarms):
-                name = value_at(alarm, "alarmName")
-                if isinstance(name, str) and UNKNOWN not in alarm_names and name not in alarm_names:
-                    report(f"rollback alarm {name} is not an alarm of this stack")
-        capture = configuration.props.get("dataCaptureConfig")
-        enabled = value_at(capture, "enableCapture")
-        sampling = number(value_at(capture, "initialSamplingPercentage"))
-        if capture is not UNKNOWN and (not capture or enabled is False or sampling == 0):
-            report("data capture is off: set dataCaptureConfig with a sampling percentage above 0")
-    return violations
+    return problems
+
+
+def _traffic_problems(deployment: Any) -> list[str]:
+    shifting = value_at(deployment, "blueGreenUpdatePolicy", "trafficRoutingConfiguration", "type")
+    rolling = value_at(deployment, "rollingUpdatePolicy")
+    if rolling or shifting in ("CANARY", "LINEAR", UNKNOWN):
+        return []
+    return [
+        f"updates shift traffic {shifting or 'ALL_AT_ONCE'}: use CANARY or LINEAR "
+        "traffic shifting or a rolling update"
+    ]
+
+
+def _rollback_problems(deployment: Any, alarm_names: set[Any]) -> list[str]:
+    alarms = value_at(deployment, "autoRollbackConfiguration", "alarms")
+    problems = []
+    if known(alarms) and not as_list(alarms):
+        problems.append("no rollback alarm: set deploymentConfig.autoRollbackConfiguration.alarms")
+    for alarm in as_list(alarms):
+        name = value_at(alarm, "alarmName")
+        if isinstance(name, str) and UNKNOWN not in alarm_names and name not in alarm_names:
+            problems.append(f"rollback alarm {name} is not an alarm of this stack")
+    return problems
+
+
+def _capture_problems(configuration: Resource) -> list[str]:
+    capture = configuration.props.get("dataCaptureConfig")
+    enabled = value_at(capture, "enableCapture")
+    sampling = number(value_at(capture, "initialSamplingPercentage"))
+    if capture is not UNKNOWN and (not capture or enabled is False or sampling == 0):
+        return ["data capture is off: set dataCaptureConfig with a sampling percentage above 0"]
+    return []

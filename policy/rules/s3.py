@@ -72,52 +72,79 @@ def _denies_insecure_transport(document: Any) -> bool:
     ("CKV_AWS_145", "CKV_AWS_379", "CKV_AWS_21"),
 )
 def s3_buckets(resources: Sequence[Resource], config: Mapping[str, Any]) -> list[Violation]:
-    violations = []
-    for bucket in (r for r in resources if r.type == BUCKET):
+    checks = (_encryption_problems, _public_access_problems, _tls_problems, _versioning_problems)
+    return [
+        Violation(bucket.urn, message)
+        for bucket in resources
+        if bucket.type == BUCKET
+        for check in checks
+        for message in check(resources, bucket)
+    ]
 
-        def report(message: str, bucket: Resource = bucket) -> None:
-            violations.append(Violation(bucket.urn, message))
 
-        encryption = _attached(resources, bucket, BUCKET_ENCRYPTION)
-        if not encryption:
-            report("bucket has no default encryption (BucketServerSideEncryptionConfiguration)")
-        for config_resource in encryption:
-            if config_resource.props.get("rules") is UNKNOWN:
-                continue
-            for rule in as_list(config_resource.props.get("rules")) or [None]:
-                default = value_at(rule, "applyServerSideEncryptionByDefault")
-                algorithm = value_at(default, "sseAlgorithm")
-                # SSE-KMS is aws:kms, or aws:kms:dsse for dual-layer; the others are AES256,
-                # aws:fsx and aws:backup (botocore ``s3`` ServerSideEncryptionByDefault).
-                if known(algorithm) and algorithm not in ("aws:kms", "aws:kms:dsse"):
-                    report(f"default encryption is {algorithm or 'not set'}, not SSE-KMS")
-                elif known(algorithm):
-                    for problem in customer_key(
-                        value_at(default, "kmsMasterKeyId"), "default encryption (SSE-KMS)"
-                    ):
-                        report(problem)
-        blocks = _attached(resources, bucket, BUCKET_PUBLIC_ACCESS)
-        flags = (
-            "blockPublicAcls",
-            "blockPublicPolicy",
-            "ignorePublicAcls",
-            "restrictPublicBuckets",
-        )
-        if not blocks:
-            report("bucket has no public access block (BucketPublicAccessBlock)")
-        for block in blocks:
-            off = [f for f in flags if known(block.props.get(f)) and block.props.get(f) is not True]
-            if off:
-                report(f"public access block leaves {', '.join(off)} off")
-        policies = _attached(resources, bucket, BUCKET_POLICY)
-        documents = [document(p.props.get("policy")) for p in policies]
-        if not any(d is UNKNOWN or _denies_insecure_transport(d) for d in documents):
-            report("bucket policy does not deny requests without TLS (aws:SecureTransport false)")
-        versioning = _attached(resources, bucket, BUCKET_VERSIONING)
-        statuses = [value_at(v.props, "versioningConfiguration", "status") for v in versioning]
-        if not any(s == "Enabled" or s is UNKNOWN for s in statuses):
-            report("bucket versioning is not Enabled (BucketVersioning)")
-    return violations
+def _encryption_problems(resources: Sequence[Resource], bucket: Resource) -> list[str]:
+    encryption = _attached(resources, bucket, BUCKET_ENCRYPTION)
+    if not encryption:
+        return ["bucket has no default encryption (BucketServerSideEncryptionConfiguration)"]
+    return [
+        problem
+        for config_resource in encryption
+        if config_resource.props.get("rules") is not UNKNOWN
+        for rule in as_list(config_resource.props.get("rules")) or [None]
+        for problem in _default_encryption_problems(rule)
+    ]
+
+
+def _default_encryption_problems(rule: Any) -> list[str]:
+    default = value_at(rule, "applyServerSideEncryptionByDefault")
+    algorithm = value_at(default, "sseAlgorithm")
+    if not known(algorithm):
+        return []
+    # SSE-KMS is aws:kms, or aws:kms:dsse for dual-layer; the others are AES256,
+    # aws:fsx and aws:backup (botocore ``s3`` ServerSideEncryptionByDefault).
+    if algorithm not in ("aws:kms", "aws:kms:dsse"):
+        return [f"default encryption is {algorithm or 'not set'}, not SSE-KMS"]
+    return customer_key(value_at(default, "kmsMasterKeyId"), "default encryption (SSE-KMS)")
+
+
+_PUBLIC_ACCESS_FLAGS = (
+    "blockPublicAcls",
+    "blockPublicPolicy",
+    "ignorePublicAcls",
+    "restrictPublicBuckets",
+)
+
+
+def _public_access_problems(resources: Sequence[Resource], bucket: Resource) -> list[str]:
+    blocks = _attached(resources, bucket, BUCKET_PUBLIC_ACCESS)
+    if not blocks:
+        return ["bucket has no public access block (BucketPublicAccessBlock)"]
+    problems = []
+    for block in blocks:
+        off = [
+            f
+            for f in _PUBLIC_ACCESS_FLAGS
+            if known(block.props.get(f)) and block.props.get(f) is not True
+        ]
+        if off:
+            problems.append(f"public access block leaves {', '.join(off)} off")
+    return problems
+
+
+def _tls_problems(resources: Sequence[Resource], bucket: Resource) -> list[str]:
+    policies = _attached(resources, bucket, BUCKET_POLICY)
+    documents = [document(p.props.get("policy")) for p in policies]
+    if any(d is UNKNOWN or _denies_insecure_transport(d) for d in documents):
+        return []
+    return ["bucket policy does not deny requests without TLS (aws:SecureTransport false)"]
+
+
+def _versioning_problems(resources: Sequence[Resource], bucket: Resource) -> list[str]:
+    versioning = _attached(resources, bucket, BUCKET_VERSIONING)
+    statuses = [value_at(v.props, "versioningConfiguration", "status") for v in versioning]
+    if any(s == "Enabled" or s is UNKNOWN for s in statuses):
+        return []
+    return ["bucket versioning is not Enabled (BucketVersioning)"]
 
 
 @stack_rule(

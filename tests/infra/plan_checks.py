@@ -317,41 +317,55 @@ def policy_problems(plan: Plan, settings: Settings) -> list[str]:
     for doc in policy_docs(plan):
         for i, st in enumerate(statements(doc.document)):
             where = f"{doc.resource.urn}: {doc.kind} policy statement {st.get('Sid', i)!r}"
-            allow = st.get("Effect") == "Allow"
-            actions = as_list(st.get("Action")) + as_list(st.get("NotAction"))
-            if "*" in actions:
-                problems.append(f"{where}: grants or denies action '*'")
-            service_wide = [a for a in actions if a != "*" and a.endswith(":*")]
-            if service_wide:
-                if doc.kind == "identity":
-                    problems.append(f"{where}: service-wide actions {service_wide}")
-                elif doc.kind == "key":
-                    if service_wide != ["kms:*"] or principals(st) != [root]:
-                        problems.append(
-                            f"{where}: {service_wide} outside the account-root statement"
-                        )
-                elif allow:
-                    # A resource policy may deny a whole service (the TLS-only statement
-                    # denies s3:*), which only ever narrows access; it may not grant one.
-                    problems.append(f"{where}: grants service-wide actions {service_wide}")
-            if allow and doc.kind != "identity" and "*" in principals(st):
-                problems.append(f"{where}: allows any principal")
-            if allow and st.get("NotAction") is not None:
-                problems.append(f"{where}: allows everything but a list (NotAction)")
-            resources = as_list(st.get("Resource")) + as_list(st.get("NotResource"))
-            if doc.kind == "key":
-                # Exempt on purpose: a key policy is attached to one key, and there
-                # "Resource": "*" means that key and no other.
-                continue
-            if "*" in resources:
-                unscoped = [a for a in actions if a not in iam.GLOBAL_ACTIONS]
-                if doc.kind != "identity":
-                    problems.append(f"{where}: a resource policy with 'Resource': '*'")
-                elif unscoped:
-                    problems.append(
-                        f"{where}: 'Resource': '*' for {unscoped}, which accept resource ARNs"
-                    )
+            problems += [f"{where}: {p}" for p in _statement_problems(doc.kind, st, root)]
     return problems
+
+
+def _statement_problems(kind: str, st: dict[str, Any], root: str) -> list[str]:
+    allow = st.get("Effect") == "Allow"
+    actions = as_list(st.get("Action")) + as_list(st.get("NotAction"))
+    problems = ["grants or denies action '*'"] if "*" in actions else []
+    problems += _service_wide_problems(kind, st, actions, root)
+    if allow and kind != "identity" and "*" in principals(st):
+        problems.append("allows any principal")
+    if allow and st.get("NotAction") is not None:
+        problems.append("allows everything but a list (NotAction)")
+    if kind != "key":
+        # Exempt on purpose: a key policy is attached to one key, and there
+        # "Resource": "*" means that key and no other.
+        problems += _unscoped_resource_problems(kind, st, actions)
+    return problems
+
+
+def _service_wide_problems(
+    kind: str, st: dict[str, Any], actions: list[Any], root: str
+) -> list[str]:
+    service_wide = [a for a in actions if a != "*" and a.endswith(":*")]
+    if not service_wide:
+        return []
+    if kind == "identity":
+        return [f"service-wide actions {service_wide}"]
+    if kind == "key":
+        if service_wide != ["kms:*"] or principals(st) != [root]:
+            return [f"{service_wide} outside the account-root statement"]
+        return []
+    if st.get("Effect") == "Allow":
+        # A resource policy may deny a whole service (the TLS-only statement
+        # denies s3:*), which only ever narrows access; it may not grant one.
+        return [f"grants service-wide actions {service_wide}"]
+    return []
+
+
+def _unscoped_resource_problems(kind: str, st: dict[str, Any], actions: list[Any]) -> list[str]:
+    resources = as_list(st.get("Resource")) + as_list(st.get("NotResource"))
+    if "*" not in resources:
+        return []
+    if kind != "identity":
+        return ["a resource policy with 'Resource': '*'"]
+    unscoped = [a for a in actions if a not in iam.GLOBAL_ACTIONS]
+    if unscoped:
+        return [f"'Resource': '*' for {unscoped}, which accept resource ARNs"]
+    return []
 
 
 # AWS managed policies that grant a whole service, or everything.
