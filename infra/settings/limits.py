@@ -99,3 +99,7 @@ def timezones() -> frozenset[str]:
     application-autoscaling ``PutScheduledActionRequest.Timezone``).
     """
     return frozenset(zoneinfo.available_timezones())
+
+
+# botocore sagemaker TagValue: "max": 256.
+TAG_VALUE_MAX = 256

@@ -84,7 +84,14 @@ def _rollout_rule() -> str:
 
 # Limits the rules check rather than the fields' constraints, by key path (a model's keys
 # relative to the model). Each says what ``rules`` refuses, with the constants it uses.
+_TAG_RULE = (
+    f"not blank; at most {limits.TAG_VALUE_MAX} letters, digits, spaces and "
+    f"`{''.join(sorted(rules.TAG_VALUE_SYMBOLS))}`"
+)
 RULES: dict[str, str] = {
+    # every stack
+    "owner": _TAG_RULE,
+    "cost_center": _TAG_RULE,
     # shared stack
     "models.<name>": _model_name_rule(),
     "artifact_store.reader_accounts": "12-digit account ids",
@@ -464,7 +471,7 @@ def common_fields() -> list[str]:
 def stack_rows() -> dict[str, list[Row]]:
     """Every table's rows, by the name of its section in the document."""
     common = common_fields()
-    every = Walk(defaults=DEFAULTS).rows(SharedSettings, common)
+    every = Walk(RULES, defaults=DEFAULTS).rows(SharedSettings, common)
     # ``environment`` is one key with the values of both kinds of stack.
     every = [
         replace(row, kind=_choices(ENVIRONMENTS)) if row.key == "environment" else row

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 
 from infra.monitor_images import analyzer_image
 from infra.settings import limits
@@ -36,12 +37,16 @@ SECURITY_GROUP_RE = re.compile(r"^sg-[0-9a-f]{8,17}$")
 S3_URI_RE = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])/(?P<key>.+)$")
 STACK_NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
 EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# botocore sagemaker TagValue's pattern, [\p{L}\p{Z}\p{N}_.:/=+\-@]*: characters of the Unicode
+# categories letter (L), separator (Z) and number (N), and these.
+TAG_VALUE_SYMBOLS = frozenset("_.:/=+-@")
 
 
 # --- shared stack -------------------------------------------------------------------------
 
 
 def check_shared(settings: SharedSettings, p: Problems) -> None:
+    _check_tags(settings, p)
     for name in settings.models:
         _check_model_name(f"models.{name}", name, p)
     for i, account in enumerate(settings.artifact_store.reader_accounts):
@@ -49,10 +54,32 @@ def check_shared(settings: SharedSettings, p: Problems) -> None:
             p.add(f"artifact_store.reader_accounts.{i}", "must be a 12-digit account id")
 
 
+def _check_tags(settings: SharedSettings | EnvironmentSettings, p: Problems) -> None:
+    """``owner`` and ``cost_center`` are the tags that say whom a resource belongs to: AWS takes
+    an empty tag value, the platform does not. Each must also be a value AWS accepts (botocore
+    sagemaker ``TagValue``: at most 256 characters of letters, digits, spaces and ``_.:/=+-@``).
+    """
+    for key in ("owner", "cost_center"):
+        value = getattr(settings, key)
+        if not value.strip():
+            p.add(key, "must not be blank: it is a required tag on every resource")
+        elif len(value) > limits.TAG_VALUE_MAX or not _is_tag_value(value):
+            p.add(
+                key,
+                f"{value!r} is not a valid tag value: at most {limits.TAG_VALUE_MAX} letters, "
+                "digits, spaces and _.:/=+-@",
+            )
+
+
+def _is_tag_value(value: str) -> bool:
+    return all(c in TAG_VALUE_SYMBOLS or unicodedata.category(c)[0] in "LZN" for c in value)
+
+
 # --- environment stacks -------------------------------------------------------------------
 
 
 def check_environment(settings: EnvironmentSettings, p: Problems) -> None:
+    _check_tags(settings, p)
     if not STACK_NAME_RE.match(settings.shared_stack):
         p.add("shared_stack", "must be a fully qualified stack name, org/project/stack")
     for name, model in settings.models.items():

@@ -470,3 +470,36 @@ def test_settings_import_neither_pulumi_nor_the_sagemaker_sdk():
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+# --- required tags ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("which", ["shared", "dev"])
+@pytest.mark.parametrize("value", ["", "   "])
+def test_required_tags_must_not_be_blank(configs, which, value):
+    configs[which]["mlserve:owner"] = value
+    configs[which]["mlserve:cost_center"] = value
+    assert problems(configs[which], which) == [
+        "owner: must not be blank: it is a required tag on every resource",
+        "cost_center: must not be blank: it is a required tag on every resource",
+    ]
+
+
+def test_required_tags_are_values_aws_accepts(configs):
+    dev = configs["dev"]
+    dev["mlserve:owner"] = "ml-platform <team>"
+    dev["mlserve:cost_center"] = "x" * 257
+    assert problems(dev, "dev") == [
+        "owner: 'ml-platform <team>' is not a valid tag value: at most 256 letters, digits, "
+        "spaces and _.:/=+-@",
+        f"cost_center: {'x' * 257!r} is not a valid tag value: at most 256 letters, digits, "
+        "spaces and _.:/=+-@",
+    ]
+
+
+def test_tag_values_in_any_script_with_aws_symbols_are_accepted(configs):
+    dev = configs["dev"]
+    dev["mlserve:owner"] = "Équipe données: ml/platform+ops@example.com"
+    dev["mlserve:cost_center"] = "cc-１２３ 4_5.6=7"
+    assert problems(dev, "dev") == []
