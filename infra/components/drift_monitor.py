@@ -143,7 +143,11 @@ class DriftMonitor(pulumi.ComponentResource):
             "s3://", args.artifact_bucket_name, "/", baseline_prefix(model, digest)
         )
         job = aws.sagemaker.DataQualityJobDefinition(
-            f"{name}-data-quality",
+            # Auto-named: the logical name, a dash and 7 characters must fit the 63 that botocore
+            # sagemaker MonitoringJobDefinitionName allows, with a model name of up to 40
+            # (settings' MODEL_NAME_MAX): "<model>-drift-dq" leaves 6 to spare
+            # (tests/infra/test_name_lengths.py).
+            f"{name}-dq",
             role_arn=role.arn,
             data_quality_app_specification=sm.DataQualityJobDefinitionDataQualityAppSpecificationArgs(
                 image_uri=image,

@@ -123,7 +123,7 @@ def test_each_monitor_registers_exactly_its_resources(plans, stack_settings, env
         expected = {
             (ROLE, f"{drift}-role"),
             (ROLE_POLICY, f"{drift}-role-policy"),
-            (DATA_QUALITY_JOB, f"{drift}-data-quality"),
+            (DATA_QUALITY_JOB, f"{drift}-dq"),
             (MONITORING_SCHEDULE, f"{drift}-schedule"),
         } | {(ALARM, f"{drift}-{feature}") for feature in model.drift.alarms}
         assert found == expected, f"{drift}: {sorted(found ^ expected)}"
