@@ -41,6 +41,32 @@ def run(settings: Settings) -> None:
         pulumi.export(key, value)
 
 
+def shared_store(shared_stack: str, region: str) -> dict[str, pulumi.Output[Any]]:
+    """The shared stack's artifact store outputs, each usable only once the store is known to be in
+    ``region``: "The model artifacts must be in an S3 bucket that is in the same region as the
+    model or endpoint you are creating" (botocore sagemaker ``ContainerDefinition.ModelDataUrl``),
+    and a version's baseline is read from the same bucket. A store elsewhere fails the preview,
+    naming both regions, before any resource that reads it is registered."""
+
+    def in_region(values: list[Any]) -> Any:
+        store_region, value = values
+        if store_region != region:
+            raise pulumi.RunError(
+                f"the artifact store ({shared_stack}) is in {store_region}, this stack in "
+                f"{region}: SageMaker reads model artifacts only from a bucket in the endpoint's "
+                "region; set aws:region to the shared stack's, or use a shared stack there"
+            )
+        return value
+
+    shared = pulumi.StackReference(shared_stack)
+    return {
+        key: pulumi.Output.all(shared.require_output("region"), shared.require_output(key)).apply(
+            in_region
+        )
+        for key in SHARED_OUTPUTS
+    }
+
+
 def _account() -> pulumi.Output[str]:
     return aws.get_caller_identity_output().account_id
 
@@ -75,7 +101,7 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
     partition = naming.partition(region)
     account = _account()
     tags = naming.base_tags(env, settings.owner, settings.cost_center)
-    shared = pulumi.StackReference(settings.shared_stack)
+    store = shared_store(settings.shared_stack, region)
 
     key = EncryptionKey(
         f"mlserve-{env}",
@@ -125,8 +151,8 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
                 account=account,
                 settings=model,
                 base_tags=tags,
-                artifact_bucket_arn=shared.require_output("artifact_bucket_arn"),
-                artifact_key_arn=shared.require_output("artifact_key_arn"),
+                artifact_bucket_arn=store["artifact_bucket_arn"],
+                artifact_key_arn=store["artifact_key_arn"],
                 environment_key_arn=key.arn,
                 alert_topic_arn=alerting.topic_arn,
                 capture_bucket_name=capture.name if capture else None,
@@ -149,9 +175,9 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
                     capture_bucket_name=capture.name,
                     capture_bucket_arn=capture.arn,
                     environment_key_arn=key.arn,
-                    artifact_bucket_name=shared.require_output("artifact_bucket_name"),
-                    artifact_bucket_arn=shared.require_output("artifact_bucket_arn"),
-                    artifact_key_arn=shared.require_output("artifact_key_arn"),
+                    artifact_bucket_name=store["artifact_bucket_name"],
+                    artifact_bucket_arn=store["artifact_bucket_arn"],
+                    artifact_key_arn=store["artifact_key_arn"],
                     alert_topic_arn=alerting.topic_arn,
                 ),
             )

@@ -49,6 +49,7 @@ from infra.review.mocks import ACCOUNTS, AwsMocks, RecordingMonitor, Registratio
 from infra.settings import (
     PROJECT,
     SECRET,
+    EnvironmentSettings,
     Settings,
     SettingsError,
     load_settings,
@@ -145,6 +146,15 @@ def stack_file(stack: str) -> Path:
     return STACKS_DIR / f"Pulumi.{stack}.yaml"
 
 
+def shared_stack_region() -> str | None:
+    """The region of the shared stack's file in the checkout, if it has one."""
+    path = stack_file("shared")
+    if not path.is_file():
+        return None
+    region = read_stack_file(path).get("aws:region")
+    return region if isinstance(region, str) else None
+
+
 def shared_outputs(region: str) -> dict[str, Any]:
     """What the shared stack exports, as its program names things under the same mocks."""
     account = ACCOUNTS["shared"]
@@ -168,11 +178,27 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     config is validated here, once: the program receives these settings and reads no config.
     """
     settings = load_settings(config, stack)
+    store_region = settings.region
+    if isinstance(settings, EnvironmentSettings):
+        store_region = shared_stack_region() or settings.region
+        if store_region != settings.region:
+            # What the program refuses at preview (infra.program.shared_store), said before
+            # anything is registered, as a problem of the stack file.
+            raise SettingsError(
+                [
+                    f"aws:region: {settings.region} is not the artifact store's region, "
+                    f"{store_region} ({stack_file('shared')}): SageMaker reads model artifacts "
+                    "only from a bucket in the endpoint's region"
+                ],
+                f"stack {stack}",
+            )
     # Imported on first use: pulumi_aws and the components are the slowest imports of the
     # offline plan, and an invalid config, or a command that never evaluates, needs neither.
     from infra import program
 
-    plan = run_under_mocks(config, stack, settings.region, lambda: program.run(settings))
+    plan = run_under_mocks(
+        config, stack, settings.region, lambda: program.run(settings), store_region
+    )
     return replace(plan, settings=settings)
 
 
@@ -191,23 +217,34 @@ def evaluate_entry_point(config: Mapping[str, Any], stack: str, region: str) -> 
 
 
 def run_under_mocks(
-    config: Mapping[str, Any], stack: str, region: str, body: Callable[[], None]
+    config: Mapping[str, Any],
+    stack: str,
+    region: str,
+    body: Callable[[], None],
+    store_region: str | None = None,
 ) -> Plan:
     """Run ``body`` as the engine runs a stack's program, with ``config`` set and the mocks
-    answering as AWS in ``region`` would; return what it registered and exported.
+    answering as AWS in ``region`` would; return what it registered and exported. The shared
+    stack's outputs name its artifact store in ``store_region`` (by default ``region``).
 
     Each run has a context and an event loop of its own. Pulumi keeps its runtime state in
     context variables, and the loop's handles keep the context they were made in: a shared
     loop would keep every earlier run's resources alive.
     """
     with _collector_paused():
-        return contextvars.Context().run(_run_isolated, config, stack, region, body)
+        return contextvars.Context().run(
+            _run_isolated, config, stack, region, body, store_region or region
+        )
 
 
 def _run_isolated(
-    config: Mapping[str, Any], stack: str, region: str, body: Callable[[], None]
+    config: Mapping[str, Any],
+    stack: str,
+    region: str,
+    body: Callable[[], None],
+    store_region: str,
 ) -> Plan:
-    mocks = AwsMocks(stack, region, shared_outputs(region))
+    mocks = AwsMocks(stack, region, shared_outputs(store_region))
     monitor = RecordingMonitor(mocks)
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
