@@ -18,6 +18,16 @@ def production_variants(model: ModelSettings) -> list[str]:
     return [CHAMPION] + ([CHALLENGER] if model.challenger is not None else [])
 
 
+def variant_versions(model: ModelSettings) -> dict[str, ModelVersion]:
+    """Variant name -> the version the stack file pins for it, shadow included."""
+    versions = {CHAMPION: model.version}
+    if model.challenger is not None:
+        versions[CHALLENGER] = model.challenger.version
+    if model.shadow is not None:
+        versions[SHADOW] = model.shadow.version
+    return versions
+
+
 def endpoint_name_prefix(model_name: str, environment: str) -> str:
     """What every endpoint name of a model in an environment starts with."""
     return f"{model_name}-{environment}-"

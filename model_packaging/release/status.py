@@ -140,7 +140,7 @@ def _check_model(sagemaker: Any, name: str, pinned_model: ModelSettings, environ
     if endpoint.status not in SERVING:
         reason = f" ({endpoint.failure_reason})" if endpoint.failure_reason else ""
         problems.append(f"endpoint is {endpoint.status}{reason}")
-    problems += _variant_problems(endpoint, _pinned_variants(pinned_model))
+    problems += _variant_problems(endpoint, naming.variant_versions(pinned_model))
     newer = live.newer_config(sagemaker, name, environment, endpoint)
     if newer is not None:
         problems.append(
@@ -155,16 +155,6 @@ def _check_model(sagemaker: Any, name: str, pinned_model: ModelSettings, environ
     else:
         line = f"ok {name} {environment}: live {where}"
     return Check(name, not problems, line)
-
-
-def _pinned_variants(model: ModelSettings) -> dict[str, ModelVersion]:
-    """Variant name -> the version the stack file pins for it."""
-    expected = {naming.CHAMPION: model.version}
-    if model.challenger is not None:
-        expected[naming.CHALLENGER] = model.challenger.version
-    if model.shadow is not None:
-        expected[naming.SHADOW] = model.shadow.version
-    return expected
 
 
 def _variant_problems(endpoint: live.LiveEndpoint, expected: dict[str, ModelVersion]) -> list[str]:

@@ -180,20 +180,10 @@ def variants_of(config: PlannedResource) -> list[dict[str, Any]]:
     )
 
 
-def model_versions(model: ModelSettings) -> dict[str, ModelVersion]:
-    """The versions a model's endpoint serves, by variant name."""
-    versions = {naming.CHAMPION: model.version}
-    if model.challenger is not None:
-        versions[naming.CHALLENGER] = model.challenger.version
-    if model.shadow is not None:
-        versions[naming.SHADOW] = model.shadow.version
-    return versions
-
-
 def pinned_version(resource: PlannedResource, model: ModelSettings) -> ModelVersion | None:
     """The version a SageMaker Model resource serves, matched by what its container pins."""
     container = resource.inputs.get("primaryContainer") or {}
-    for version in model_versions(model).values():
+    for version in naming.variant_versions(model).values():
         if version.package is not None and container.get("modelPackageName") == version.package:
             return version
         if version.artifact_uri is not None and container.get("modelDataUrl") == (

@@ -33,7 +33,6 @@ from tests.infra.plan_checks import (
     children_of,
     component_children,
     config_of,
-    model_versions,
     only,
     pinned_version,
     resources_of,
@@ -54,7 +53,7 @@ NETWORK_INTERFACE_ACTIONS = {
 
 def expected_children(name: str, model) -> set[tuple[str, str]]:
     """(type, logical name) of everything a prod ModelEndpoint must register."""
-    variants = list(model_versions(model))
+    variants = list(naming.variant_versions(model))
     production = naming.production_variants(model)
     instance_kinds = INSTANCE_KINDS if model.serverless is None else ()
     expected = {
@@ -132,7 +131,7 @@ def test_prod_fraud_mirrors_traffic_to_a_shadow(plans, stack_settings, prod_stac
 
 def assert_variants_serve_their_versions(plan, name: str, model, config) -> None:
     """Each variant runs the Model named for it, and that Model pins the variant's version."""
-    versions = model_versions(model)
+    versions = naming.variant_versions(model)
     models = {m.name: m for m in children_of(plan, name, MODEL)}
     variants = config.inputs["productionVariants"] + (
         config.inputs.get("shadowProductionVariants") or []
