@@ -59,10 +59,9 @@ def shared_store(shared_stack: str, region: str) -> dict[str, pulumi.Output[Any]
         return value
 
     shared = pulumi.StackReference(shared_stack)
+    store_region = shared.require_output("region")
     return {
-        key: pulumi.Output.all(shared.require_output("region"), shared.require_output(key)).apply(
-            in_region
-        )
+        key: pulumi.Output.all(store_region, shared.require_output(key)).apply(in_region)
         for key in SHARED_OUTPUTS
     }
 
