@@ -33,6 +33,14 @@ def endpoint_name_prefix(model_name: str, environment: str) -> str:
     return f"{model_name}-{environment}-"
 
 
+def variant_layout(model: ModelSettings) -> str:
+    """The endpoint's variants, shadow included, each with its instance type if it has one:
+    ``champion=ml.m5.xlarge,challenger=ml.m5.xlarge``, or ``champion`` when serverless."""
+    if model.serverless is not None:
+        return ",".join(variant_versions(model))
+    return ",".join(f"{v}={model.instance_type}" for v in variant_versions(model))
+
+
 def endpoint_identity(model: ModelSettings) -> dict[str, str]:
     """Everything that needs a new endpoint, rather than an update of the current one.
 
@@ -40,11 +48,23 @@ def endpoint_identity(model: ModelSettings) -> dict[str, str]:
     changes (they are the ``keepers`` of its ``RandomId``), so the endpoint is replaced under a
     new name, never under its own. A replacement that kept its name would collide with itself:
     Pulumi creates the new endpoint before it deletes the old one. Promotions, weights, alarm
-    thresholds and deployment policy change none of these, and keep the name.
+    thresholds, deployment policy and turning autoscaling on or off change none of these, and
+    keep the name.
 
-    - ``scaled_layout``: AWS refuses an endpoint update that changes the instance type of, or
-      removes, a variant registered with Application Auto Scaling (terraform-provider-aws
-      #14337); a new endpoint gets new scalable targets instead.
+    - ``scaled_layout``: the variant names, shadow included, and their instance type.
+      A blue/green (guarded) update needs the new endpoint configuration to have the old one's
+      variant names (SageMaker developer guide, deployment guardrails, "Exclusions"), and
+      SageMaker updates every endpoint blue/green (same guide, "Blue/Green Deployments"), so
+      adding or removing a challenger or a shadow needs a new endpoint. AWS refuses an update
+      that changes the instance type of, or removes, a variant registered with Application
+      Auto Scaling (same guide, "Update endpoints that use auto scaling"). Whether a variant
+      is registered depends on the stack's previous state, which a pure function of the stack
+      file cannot see: a value that kept the name when autoscaling is turned on or off, and
+      changed it when a scaled variant's instance type changes, must then change with every
+      instance type. So a new instance type gives a new endpoint, scaled or not, and
+      autoscaling on or off keeps it. (The key keeps the name it had when it held only the
+      scaled variants, so that an autoscaled endpoint without a shadow keeps its value, and
+      its name, across that change.)
     - ``capacity``: an instance-backed endpoint cannot be updated to a serverless one (SageMaker
       developer guide, "Update a serverless endpoint").
     - ``rollback_alarms``: the provider replaces the endpoint when
@@ -53,15 +73,12 @@ def endpoint_identity(model: ModelSettings) -> dict[str, str]:
       endpoint and watch all its production variants, so the list changes only with the kinds
       of rollback alarm, which this value names.
     """
-    layout = ""
-    if model.autoscaled:
-        layout = ",".join(f"{v}={model.instance_type}" for v in production_variants(model))
     serverless = model.serverless is not None
     rollback = ""
     if model.deployment.auto_rollback and not serverless:
         rollback = ",".join(m.key for m in metrics.rollback_metrics(serverless))
     return {
-        "scaled_layout": layout,
+        "scaled_layout": variant_layout(model),
         "capacity": "serverless" if serverless else "instances",
         "rollback_alarms": rollback,
     }

@@ -143,6 +143,22 @@ def test_scheduled_actions_from_the_stack_file_exist(plans, stack_settings, env_
     assert not problems, "\n".join(problems)
 
 
+def test_a_refresh_after_a_schedule_ran_is_not_undone(plans, stack_settings, env_stack):
+    """A scheduled action changes its target's min and max capacity; a target with schedules
+    ignores changes to them, so `pulumi up` after `pulumi refresh` leaves the schedule's values.
+    A target without schedules keeps following the stack file."""
+    plan, settings = plans[env_stack], stack_settings[env_stack]
+    problems = []
+    for name, model in settings.models.items():
+        expected = (
+            ["maxCapacity", "minCapacity"] if model.scaling and model.scaling.schedules else []
+        )
+        for target in children_of(plan, name, SCALABLE_TARGET):
+            if sorted(target.ignore_changes) != expected:
+                problems.append(f"{target.urn}: ignores changes to {target.ignore_changes}")
+    assert not problems, "\n".join(problems)
+
+
 def test_prod_file_schedules_are_registered(plans, stack_configs, prod_stack):
     """The schedules written in the prod file, by name, are in the plan."""
     plan = plans[prod_stack]
@@ -175,7 +191,8 @@ def other_instance_type(current: str) -> str:
 
 
 def test_endpoint_name_follows_the_scaled_layout(plans, stack_settings, env_stack):
-    """A scaled model's new instance type draws a new endpoint name; a new version does not."""
+    """A new instance type draws a new endpoint name; a new version, or autoscaling turned on
+    or off, does not."""
     plan, settings = plans[env_stack], stack_settings[env_stack]
     problems = []
     for name, model in settings.models.items():
@@ -193,9 +210,21 @@ def test_endpoint_name_follows_the_scaled_layout(plans, stack_settings, env_stac
         resized = model.model_copy(
             update={"instance_type": other_instance_type(model.instance_type)}
         )
-        renamed = naming.endpoint_identity(resized) != identity
-        if renamed != model.autoscaled:
-            problems.append(f"{endpoint.urn}: renamed={renamed} on a new instance type")
+        if naming.endpoint_identity(resized) == identity:
+            problems.append(f"{endpoint.urn}: a new instance type keeps the endpoint's name")
+        assert model.scaling is not None
+        toggled = model.model_copy(
+            update={
+                "scaling": model.scaling.model_copy(
+                    update={"max_instances": model.scaling.min_instances}
+                    if model.autoscaled
+                    else {"max_instances": model.scaling.min_instances + 1}
+                )
+            }
+        )
+        assert toggled.autoscaled != model.autoscaled
+        if naming.endpoint_identity(toggled) != identity:
+            problems.append(f"{endpoint.urn}: autoscaling on or off renames the endpoint")
         promoted = model.model_copy(
             update={"version": model.version.model_copy(update={"digest": "sha256:" + "f" * 64})}
         )
