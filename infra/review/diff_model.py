@@ -60,6 +60,8 @@ class ResourceChange:
     # Replace-forcing properties that changed, and why the replacement cannot succeed, if so.
     replaced_properties: list[str] = field(default_factory=list)
     collision: str | None = None
+    # Why AWS refuses this in-place update (infra.review.endpoint_updates), if it does.
+    refusal: str | None = None
     # What the diff cannot tell about this change.
     note: str | None = None
 
@@ -78,6 +80,8 @@ class ResourceChange:
         if self.kind == REPLACED:
             found["replacedProperties"] = self.replaced_properties
             found["collision"] = self.collision
+        if self.kind == UPDATED and self.refusal:
+            found["refusal"] = self.refusal
         if self.kind in (UPDATED, REPLACED):
             found["changes"] = [f.as_json() for f in self.fields]
         if self.note:
@@ -105,6 +109,10 @@ class StackDiff:
     @property
     def collisions(self) -> list[ResourceChange]:
         return [r for r in self.resources if r.collision]
+
+    @property
+    def refusals(self) -> list[ResourceChange]:
+        return [r for r in self.resources if r.refusal]
 
     @property
     def changed(self) -> bool:

@@ -45,6 +45,15 @@ def _collision_line(r: ResourceChange) -> str:
     return f"REPLACEMENT WILL FAIL: {r.label}: {r.collision}"
 
 
+def _refusal_line(r: ResourceChange) -> str:
+    return f"UPDATE WILL FAIL: {r.label}: {r.refusal}"
+
+
+def _failures(diff: StackDiff) -> list[str]:
+    """The changes that cannot succeed, one line each, for the head of a stack's section."""
+    return [_collision_line(r) for r in diff.collisions] + [_refusal_line(r) for r in diff.refusals]
+
+
 def render_text(diffs: Sequence[StackDiff]) -> str:
     lines: list[str] = []
     for diff in diffs:
@@ -61,7 +70,7 @@ def _text_stack(diff: StackDiff) -> list[str]:
             *_notes(diff),
         ]
     lines = [f"Stack {diff.stack}: changes from {diff.base}: {_summary(diff)}", *_notes(diff)]
-    lines += [f"!! {_collision_line(r)}" for r in diff.collisions]
+    lines += [f"!! {line}" for line in _failures(diff)]
     for kind in KINDS:
         changed = diff.of_kind(kind)
         if changed:
@@ -81,6 +90,8 @@ def _text_resource(kind: str, r: ResourceChange) -> list[str]:
     lines = [head]
     if r.collision:
         lines.append(f"      !! {r.collision}")
+    if r.refusal:
+        lines.append(f"      !! {r.refusal}")
     if r.note:
         lines.append(f"      ?? {r.note}")
     return lines + [f"      {f.as_text()}" for f in r.fields]
@@ -107,10 +118,11 @@ def render_markdown(diffs: Sequence[StackDiff]) -> str:
         out.append("")
         out.append(f"From `{diff.base}` to this change.")
         out += [f"\n_{note}_" for note in _notes(diff)]
-        if diff.collisions:
+        failures = _failures(diff)
+        if failures:
             out.append("")
             out.append("> [!CAUTION]")
-            out += [f"> **{_md(_collision_line(r))}**  " for r in diff.collisions]
+            out += [f"> **{_md(line)}**  " for line in failures]
         for kind in KINDS:
             changed = diff.of_kind(kind)
             if not changed:
@@ -135,6 +147,8 @@ def _markdown_resource(r: ResourceChange) -> list[str]:
         line += ": replaced for " + ", ".join(f"`{p}`" for p in r.replaced_properties)
     if r.collision:
         line += f". **{_md(r.collision)}**"
+    if r.refusal:
+        line += f". **{_md(r.refusal)}**"
     if r.note:
         line += f". _{_md(r.note)}_"
     return [line, *_markdown_fields(r.fields, indent="  ")]

@@ -22,7 +22,8 @@ import subprocess
 from collections.abc import Sequence
 from typing import Any
 
-from infra.review import replacement
+from infra.resource_types import ENDPOINT
+from infra.review import endpoint_updates, replacement
 from infra.review.diff_model import (
     ABSENT,
     ADDED,
@@ -96,6 +97,7 @@ def diff_plans(stack: str, base: str, old: dict[str, Any] | None, new: dict[str,
     after = {identity(r): r for r in new_resources}
     changes: list[ResourceChange] = []
     unchanged = 0
+    updates = _endpoint_update_problems(old_resources, new_resources)
     for key, r in after.items():
         if key not in before:
             changes.append(_resource_change(ADDED, r))
@@ -120,7 +122,9 @@ def diff_plans(stack: str, base: str, old: dict[str, Any] | None, new: dict[str,
             clash = replacement.collision(r["type"], previous["inputs"], r["inputs"])
             changes.append(_resource_change(REPLACED, r, fields, forcing, clash))
         else:
-            changes.append(_resource_change(UPDATED, r, fields))
+            refusal, note = updates.get((r["type"], r.get("parent")), (None, None))
+            note = "; ".join(n for n in (note, _ignored(r, fields)) if n) or None
+            changes.append(_resource_change(UPDATED, r, fields, refusal=refusal, note=note))
     changes += [_resource_change(REMOVED, r) for key, r in before.items() if key not in after]
     outputs = None
     if old is None:
@@ -137,6 +141,21 @@ def diff_plans(stack: str, base: str, old: dict[str, Any] | None, new: dict[str,
     )
 
 
+def _endpoint_update_problems(
+    old: list[dict[str, Any]], new: list[dict[str, Any]]
+) -> dict[tuple[str, str | None], tuple[str | None, str | None]]:
+    """(type, parent) of an updated endpoint -> why AWS refuses the update, and what the diff
+    cannot tell about it (``infra.review.endpoint_updates``)."""
+    found: dict[tuple[str, str | None], tuple[list[str], list[str]]] = {}
+    for problem in endpoint_updates.update_problems(old, new):
+        refused, unsure = found.setdefault((ENDPOINT, problem.parent), ([], []))
+        (refused if problem.refused else unsure).append(problem.message)
+    return {
+        key: ("; ".join(refused) or None, "; ".join(unsure) or None)
+        for key, (refused, unsure) in found.items()
+    }
+
+
 def _resource_change(
     kind: str,
     r: dict[str, Any],
@@ -144,6 +163,7 @@ def _resource_change(
     forcing: list[str] | None = None,
     clash: str | None = None,
     note: str | None = None,
+    refusal: str | None = None,
 ) -> ResourceChange:
     return ResourceChange(
         kind=kind,
@@ -154,6 +174,7 @@ def _resource_change(
         fields=fields or [],
         replaced_properties=list(forcing or []),
         collision=clash,
+        refusal=refusal,
         note=note,
     )
 
@@ -167,6 +188,16 @@ def _unknown_type(type_token: str) -> str | None:
     if type_token.startswith(f"{PROJECT}:"):
         return None
     return f"{type_token} has no entry in infra/review/replacement.py: this may be a replacement"
+
+
+def _ignored(r: dict[str, Any], fields: list[FieldChange]) -> str | None:
+    """The changed inputs that the resource's ``ignoreChanges`` keeps Pulumi from applying."""
+    ignore = set((r.get("options") or {}).get("ignoreChanges") or [])
+    changed = {re.split(r"[.\[]", f.path, maxsplit=1)[0] for f in fields}
+    ignored = sorted(changed & ignore)
+    if not ignored:
+        return None
+    return f"ignoreChanges covers {', '.join(ignored)}: Pulumi leaves the live values as they are"
 
 
 def _without(options: dict[str, Any], key: str) -> dict[str, Any]:

@@ -19,8 +19,9 @@ from typing import Any, cast
 import pytest
 
 from infra import naming
-from infra.resource_types import ENDPOINT
-from infra.review.plan import Plan, PlannedResource, evaluate
+from infra.resource_types import ENDPOINT, SCALABLE_TARGET
+from infra.review import endpoint_updates
+from infra.review.plan import Plan, PlannedResource, evaluate, plan_document
 from infra.review.replacement import collision, replaced_properties
 
 Config = dict[str, Any]
@@ -51,6 +52,16 @@ def add_challenger(config: Config) -> None:
     fraud = _models(config)["fraud"]
     fraud["challenger"] = {"version": copy.deepcopy(fraud["version"]), "traffic_percent": 10}
     fraud["challenger"]["version"]["package"] = fraud["version"]["package"][:-1] + "9"
+
+
+def add_churn_challenger(config: Config) -> None:
+    churn = _models(config)["churn"]
+    churn["challenger"] = {"version": copy.deepcopy(churn["version"]), "traffic_percent": 10}
+    churn["challenger"]["version"]["package"] = churn["version"]["package"][:-1] + "9"
+
+
+def end_ab_test(config: Config) -> None:
+    del _models(config)["fraud"]["challenger"]
 
 
 def toggle_auto_rollback(config: Config) -> None:
@@ -101,6 +112,30 @@ def add_shadow(config: Config) -> None:
     churn["shadow"]["version"]["package"] = churn["version"]["package"][:-1] + "8"
 
 
+def remove_shadow(config: Config) -> None:
+    """staging's churn with a shadow on both sides, then without it."""
+    del _models(config)["churn"]["shadow"]
+
+
+def autoscaling_on(config: Config) -> None:
+    """staging's fraud (two fixed instances) made to scale from two to four."""
+    _models(config)["fraud"]["scaling"]["max_instances"] = 4
+
+
+def autoscaling_off(config: Config) -> None:
+    _models(config)["churn"]["scaling"]["max_instances"] = _models(config)["churn"]["scaling"][
+        "min_instances"
+    ]
+
+
+def resize_fixed_variant(config: Config) -> None:
+    _models(config)["fraud"]["instance_type"] = "ml.m5.2xlarge"
+
+
+def slower_canary(config: Config) -> None:
+    _models(config)["churn"]["deployment"]["wait_seconds"] = 900
+
+
 def enable_drift(config: Config) -> None:
     """dev's churn with data capture and drift monitoring on: a new DriftMonitor, a new
     endpoint configuration (data capture), a capture bucket."""
@@ -142,6 +177,12 @@ CASES: dict[str, tuple[str, Edit | None, Edit]] = {
     "network isolation off": ("prod", None, no_isolation),
     "higher max_instances": ("prod", None, scale_further),
     "add a shadow variant": ("staging", None, add_shadow),
+    "remove a shadow variant": ("staging", add_shadow, remove_shadow),
+    "add a challenger to an autoscaled endpoint": ("prod", remove_challenger, add_churn_challenger),
+    "remove the challenger from a fixed-size endpoint": ("staging", add_challenger, end_ab_test),
+    "turn autoscaling on": ("staging", fixed_size, autoscaling_on),
+    "turn autoscaling off": ("prod", None, autoscaling_off),
+    "new instance type of a fixed-size variant": ("staging", fixed_size, resize_fixed_variant),
     "enable drift": ("dev", None, enable_drift),
     "daily drift analysis": ("prod", None, daily_drift),
     "bigger drift analysis instances": ("prod", None, bigger_drift_job),
@@ -170,8 +211,10 @@ def collisions(before: Plan, after: Plan) -> list[str]:
 
 
 def changed(before: Plan, after: Plan) -> list[str]:
+    """Resources added, removed or with other inputs."""
     old = {r.urn: r.inputs for r in before.resources}
-    return [r.urn for r in after.resources if old.get(r.urn) != r.inputs]
+    new = {r.urn: r.inputs for r in after.resources}
+    return sorted(urn for urn in old.keys() | new.keys() if old.get(urn) != new.get(urn))
 
 
 def pair(stack_configs, stack: str, setup: Edit | None, edit: Edit) -> tuple[Plan, Plan]:
@@ -196,27 +239,66 @@ def _endpoint(plan: Plan, model: str) -> PlannedResource:
     return next(r for r in plan.resources if r.type == ENDPOINT and r.name == f"{model}-endpoint")
 
 
-@pytest.mark.parametrize(
-    "case",
-    [
-        "toggle auto-rollback",
-        "instances to serverless",
-        "new instance type of an autoscaled variant",
-    ],
-)
-def test_an_endpoint_that_must_be_replaced_gets_a_new_name(stack_configs, case):
+def refused_updates(before: Plan, after: Plan) -> list[str]:
+    """In-place endpoint updates that SageMaker refuses (infra/review/endpoint_updates.py)."""
+    old, new = plan_document(before)["resources"], plan_document(after)["resources"]
+    return [p.message for p in endpoint_updates.update_problems(old, new) if p.refused]
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_no_endpoint_update_is_one_aws_refuses(stack_configs, case):
     stack, setup, edit = CASES[case]
     before, after = pair(stack_configs, stack, setup, edit)
-    old, new = _endpoint(before, "churn"), _endpoint(after, "churn")
+    problems = refused_updates(before, after)
+    assert not problems, f"{case}:\n" + "\n".join(problems)
+
+
+# (case, model): edits that need a new endpoint, each for its own reason.
+NEW_ENDPOINT = [
+    ("toggle auto-rollback", "churn"),
+    ("instances to serverless", "churn"),
+    ("new instance type of an autoscaled variant", "churn"),
+    ("new instance type of a fixed-size variant", "fraud"),
+    ("add a shadow variant", "churn"),
+    ("remove a shadow variant", "churn"),
+    ("add a challenger to a fixed-size endpoint", "fraud"),
+    ("remove the challenger from a fixed-size endpoint", "fraud"),
+    ("add a challenger to an autoscaled endpoint", "churn"),
+    ("remove the challenger", "churn"),
+]
+
+
+@pytest.mark.parametrize(("case", "model"), NEW_ENDPOINT)
+def test_an_endpoint_that_must_be_replaced_gets_a_new_name(stack_configs, case, model):
+    stack, setup, edit = CASES[case]
+    before, after = pair(stack_configs, stack, setup, edit)
+    old, new = _endpoint(before, model), _endpoint(after, model)
     assert replaced_properties(old.type, old.inputs, new.inputs), f"{case}: not a replacement"
     assert new.inputs["name"] != old.inputs["name"], new.urn
 
 
-def test_a_promotion_keeps_the_endpoint(stack_configs):
-    before, after = pair(stack_configs, "prod", None, promote)
-    old, new = _endpoint(before, "churn"), _endpoint(after, "churn")
+@pytest.mark.parametrize(
+    ("case", "model"),
+    [
+        ("promote a version", "churn"),
+        ("turn autoscaling on", "fraud"),
+        ("turn autoscaling off", "churn"),
+        ("higher max_instances", "churn"),
+    ],
+)
+def test_an_endpoint_that_can_be_updated_keeps_its_name(stack_configs, case, model):
+    stack, setup, edit = CASES[case]
+    before, after = pair(stack_configs, stack, setup, edit)
+    old, new = _endpoint(before, model), _endpoint(after, model)
     assert not replaced_properties(old.type, old.inputs, new.inputs), new.urn
     assert new.inputs["name"] == old.inputs["name"], new.urn
+
+
+def test_autoscaling_on_and_off_registers_and_removes_the_targets(stack_configs):
+    before, after = pair(stack_configs, "staging", fixed_size, autoscaling_on)
+    targets = [r.name for r in after.resources if r.type == SCALABLE_TARGET and "fraud" in r.name]
+    assert targets == ["fraud-champion-scaling"]
+    assert not [r for r in before.resources if r.type == SCALABLE_TARGET and "fraud" in r.name]
 
 
 def test_the_check_catches_an_endpoint_replaced_under_its_name(stack_configs, monkeypatch):
@@ -230,3 +312,29 @@ def test_the_check_catches_an_endpoint_replaced_under_its_name(stack_configs, mo
     before, after = pair(stack_configs, "staging", None, toggle_auto_rollback)
     problems = collisions(before, after)
     assert any(ENDPOINT in p and "autoRollbackConfiguration" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("drop", "case", "rule"),
+    [
+        ("shadow", "add a shadow variant", endpoint_updates.VARIANT_NAMES),
+        ("instance type", "new instance type of an autoscaled variant", endpoint_updates.SCALED_VARIANT),
+    ],
+)
+def test_the_check_catches_an_update_aws_refuses(stack_configs, monkeypatch, drop, case, rule):
+    """Control: with a name that ignores the shadow, or the instance type, the edit updates
+    the endpoint in place, and the check names the rule SageMaker refuses it by."""
+    layout = naming.variant_layout
+
+    def blind(model):
+        found = layout(model)
+        if drop == "shadow":
+            return ",".join(v for v in found.split(",") if not v.startswith(naming.SHADOW))
+        return ",".join(v.split("=")[0] for v in found.split(","))
+
+    monkeypatch.setattr(naming, "variant_layout", blind)
+    stack, setup, edit = CASES[case]
+    before, after = pair(stack_configs, stack, setup, edit)
+    old, new = plan_document(before)["resources"], plan_document(after)["resources"]
+    rules = {p.rule for p in endpoint_updates.update_problems(old, new) if p.refused}
+    assert rule in rules, rules
