@@ -359,6 +359,14 @@ class ModelEndpoint(pulumi.ComponentResource):
             # for the endpoint to be in service; a new endpoint (new scaled layout) replaces
             # the target with it.
             resource_id = pulumi.Output.concat("endpoint/", sm_endpoint.name, f"/variant/{variant}")
+            # A scheduled action sets the target's minimum and maximum capacity when it runs
+            # (Application Auto Scaling user guide, "Scheduled scaling for Application Auto
+            # Scaling"). After a `pulumi refresh` reads those values, the next `pulumi up` would
+            # put the configured ones back, undoing the schedule until it next runs (the same
+            # pattern: terraform-aws-modules/terraform-aws-ecs #422). With schedules, the stack
+            # file's capacities are the target's capacities when it is registered, and the
+            # schedules own them afterwards (docs/stack-config.md).
+            scheduled = ["minCapacity", "maxCapacity"] if scaling.schedules else None
             target = aws.appautoscaling.Target(
                 f"{self._name}-{variant}-scaling",
                 service_namespace="sagemaker",
@@ -367,7 +375,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                 min_capacity=scaling.min_instances,
                 max_capacity=scaling.max_instances,
                 tags=self._tags,
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, ignore_changes=scheduled),
             )
             aws.appautoscaling.Policy(
                 f"{self._name}-{variant}-invocations",
