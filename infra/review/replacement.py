@@ -13,6 +13,10 @@ the provider's source. A path through a list means "in any element". ``FIXED_NAM
 inputs that are a resource's physical identity when the program sets them; a resource without
 them is auto-named, and Pulumi draws a new name for the replacement.
 
+What SageMaker refuses of an endpoint update that the provider makes in place (new variant
+names, a scaled variant resized or removed) is not a replacement; ``infra.review.endpoint_updates``
+checks it, and the program's endpoint name (``infra.naming.endpoint_identity``) avoids it.
+
 Pure Python: the plan diff and the replacement tests use it on recorded inputs.
 """
 
