@@ -2,7 +2,8 @@
 change alters it.
 
 - ``plan STACK [--config-file FILE] [--json]``
-- ``plan-diff STACK... --base REV [--format text|markdown|json]``
+- ``plan-diff STACK... --base REV [--format text|markdown|json]``: exits 3 when a change
+  cannot succeed (a replacement under a fixed name, an endpoint update SageMaker refuses)
 
 Stack files are read from the checkout this package is in, whatever the working directory.
 """
@@ -75,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# plan-diff's exit status when a change cannot succeed (REPLACEMENT WILL FAIL, UPDATE WILL FAIL).
+CANNOT_SUCCEED = 3
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plan-diff":
@@ -107,6 +112,9 @@ def _plan_diff(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return exc.status
     print(plan_diff.RENDERERS[args.format](diffs))
+    # A change that `pulumi up` would fail half way: the diff says which, the status says so.
+    if any(diff.collisions or diff.refusals for diff in diffs):
+        return CANNOT_SUCCEED
     return 0
 
 

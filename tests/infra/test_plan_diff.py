@@ -406,3 +406,29 @@ def test_a_random_id_prefix_is_on_every_output_but_the_id():
     assert not id_.startswith("ep-")
     assert all(state[key].startswith("ep-") for key in ("hex", "dec", "b64Url", "b64Std"))
     assert canonical(state)["b64Url"] == "ep-" + id_
+
+
+@pytest.mark.parametrize("failing", ["collision", "refusal", None])
+def test_the_exit_status_says_when_a_change_cannot_succeed(monkeypatch, capsys, failing):
+    """A replacement under a fixed name, or an update SageMaker refuses, would fail `pulumi up`
+    half way: plan-diff prints the diff and exits 3, so the pull request's check fails."""
+    from infra import __main__ as cli
+    from infra.review import plan_diff as module
+    from infra.review.diff_model import ResourceChange
+
+    change = ResourceChange(
+        kind=UPDATED,
+        type=ENDPOINT,
+        name="churn-endpoint",
+        parent="churn",
+        urn=None,
+        collision="same name" if failing == "collision" else None,
+        refusal="variant names differ" if failing == "refusal" else None,
+    )
+    diff = StackDiff(stack="prod", base="main", resources=[change], outputs=[], unchanged=0)
+    monkeypatch.setattr(module, "plan_diff", lambda stacks, rev: [diff])
+
+    status = cli.main(["plan-diff", "prod", "--base", "HEAD"])
+
+    assert status == (cli.CANNOT_SUCCEED if failing else 0)
+    assert "Stack prod: changes from main" in capsys.readouterr().out
