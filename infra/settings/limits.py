@@ -7,8 +7,8 @@ copied, so it follows the installed SDK.
 from __future__ import annotations
 
 import functools
+import importlib.resources
 import re
-import zoneinfo
 from typing import Any
 
 # CloudWatch Logs accepts only these retention periods (PutRetentionPolicy); botocore's model
@@ -91,14 +91,72 @@ def lambda_function_arn() -> re.Pattern[str]:
     return re.compile(pattern)
 
 
-@functools.lru_cache(maxsize=1)
-def timezones() -> frozenset[str]:
-    """IANA time zone names, for scheduled actions' ``Timezone``.
+# --- time zones -------------------------------------------------------------------------------
+#
+# Application Auto Scaling takes "the canonical names of the IANA time zones supported by
+# Joda-Time (such as Etc/GMT+9 or Pacific/Tahiti)" (botocore application-autoscaling
+# ``PutScheduledActionRequest.Timezone``). Joda-Time compiles the tz database as published by
+# global-tz ("Available Time Zones", joda.org/joda-time/timezones.html), and only the links of
+# its ``backward`` file become aliases: links of the other files are compiled as zones of their
+# own (joda-time src/main/java/org/joda/time/tz/ZoneInfoCompiler.java, ``iBackLinks`` against
+# ``iGoodLinks``). global-tz keeps as zones the places tzdata 2022b and later merged into a
+# neighbour with the same clocks since 1970 (``Europe/Oslo``, ``Atlantic/Reykjavik``), so those
+# names are canonical to Joda-Time although upstream tzdata makes them links.
+#
+# The names are read from the ``tzdata`` package (requirements.txt), whose ``tzdata.zi`` no
+# longer says which file a link came from. A link is taken for an alias when ``zone.tab``, which
+# names one zone per country's region, does not list it: merged places are in ``zone.tab``,
+# backward-compatible names (``US/Eastern``, ``Asia/Calcutta``, ``GB``, ``Japan``) are not. Checked
+# against global-tz's ``backward`` file (JodaOrg/global-tz): every alias there is refused.
+# The rule refuses a few names more, each told its replacement: the zones merged since 2022 that
+# ``zone.tab`` dropped (``America/Pangnirtung``, ``America/Yellowknife``, ``Asia/Choibalsan``)
+# and the POSIX-style names tzdata 2024b made links (``CET``, ``EET``, ``EST``, ``HST``, ``MET``,
+# ``MST``, ``WET``). The suggested name is tzdata's link target, which may be the merged zone
+# rather than Joda-Time's (``Atlantic/Jan_Mayen`` -> ``Europe/Berlin``, not ``Europe/Oslo``);
+# both are accepted and agree since 1970.
+#
+# Names kept although they are links: ``UTC``, the API's default ("If a time zone is not
+# provided, UTC is used by default", same shape) and Joda-Time's own ID for UTC
+# (``DateTimeZone.UTC``), and ``GMT``, a link of tzdata's ``etcetera`` file, which Joda-Time
+# compiles as a zone. ``Factory`` (tzdata's zone for "no time zone set") is refused, and so are
+# the files of a zoneinfo directory that are not zones (``posixrules``, ``localtime``): they
+# are not in ``tzdata.zi``.
+_KEPT_LINKS = frozenset({"UTC", "GMT"})
+_NOT_ZONES = frozenset({"Factory"})
 
-    Application Auto Scaling takes "the canonical names of the IANA time zones" (botocore
-    application-autoscaling ``PutScheduledActionRequest.Timezone``).
-    """
-    return frozenset(zoneinfo.available_timezones())
+
+@functools.lru_cache(maxsize=1)
+def _tz_names() -> tuple[frozenset[str], dict[str, str]]:
+    """The canonical time zone names and the aliases, each with the name to use instead."""
+    data = importlib.resources.files("tzdata.zoneinfo")
+    zones: set[str] = set()
+    links: dict[str, str] = {}
+    for line in data.joinpath("tzdata.zi").read_text(encoding="utf-8").splitlines():
+        fields = line.split()
+        # tzdata.zi is zic's input compacted: "Z NAME ..." is a zone, "L TARGET NAME" a link
+        # (zic(8), "Zone" and "Link" lines, abbreviated as zic allows).
+        if fields[:1] == ["Z"]:
+            zones.add(fields[1])
+        elif fields[:1] == ["L"]:
+            links[fields[2]] = fields[1]
+    listed = {
+        line.split("\t")[2]
+        for line in data.joinpath("zone.tab").read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    }
+    canonical = (zones - _NOT_ZONES) | {n for n in links if n in listed or n in _KEPT_LINKS}
+    aliases = {name: target for name, target in links.items() if name not in canonical}
+    return frozenset(canonical), aliases
+
+
+def timezones() -> frozenset[str]:
+    """The canonical IANA time zone names, which scheduled actions' ``Timezone`` takes."""
+    return _tz_names()[0]
+
+
+def timezone_aliases() -> dict[str, str]:
+    """Backward-compatible time zone names (``US/Eastern``), each with its canonical name."""
+    return dict(_tz_names()[1])
 
 
 # botocore sagemaker TagValue: "max": 256.

@@ -125,7 +125,10 @@ RULES: dict[str, str] = {
         f"{_choices([AT_SHAPE, RATE_SHAPE, CRON_SHAPE])}; its shape is checked (see the "
         f"rules below)"
     ),
-    "scaling.schedules[].timezone": "an IANA time zone name, e.g. `Europe/London`",
+    "scaling.schedules[].timezone": (
+        "a canonical IANA time zone name, e.g. `Europe/London`; an alias such as `US/Eastern` "
+        "is refused (see the rules below)"
+    ),
     "scaling.schedules[].max_instances": ">= `min_instances`",
     "serverless": (
         "not with `instance_type`, `scaling`, `challenger`, `shadow`, `network` settings or "

@@ -246,16 +246,24 @@ def _check_scaling(path: str, scaling: Scaling, environment: str, p: Problems) -
         problem = schedule_problem(schedule.schedule)
         if problem is not None:
             p.add(f"{at}.schedule", problem)
-        if schedule.timezone not in limits.timezones():
-            p.add(
-                f"{at}.timezone",
-                f"{schedule.timezone!r} is not an IANA time zone name, e.g. Europe/London or UTC",
-            )
+        problem = _timezone_problem(schedule.timezone)
+        if problem is not None:
+            p.add(f"{at}.timezone", problem)
         if schedule.max_instances < schedule.min_instances:
             p.add(f"{at}.max_instances", f"must be >= min_instances ({schedule.min_instances})")
     names = [s.name for s in scaling.schedules]
     for name in sorted({n for n in names if names.count(n) > 1}):
         p.add(f"{path}.schedules", f"schedule name {name!r} is used more than once")
+
+
+def _timezone_problem(name: str) -> str | None:
+    """Application Auto Scaling takes canonical time zone names only (``limits.timezones``)."""
+    if name in limits.timezones():
+        return None
+    canonical = limits.timezone_aliases().get(name)
+    if canonical is not None:
+        return f"{name!r} is a backward-compatible alias; use {canonical!r}"
+    return f"{name!r} is not an IANA time zone name, e.g. Europe/London or UTC"
 
 
 # --- logs ---------------------------------------------------------------------------------
