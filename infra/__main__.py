@@ -4,6 +4,8 @@ change alters it.
 - ``plan STACK [--config-file FILE] [--json]``
 - ``plan-diff STACK... --base REV [--format text|markdown|json]``: exits 3 when a change
   cannot succeed (a replacement under a fixed name, an endpoint update SageMaker refuses)
+- ``policy-diff --base REV [--format text|markdown]``: the policy rules and stack policy
+  configs changed since ``REV``, relaxations marked
 
 Stack files are read from the checkout this package is in, whatever the working directory.
 """
@@ -73,6 +75,28 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), markdown for a pull request comment, or json",
     )
+    policy = commands.add_parser(
+        "policy-diff",
+        help="compare the policy rules and stack configs at a git revision with the working tree's",
+        description=(
+            "List the policy rules added, removed or changed, and each stack policy config's "
+            "changes, from revision REV (in a temporary git worktree) to the working tree. A "
+            "lowered enforcement level is marked RELAXES."
+        ),
+    )
+    policy.add_argument(
+        "--base",
+        required=True,
+        type=arguments.git_revision,
+        metavar="REV",
+        help="the revision to compare with, e.g. main",
+    )
+    policy.add_argument(
+        "--format",
+        choices=("text", "markdown"),
+        default="text",
+        help="text (default), or markdown for a pull request comment",
+    )
     return parser
 
 
@@ -84,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "plan-diff":
         return _plan_diff(args)
+    if args.command == "policy-diff":
+        return _policy_diff(args)
     return _plan(args)
 
 
@@ -115,6 +141,19 @@ def _plan_diff(args: argparse.Namespace) -> int:
     # A change that `pulumi up` would fail half way: the diff says which, the status says so.
     if any(diff.collisions or diff.refusals for diff in diffs):
         return CANNOT_SUCCEED
+    return 0
+
+
+def _policy_diff(args: argparse.Namespace) -> int:
+    from infra.review import policy_diff
+    from infra.review.diff_model import PlanDiffError
+
+    try:
+        changes = policy_diff.policy_diff(args.base)
+    except PlanDiffError as exc:
+        print(exc, file=sys.stderr)
+        return exc.status
+    print(policy_diff.render(changes, args.base, markdown=args.format == "markdown"))
     return 0
 
 
