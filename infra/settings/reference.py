@@ -102,7 +102,7 @@ RULES: dict[str, str] = {
     "alerts.subscriptions[].endpoint": (
         "`email`: an email address; `https`: an `https://` URL; `lambda`: a function ARN, "
         "`arn:<partition>:lambda:<region>:<account>:function:<name>` (a version or alias may "
-        "follow)"
+        "follow) in the stack's account (see the rules below)"
     ),
     # a model
     "version.package": (
