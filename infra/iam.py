@@ -213,17 +213,37 @@ def monitoring_role_policy(
     baseline_prefix: str,
     artifact_key_arn: str,
     analyzer_repository_arn: str,
+    volume_key: bool = True,
 ) -> Document:
     """What a model's data-quality monitoring job may do, and nothing more.
 
     It reads its model's captured requests and the pinned version's baseline, writes its reports
-    under its own prefix, uses the environment key for both and the artifact key to read the
-    baseline, pulls the analyzer image, writes to the processing jobs' log group and publishes
-    the drift metrics. The statements follow "CreateProcessingJob API: Execution Role
-    Permissions" (SageMaker developer guide, "SageMaker AI Roles"), scoped to those resources.
+    under its own prefix, uses the environment key for both (and, with ``volume_key``, for its
+    volumes) and the artifact key to read the baseline, pulls the analyzer image, writes to the
+    processing jobs' log group and publishes the drift metrics. The statements follow
+    "CreateProcessingJob API: Execution Role Permissions" (SageMaker developer guide, "SageMaker
+    AI Roles"), scoped to those resources.
     """
     group = f"arn:{partition}:logs:{region}:{account}:log-group:{PROCESSING_LOG_GROUP}"
-    return document(
+    # The analysis's volumes are encrypted with the environment key. EBS encryption with a
+    # customer key works through a grant the service creates as the role (botocore sagemaker
+    # RecommendationJobInputConfig.VolumeKmsKeyId says the role "must have kms:CreateGrant
+    # permission"; processing volumes are EBS volumes too). The condition allows only grants an
+    # AWS service makes on the role's behalf (AWS KMS developer guide,
+    # kms:GrantIsForAWSResource). An instance store takes no key (instances.has_local_storage),
+    # so its role gets no grant either.
+    volume_grant: list[Document] = [
+        {
+            "Sid": "EncryptAnalysisVolumes",
+            "Effect": "Allow",
+            "Action": "kms:CreateGrant",
+            "Resource": environment_key_arn,
+            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
+        }
+    ]
+    if not volume_key:
+        volume_grant = []
+    statements: list[Document] = [
         {
             "Sid": "ReadOwnCapturedData",
             "Effect": "Allow",
@@ -252,19 +272,7 @@ def monitoring_role_policy(
             "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
             "Resource": environment_key_arn,
         },
-        {
-            # The analysis's volumes are encrypted with the environment key. EBS encryption
-            # with a customer key works through a grant the service creates as the role
-            # (botocore sagemaker RecommendationJobInputConfig.VolumeKmsKeyId says the role
-            # "must have kms:CreateGrant permission"; processing volumes are EBS volumes too).
-            # The condition allows only grants an AWS service makes on the role's behalf (AWS
-            # KMS developer guide, kms:GrantIsForAWSResource).
-            "Sid": "EncryptAnalysisVolumes",
-            "Effect": "Allow",
-            "Action": "kms:CreateGrant",
-            "Resource": environment_key_arn,
-            "Condition": {"Bool": {"kms:GrantIsForAWSResource": "true"}},
-        },
+        *volume_grant,
         {
             "Sid": "ReadPinnedBaseline",
             "Effect": "Allow",
@@ -319,7 +327,8 @@ def monitoring_role_policy(
             "Resource": "*",
             "Condition": {"StringEquals": {"cloudwatch:namespace": list(DRIFT_METRIC_NAMESPACES)}},
         },
-    )
+    ]
+    return document(*statements)
 
 
 def tls_only_statement(bucket_arn: str) -> Document:

@@ -27,7 +27,7 @@ import pulumi
 import pulumi_aws as aws
 from pulumi_aws import sagemaker as sm
 
-from infra import iam, monitor_images
+from infra import iam, instances, monitor_images
 from infra.components.sagemaker_role import sagemaker_role
 from infra.resource_types import DRIFT_MONITOR
 from infra.settings.artifacts import baseline_prefix
@@ -105,6 +105,12 @@ class DriftMonitor(pulumi.ComponentResource):
         assert image is not None, f"no Model Monitor analyzer image in {args.region}"
         child = pulumi.ResourceOptions(parent=self)
         model, digest = args.model_name, args.settings.version.digest
+        # An instance type with local storage analyses on its instance store, which a hardware
+        # module on the instance encrypts, and SageMaker refuses a volume key for it (botocore
+        # sagemaker ProcessingClusterConfig.VolumeKmsKeyId; SageMaker developer guide, "Notebook
+        # instances, SageMaker jobs, and Endpoints": "You can't use a KMS key on an instance
+        # type with local storage"). Other types get EBS volumes under the environment key.
+        volume_key = not instances.has_local_storage(drift.instance_type)
 
         policy = pulumi.Output.all(
             args.account,
@@ -128,6 +134,7 @@ class DriftMonitor(pulumi.ComponentResource):
                     analyzer_repository_arn=monitor_images.analyzer_repository_arn(
                         args.partition, args.region
                     ),
+                    volume_key=volume_key,
                 )
             )
         )
@@ -187,8 +194,9 @@ class DriftMonitor(pulumi.ComponentResource):
                     instance_type=drift.instance_type,
                     volume_size_in_gb=drift.volume_size_gb,
                     # The environment key, not an AWS managed one (checkov CKV_AWS_368); the role
-                    # may create the grant this needs (iam.monitoring_role_policy).
-                    volume_kms_key_id=args.environment_key_arn,
+                    # may create the grant this needs (iam.monitoring_role_policy). None on an
+                    # instance store (above).
+                    volume_kms_key_id=args.environment_key_arn if volume_key else None,
                 )
             ),
             # Traffic between the analysis's instances is encrypted too (checkov CKV_AWS_369).
