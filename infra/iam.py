@@ -31,6 +31,28 @@ GLOBAL_ACTIONS = frozenset(
 # without knowing each role's generated name.
 ROLE_PATH = "/mlserve/"
 
+# CloudWatch Logs authorises each action against one resource type (Service Authorization
+# Reference, "Actions, resources, and condition keys for Amazon CloudWatch Logs",
+# https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatchlogs.html):
+# logs:CreateLogStream and logs:PutLogEvents against the log-stream,
+# arn:...:log-group:<group>:log-stream:<stream>; logs:CreateLogGroup and logs:DescribeLogStreams
+# against the log-group. A log group's ARN in an IAM policy carries a trailing ":*" for every
+# action but the three tagging ones (botocore logs LogGroup.arn: "Use this version to refer to
+# the ARN in IAM policies when specifying permissions for most API actions"); the bare ARN, as
+# the provider outputs it (terraform-provider-aws internal/service/logs/arn.go trims the ":*"),
+# matches none of them.
+LOG_STREAM_ACTIONS = ("logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def log_group_resource(log_group_arn: str) -> str:
+    """The resource that IAM matches a log group's own actions against."""
+    return f"{log_group_arn}:*"
+
+
+def log_streams_resource(log_group_arn: str) -> str:
+    """The resource that matches every log stream of a log group."""
+    return f"{log_group_arn}:log-stream:*"
+
 
 def document(*statements: Document) -> Document:
     return {"Version": "2012-10-17", "Statement": list(statements)}
@@ -86,8 +108,14 @@ def execution_role_policy(
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
-            "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+            "Action": list(LOG_STREAM_ACTIONS),
+            "Resource": log_streams_resource(log_group_arn),
+        },
+        {
+            "Sid": "DescribeOwnLogStreams",
+            "Effect": "Allow",
+            "Action": "logs:DescribeLogStreams",
+            "Resource": log_group_resource(log_group_arn),
         },
         {
             "Sid": "PullImages",
@@ -309,16 +337,17 @@ def monitoring_role_policy(
             "Resource": "*",
         },
         {
+            # On the group's IAM resource (log_group_resource): the bare ARN matches nothing.
             "Sid": "ProcessingLogGroup",
             "Effect": "Allow",
             "Action": ["logs:CreateLogGroup", "logs:DescribeLogStreams"],
-            "Resource": group,
+            "Resource": log_group_resource(group),
         },
         {
             "Sid": "ProcessingLogStreams",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-            "Resource": f"{group}:log-stream:*",
+            "Action": list(LOG_STREAM_ACTIONS),
+            "Resource": log_streams_resource(group),
         },
         {
             "Sid": "DriftMetrics",
