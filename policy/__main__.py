@@ -3,7 +3,8 @@
 ``pulumi preview --policy-pack policy`` runs ``python -m pulumi.policy <engine> .`` in this
 folder (PulumiPolicy.yaml names the interpreter), which executes this file as ``__main__``.
 Constructing ``PolicyPack`` starts the gRPC server the CLI talks to and never returns, so it
-happens here and nowhere else.
+happens here and nowhere else; ``check_config_on_configure`` first makes that server refuse a
+policy config that lowers a mandatory rule.
 """
 
 import sys
@@ -15,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi_policy import EnforcementLevel, PolicyPack  # noqa: E402
 
-from policy.pack import PACK_NAME, policies  # noqa: E402
+from policy.pack import PACK_NAME, check_config_on_configure, policies  # noqa: E402
 
+check_config_on_configure()
 PolicyPack(name=PACK_NAME, policies=policies(), enforcement_level=EnforcementLevel.MANDATORY)

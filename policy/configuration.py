@@ -1,6 +1,7 @@
 """A rule's config: the engine's (``args.get_config()``) and a stack's policy config file
 (``policy/config/<stack>.json``, ``--policy-pack-config``), checked against each rule's settings
-and reported by key path."""
+and reported by key path. ``check_policy_config`` is the one check of a whole config: the tests
+run it on each file, and the pack on what the CLI passes to ``Configure`` (``policy/pack.py``)."""
 
 from __future__ import annotations
 
@@ -61,17 +62,25 @@ class RuleConfig:
 
 
 def read_policy_config(path: Path) -> dict[str, RuleConfig]:
-    """A stack's policy config file (``--policy-pack-config``), for every rule.
-
-    The file maps a rule's name to its enforcement level, or to an object with
-    ``enforcementLevel`` and settings, as the Pulumi CLI reads it. A stack may relax advisory
-    rules and set any rule's settings; it may not lower a mandatory rule's level.
-    """
+    """A stack's policy config file (``--policy-pack-config``), for every rule."""
     where = str(path)
     try:
         document = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise PolicyConfigError(f"{where}: not a readable JSON document ({exc})") from exc
+    return check_policy_config(document, where)
+
+
+def check_policy_config(document: Any, where: str) -> dict[str, RuleConfig]:
+    """A policy config, as a file holds it or as the CLI passes it to the pack, for every rule.
+
+    The config maps a rule's name to its enforcement level, or to an object with
+    ``enforcementLevel`` and settings, as the Pulumi CLI reads it. A stack may relax advisory
+    rules and set any rule's settings; it may not lower a mandatory rule's level, name a rule
+    the pack does not have, or give ``all`` one level (the CLI applies ``all`` to every rule:
+    pulumi/pulumi, pkg/resource/analyzer/config.go, ``applyConfig``). ``where`` starts each
+    message: the file, or the pack's config as the CLI passed it.
+    """
     if not isinstance(document, dict):
         raise PolicyConfigError(f"{where}: must be a JSON object of rule names")
     if "all" in document:
@@ -81,24 +90,24 @@ def read_policy_config(path: Path) -> dict[str, RuleConfig]:
     unknown = sorted(set(document) - set(RULES_BY_NAME))
     if unknown:
         raise PolicyConfigError(f"{where}: {unknown[0]}: no such rule")
-    configs = {}
-    for rule in RULES:
-        entry = document.get(rule.name, {})
-        entry = {"enforcementLevel": entry} if isinstance(entry, str) else entry
-        if not isinstance(entry, dict):
-            raise PolicyConfigError(f"{where}: {rule.name}: must be a level or an object")
-        level = entry.get("enforcementLevel", rule.enforcement)
-        if level not in LEVELS:
-            raise PolicyConfigError(
-                f"{where}: {rule.name}.enforcementLevel: must be one of {', '.join(LEVELS)}"
-            )
-        if rule.enforcement == "mandatory" and level != "mandatory":
-            raise PolicyConfigError(
-                f"{where}: {rule.name}.enforcementLevel: the rule is mandatory; a stack's "
-                "policy config may relax advisory rules only"
-            )
-        configs[rule.name] = RuleConfig(level, settings(rule, entry, where))
-    return configs
+    return {rule.name: _rule_config(rule, document.get(rule.name, {}), where) for rule in RULES}
+
+
+def _rule_config(rule: Rule, entry: Any, where: str) -> RuleConfig:
+    entry = {"enforcementLevel": entry} if isinstance(entry, str) else entry
+    if not isinstance(entry, dict):
+        raise PolicyConfigError(f"{where}: {rule.name}: must be a level or an object")
+    level = entry.get("enforcementLevel", rule.enforcement)
+    if level not in LEVELS:
+        raise PolicyConfigError(
+            f"{where}: {rule.name}.enforcementLevel: must be one of {', '.join(LEVELS)}"
+        )
+    if rule.enforcement == "mandatory" and level != "mandatory":
+        raise PolicyConfigError(
+            f"{where}: {rule.name}.enforcementLevel: the rule is mandatory; a stack's "
+            "policy config may relax advisory rules only"
+        )
+    return RuleConfig(level, settings(rule, entry, where))
 
 
 def config_schema(rule: Rule) -> dict[str, dict[str, Any]]:

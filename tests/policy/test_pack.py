@@ -8,6 +8,7 @@ as its sentinels; these tests build the same arguments the analyzer server build
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,35 +167,43 @@ def test_pulumi_policy_yaml_runs_the_project_virtualenv() -> None:
     assert json.loads((ROOT / "policy" / "config" / "prod.json").read_text())
 
 
+# Seconds the started pack has to print its port, and each call to answer.
+TIMEOUT = 60
+
+
 @pytest.fixture(scope="module")
-def analyzer() -> Iterator[Any]:
+def analyzer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """The pack started as the CLI starts it: ``python -m pulumi.policy <engine> .`` in policy/,
     with the interpreter PulumiPolicy.yaml names; it prints the port of its gRPC server."""
     import grpc
     from pulumi.runtime.proto import analyzer_pb2_grpc
 
     python = ROOT / "venv" / "bin" / "python"
-    process = subprocess.Popen(
-        [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
-        cwd=ROOT / "policy",
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    # A file, not a pipe: a pack that logs much cannot block on a full pipe nobody reads.
+    stderr_path = tmp_path_factory.mktemp("pack") / "stderr"
+    with stderr_path.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(python), "-u", "-m", "pulumi.policy", "127.0.0.1:1", "."],
+            cwd=ROOT / "policy",
+            stdout=subprocess.PIPE,
+            stderr=stderr,
+            text=True,
+        )
     try:
         assert process.stdout is not None
-        port = process.stdout.readline().strip()
+        ready, _, _ = select.select([process.stdout], [], [], TIMEOUT)
+        port = process.stdout.readline().strip() if ready else ""
         if not port:
-            process.kill()
-            pytest.fail(f"the policy pack did not start: {process.communicate()[1]}")
+            pytest.fail(f"the policy pack did not start: {stderr_path.read_text()}")
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            grpc.channel_ready_future(channel).result(timeout=TIMEOUT)
             yield analyzer_pb2_grpc.AnalyzerStub(channel)
     finally:
         process.kill()
-        process.wait()
+        process.wait(timeout=TIMEOUT)
 
 
-def analyze(analyzer: Any, type_: str, props: dict[str, Any]) -> list[tuple[str, str]]:
+def analyze_diagnostics(analyzer: Any, type_: str, props: dict[str, Any]) -> list[Any]:
     from google.protobuf import struct_pb2
     from pulumi.runtime.proto import analyzer_pb2
 
@@ -203,14 +212,18 @@ def analyze(analyzer: Any, type_: str, props: dict[str, Any]) -> list[tuple[str,
     request = analyzer_pb2.AnalyzeRequest(
         type=type_, properties=properties, urn=f"urn:pulumi:prod::mlserve::{type_}::r", name="r"
     )
-    response = analyzer.Analyze(request)
-    return [(d.policyName, d.message.splitlines()[-1]) for d in response.diagnostics]
+    return list(analyzer.Analyze(request, timeout=TIMEOUT).diagnostics)
+
+
+def analyze(analyzer: Any, type_: str, props: dict[str, Any]) -> list[tuple[str, str]]:
+    diagnostics = analyze_diagnostics(analyzer, type_, props)
+    return [(d.policyName, d.message.splitlines()[-1]) for d in diagnostics]
 
 
 def test_the_started_pack_serves_every_rule(analyzer: Any) -> None:
     from google.protobuf import empty_pb2
 
-    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty())
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=TIMEOUT)
     assert info.name == pack.PACK_NAME
     assert sorted(p.name for p in info.policies) == sorted(r.name for r in rules.RULES)
 
@@ -227,6 +240,155 @@ def test_the_started_pack_reports_violations_and_passes_unknowns(analyzer: Any) 
     ]
     unknown = {"kmsMasterKeyId": UNKNOWN_STRING_VALUE, "tags": tags}
     assert analyze(analyzer, TOPIC, unknown) == []
+
+
+def cli_configure_request(analyzer: Any, document: dict[str, Any]) -> Any:
+    """The ``Configure`` request the CLI sends for a policy config file holding ``document``.
+
+    As pulumi/pulumi builds it (pkg/resource/analyzer/config.go: ``parsePolicyPackConfig``,
+    ``ReconcilePolicyPackConfig``, ``applyConfig``): every policy of ``GetAnalyzerInfo`` with its
+    level and its schema's defaults; then an ``all`` level over every policy; then each key of
+    the file, known policy or not, its level over the one before and its properties merged.
+    """
+    from google.protobuf import empty_pb2, json_format
+    from pulumi.runtime.proto import analyzer_pb2
+
+    info = analyzer.GetAnalyzerInfo(empty_pb2.Empty(), timeout=TIMEOUT)
+    config: dict[str, tuple[int, dict[str, Any]]] = {}
+    for policy in info.policies:
+        schema = json_format.MessageToDict(policy.configSchema.properties)
+        defaults = {key: value["default"] for key, value in schema.items() if "default" in value}
+        config[policy.name] = (policy.enforcementLevel, defaults)
+    given = {
+        name: {"enforcementLevel": entry} if isinstance(entry, str) else dict(entry)
+        for name, entry in document.items()
+    }
+    levels: dict[str, int] = {
+        name: analyzer_pb2.EnforcementLevel.Value(entry.pop("enforcementLevel").upper())
+        for name, entry in given.items()
+        if "enforcementLevel" in entry
+    }
+    if "all" in levels:
+        config = {name: (levels["all"], props) for name, (_, props) in config.items()}
+    for name, entry in given.items():
+        level, props = config.get(name, (levels.get(name, 0), {}))
+        config[name] = (levels.get(name, level), {**props, **entry})
+    request = analyzer_pb2.ConfigureAnalyzerRequest()
+    for name, (level, props) in config.items():
+        request.policyConfig[name].enforcementLevel = level
+        request.policyConfig[name].properties.update(props)
+    return request
+
+
+@pytest.fixture
+def configured(analyzer: Any) -> Iterator[Any]:
+    """The started pack; its config is the CLI's for no config file again afterwards."""
+    yield analyzer
+    analyzer.Configure(cli_configure_request(analyzer, {}), timeout=TIMEOUT)
+
+
+def configure(analyzer: Any, document: dict[str, Any]) -> None:
+    analyzer.Configure(cli_configure_request(analyzer, document), timeout=TIMEOUT)
+
+
+# A topic on the AWS managed key and without tags: customer-kms-keys and required-tags, both
+# mandatory.
+VIOLATING_TOPIC = {"kmsMasterKeyId": "alias/aws/sns"}
+# A log group kept fewer days than log-group-retention-minimum's default (advisory).
+SHORT_LOG_GROUP = {
+    "retentionInDays": 30,
+    "kmsKeyId": "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "tags": {"environment": "prod", "owner": "ml-platform", "cost-center": "cc-4200"},
+}
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        (
+            {"required-tags": "disabled"},
+            "required-tags.enforcementLevel: the rule is mandatory; a stack's policy config may "
+            "relax advisory rules only",
+        ),
+        (
+            {"required-tags": {"enforcementLevel": "advisory", "requiredTags": ["owner"]}},
+            "required-tags.enforcementLevel: the rule is mandatory",
+        ),
+        (
+            {"all": "advisory"},
+            "all: one level for every rule is not accepted; name each advisory rule",
+        ),
+        ({"no-such-rule": "advisory"}, "no-such-rule: no such rule"),
+        (
+            {"log-group-retention-minimum": {"minimumRetentionDays": 0}},
+            "log-group-retention-minimum.minimumRetentionDays: must be at least 1, not 0",
+        ),
+    ],
+)
+def test_the_started_pack_refuses_a_bad_config_by_key_path(
+    configured: Any, document: dict[str, Any], message: str
+) -> None:
+    """A mandatory rule lowered, ``all``, an unknown rule or a bad setting: ``Configure`` fails,
+    and the CLI stops the preview with the message the pack gives."""
+    import grpc
+
+    with pytest.raises(grpc.RpcError) as refused:
+        configure(configured, document)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert refused.value.details().startswith(f"{pack.ENGINE_CONFIG}: {message}")
+    assert "\n" not in refused.value.details()
+    # Nothing of the refused config was applied.
+    assert {name for name, _ in analyze(configured, TOPIC, VIOLATING_TOPIC)} == {
+        "customer-kms-keys",
+        "required-tags",
+    }
+
+
+def test_the_started_pack_accepts_a_config_relaxing_an_advisory_rule(configured: Any) -> None:
+    assert [name for name, _ in analyze(configured, LOG_GROUP, SHORT_LOG_GROUP)] == [
+        "log-group-retention-minimum"
+    ]
+    configure(configured, {"log-group-retention-minimum": "disabled"})
+    assert analyze(configured, LOG_GROUP, SHORT_LOG_GROUP) == []
+    configure(configured, {"log-group-retention-minimum": {"minimumRetentionDays": 7}})
+    assert analyze(configured, LOG_GROUP, SHORT_LOG_GROUP) == []
+
+
+@pytest.mark.parametrize("stack", ["shared", "dev", "staging", "prod"])
+def test_each_stack_config_leaves_the_mandatory_rules_mandatory(
+    configured: Any, stack: str
+) -> None:
+    from pulumi.runtime.proto import analyzer_pb2
+
+    document = json.loads((ROOT / "policy" / "config" / f"{stack}.json").read_text())
+    configure(configured, document)
+    reported = {
+        d.policyName: d.enforcementLevel
+        for d in analyze_diagnostics(configured, TOPIC, VIOLATING_TOPIC)
+    }
+    assert reported == {
+        "customer-kms-keys": analyzer_pb2.MANDATORY,
+        "required-tags": analyzer_pb2.MANDATORY,
+    }
+
+
+def test_the_config_check_is_installed_or_the_pack_does_not_start(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import pulumi_policy.policy
+
+    servicer = pulumi_policy.policy._PolicyAnalyzerServicer
+    monkeypatch.setattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", servicer)
+    pack.check_config_on_configure()
+    assert pulumi_policy.policy._PolicyAnalyzerServicer is pack.ConfigCheckingServicer
+
+    class BuiltOtherwise:
+        def __init__(self) -> None:
+            self.servicer = object()
+
+    monkeypatch.setattr(pack, "PolicyPack", BuiltOtherwise)
+    with pytest.raises(RuntimeError, match="the policy config check cannot be installed"):
+        pack.check_config_on_configure()
 
 
 def test_the_scanners_intents_are_all_covered() -> None:
