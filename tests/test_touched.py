@@ -70,7 +70,8 @@ def test_stack_files_are_listed_in_promotion_order(repo: Path) -> None:
 @pytest.mark.parametrize(
     "path",
     ["infra/program.py", "infra/components/new.py", "__main__.py", "Pulumi.yaml"]
-    + ["requirements.txt", "requirements-dev.txt", "requirements-release.txt"],
+    + ["requirements.txt", "requirements-dev.txt", "requirements-release.txt"]
+    + ["policy/rules/tags.py", ".pulumi-version"],
 )
 def test_code_every_stack_runs_touches_all_stacks(repo: Path, path: str) -> None:
     assert change(repo, path) == ALL

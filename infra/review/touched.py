@@ -5,8 +5,8 @@ that reached REV's branch in the meantime do not count. A path touches:
 
 - ``stacks/Pulumi.<stack>.yaml``: that stack (also when the file was deleted);
 - code that every stack runs under ``pulumi`` (``infra/``, ``__main__.py``, ``Pulumi.yaml``,
-  ``requirements*.txt``, and the policy pack in ``policy/``, which judges every preview and
-  up): every stack that has a file in ``stacks/``;
+  ``requirements*.txt``, the policy pack in ``policy/``, which judges every preview and up, and
+  ``.pulumi-version``, the CLI every job installs): every stack that has a file in ``stacks/``;
 - anything else (docs, tests, ``model_packaging``, which never runs under ``pulumi``): none.
 
 Stacks are listed in promotion order (shared, dev, staging, prod), then any others by name.
@@ -30,10 +30,10 @@ STACKS_DIR = "stacks"
 # otherwise is no stack's, and such a name never reaches the workflows' job and artifact names.
 STACK_FILE = re.compile(r"^stacks/Pulumi\.([A-Za-z0-9_.-]+)\.yaml$")
 # Paths every stack's program run depends on: the program itself, the project file that names
-# its runtime and virtualenv, the packages installed into that virtualenv, and the policy pack
-# every preview and up runs.
+# its runtime and virtualenv, the packages installed into that virtualenv, the policy pack
+# every preview and up runs, and the CLI version every job installs.
 SHARED_DIRS = ("infra/", "policy/")
-SHARED_FILES = ("__main__.py", "Pulumi.yaml")
+SHARED_FILES = ("__main__.py", "Pulumi.yaml", ".pulumi-version")
 SHARED_PATTERNS = ("requirements*.txt",)
 
 
