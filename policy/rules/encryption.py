@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from infra.instances import has_local_storage
 from infra.resource_types import DATA_QUALITY_JOB, ENDPOINT_CONFIG, KMS_KEY, LOG_GROUP, TOPIC
 from policy.model import resource_rule
 from policy.properties import customer_key, known, serverless_only, value_at
@@ -62,6 +63,17 @@ def kms_key_rotation(type_: str, props: Mapping[str, Any], config: Mapping[str, 
     return []
 
 
+def _local_storage(instance_type: Any) -> bool:
+    """A known instance type with an instance store; a name that is not one reads as EBS, so
+    the rule still asks for a volume key."""
+    if not isinstance(instance_type, str):
+        return False
+    try:
+        return has_local_storage(instance_type)
+    except ValueError:
+        return False
+
+
 @resource_rule(
     "data-quality-job-encryption",
     "Data quality monitoring jobs encrypt their results (checkov CKV_AWS_367) and volumes "
@@ -79,10 +91,15 @@ def data_quality_job_encryption(
     problems = customer_key(
         value_at(props, "dataQualityJobOutputConfig", "kmsKeyId"), "job results (output kmsKeyId)"
     )
-    problems += customer_key(
-        value_at(props, "jobResources", "clusterConfig", "volumeKmsKeyId"),
-        "job volumes (volumeKmsKeyId)",
-    )
+    # An instance type with local storage has no EBS volume to encrypt: SageMaker refuses a
+    # volume key for it and a hardware module on the instance encrypts its instance store
+    # (botocore sagemaker ProcessingClusterConfig.VolumeKmsKeyId; infra/instances.py).
+    instance_type = value_at(props, "jobResources", "clusterConfig", "instanceType")
+    if not _local_storage(instance_type):
+        problems += customer_key(
+            value_at(props, "jobResources", "clusterConfig", "volumeKmsKeyId"),
+            "job volumes (volumeKmsKeyId)",
+        )
     traffic = value_at(props, "networkConfig", "enableInterContainerTrafficEncryption")
     if known(traffic) and traffic is not True:
         problems.append(

@@ -117,3 +117,17 @@ def test_the_processing_types_with_local_storage():
 def test_a_name_that_is_not_an_instance_type_is_refused():
     with pytest.raises(ValueError, match=r"'g4dn.xlarge': not an ml.<family>.<size> instance"):
         instances.has_local_storage("g4dn.xlarge")
+
+
+def test_the_policy_pack_accepts_a_job_on_local_storage(stack_configs):
+    """The pack's mandatory encryption rule asks for a volume key only where SageMaker takes
+    one, so a stack with a local-storage drift type still passes it."""
+    from policy.model import Resource
+    from policy.rules import RULES_BY_NAME
+    from tests.policy.conftest import stack_policy_config
+
+    plan = _plan_with_drift_instance(stack_configs, "ml.g4dn.xlarge")
+    resources = [Resource(r.type, r.inputs, r.urn, r.dependencies) for r in plan.resources]
+    rule = RULES_BY_NAME["data-quality-job-encryption"]
+    violations = rule.run(resources, stack_policy_config("prod")[rule.name].settings)
+    assert [v.message for v in violations] == []

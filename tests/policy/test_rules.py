@@ -343,6 +343,39 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         ],
     ),
     (
+        # An instance store has no volume key to name (SageMaker refuses one): only the rest.
+        "data-quality-job-encryption",
+        [
+            resource(
+                DATA_QUALITY_JOB,
+                {
+                    "networkConfig": {"enableInterContainerTrafficEncryption": True},
+                    "jobResources": {"clusterConfig": {"instanceType": "ml.g4dn.xlarge"}},
+                },
+            )
+        ],
+        {},
+        ["job results (output kmsKeyId) has no KMS key: name a customer managed key"],
+    ),
+    (
+        # A name that is no instance type is held to the volume key.
+        "data-quality-job-encryption",
+        [
+            resource(
+                DATA_QUALITY_JOB,
+                {
+                    "networkConfig": {"enableInterContainerTrafficEncryption": True},
+                    "jobResources": {"clusterConfig": {"instanceType": "g4dn"}},
+                },
+            )
+        ],
+        {},
+        [
+            "job results (output kmsKeyId) has no KMS key: name a customer managed key",
+            "job volumes (volumeKmsKeyId) has no KMS key: name a customer managed key",
+        ],
+    ),
+    (
         "iam-no-wildcard-action",
         [
             resource(
