@@ -196,9 +196,14 @@ def evaluate(config: Mapping[str, Any], stack: str) -> Plan:
     # offline plan, and an invalid config, or a command that never evaluates, needs neither.
     from infra import program
 
-    plan = run_under_mocks(
-        config, stack, settings.region, lambda: program.run(settings), store_region
-    )
+    try:
+        plan = run_under_mocks(
+            config, stack, settings.region, lambda: program.run(settings), store_region
+        )
+    except pulumi.RunError as exc:
+        # A refusal the program makes at preview (a Lambda subscription in another account,
+        # infra.components.alerting): one line, reported like any problem of the stack file.
+        raise SettingsError([str(exc)], f"stack {stack}") from None
     return replace(plan, settings=settings)
 
 
