@@ -639,6 +639,31 @@ def test_the_platform_team_owns_what_judges_and_deploys() -> None:
     assert owned >= {"/policy/", "/stacks/", "/.github/", "/.pulumi-version"}
 
 
+@pytest.mark.parametrize(
+    ("plan", "preview", "passes"),
+    [
+        ("success", "success", True),
+        ("success", "skipped", True),
+        ("success", "failure", False),
+        ("failure", "skipped", False),
+        ("success", "cancelled", False),
+    ],
+)
+def test_the_required_check_fails_when_a_plan_or_preview_failed(plan, preview, passes) -> None:
+    """The one check the ruleset requires, run as the runner runs it (bash -e)."""
+    job = jobs(load(WORKFLOWS / "preview.yml"))["previews"]
+    assert job["needs"] == ["plan", "preview"] and job["if"] == "${{ !cancelled() }}"
+    (step,) = steps(job)
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        env={**os.environ, "PLAN": plan, "PREVIEW": preview},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (result.returncode == 0) is passes, result.stdout + result.stderr
+
+
 # --- tests of the checks ------------------------------------------------------------------
 
 
