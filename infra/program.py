@@ -112,6 +112,11 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
             region=region,
             tags=tags,
             service_principals=[f"logs.{region}.amazonaws.com", "cloudwatch.amazonaws.com"],
+            # Kept when the stack is destroyed, like what it encrypts there: the log groups,
+            # the endpoint configurations and the capture bucket. "If you delete the key that
+            # is used to encrypt log events [...] all the associated stored log events [...]
+            # will be unencryptable and unusable" (botocore logs ``AssociateKmsKey``).
+            retain_on_delete=True,
         ),
     )
     alerting = Alerting(
@@ -134,6 +139,9 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
                 # longer than drift analysis needs.
                 expire_current_days=90,
                 noncurrent_version_days=7,
+                # Captured requests are audit data: a destroy keeps the bucket, its objects and
+                # its configuration (docs/runbook.md, "Destroying an environment").
+                retain_on_delete=True,
             ),
         )
 

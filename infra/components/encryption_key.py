@@ -26,6 +26,11 @@ class EncryptionKeyArgs:
     reader_accounts: list[str] = field(default_factory=list)
     # Days a deleted key stays recoverable. Default: 30, the longest AWS allows.
     deletion_window_days: int = 30
+    # Keep the key and its alias when Pulumi deletes them (``pulumi destroy``, a replacement):
+    # for a key that encrypts data that outlives the stack. Once a key is deleted, "all data
+    # that was encrypted under the KMS key is unrecoverable" (botocore kms
+    # ``ScheduleKeyDeletion``).
+    retain_on_delete: bool = False
 
 
 class EncryptionKey(pulumi.ComponentResource):
@@ -36,7 +41,9 @@ class EncryptionKey(pulumi.ComponentResource):
         self, name: str, args: EncryptionKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(ENCRYPTION_KEY, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # On each child, as in SecureBucket: the Python SDK does not pass ``retain_on_delete``
+        # from a component to its children (pulumi/resource.py, Resource.__init__).
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete)
         policy = pulumi.Output.all(args.partition, args.account).apply(
             lambda pa: json.dumps(
                 iam.key_policy(

@@ -25,6 +25,14 @@ class SecureBucketArgs:
     expire_current_days: int | None = None
     # Builds extra bucket policy statements from the bucket's ARN (cross-account grants).
     extra_statements: Callable[[str], list[iam.Document]] | None = None
+    # Keep the bucket, its objects and every resource that configures it when Pulumi deletes
+    # them (``pulumi destroy``, a removal from the program): a bucket that holds objects is not
+    # deleted anyway, the provider's delete gets BucketNotEmpty unless ``force_destroy`` is set
+    # (terraform-provider-aws internal/service/s3/bucket.go, resourceBucketDelete). With it, the
+    # configurations stay too: deleting one would leave the kept bucket without its public
+    # access block, ownership controls, default encryption, TLS-only policy, versioning or
+    # expiry.
+    retain_on_delete: bool = False
 
 
 class SecureBucket(pulumi.ComponentResource):
@@ -36,7 +44,11 @@ class SecureBucket(pulumi.ComponentResource):
         self, name: str, args: SecureBucketArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(SECURE_BUCKET, name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        # Set on each child, not on the component: the Python SDK takes only ``protect`` from a
+        # parent (pulumi/resource.py, Resource.__init__); the engine would copy
+        # ``retainOnDelete`` too (pulumi pkg/resource/deploy/source_eval.go, inheritFromParent),
+        # but the offline plan, which has no engine, would not show it.
+        child = pulumi.ResourceOptions(parent=self, retain_on_delete=args.retain_on_delete)
         self.bucket = aws.s3.Bucket(name, tags=args.tags, opts=child)
         bucket_id = self.bucket.id
         aws.s3.BucketOwnershipControls(
@@ -121,7 +133,9 @@ class SecureBucket(pulumi.ComponentResource):
             f"{name}-policy",
             bucket=bucket_id,
             policy=policy,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access]),
+            opts=pulumi.ResourceOptions.merge(
+                child, pulumi.ResourceOptions(depends_on=[public_access])
+            ),
         )
         self.name = self.bucket.bucket
         self.arn = self.bucket.arn
