@@ -318,7 +318,11 @@ def test_the_check_catches_an_endpoint_replaced_under_its_name(stack_configs, mo
     ("drop", "case", "rule"),
     [
         ("shadow", "add a shadow variant", endpoint_updates.VARIANT_NAMES),
-        ("instance type", "new instance type of an autoscaled variant", endpoint_updates.SCALED_VARIANT),
+        (
+            "instance type",
+            "new instance type of an autoscaled variant",
+            endpoint_updates.SCALED_VARIANT,
+        ),
     ],
 )
 def test_the_check_catches_an_update_aws_refuses(stack_configs, monkeypatch, drop, case, rule):
