@@ -13,15 +13,19 @@ from infra.review.diff_render import render_json, render_markdown, render_text
 from infra.review.plan import evaluate, plan_document
 from infra.review.plan_diff import diff_plans, normalised
 
+Resources = list[dict[str, Any]]
 
-def resources(name: str = "churn-prod-1", config: str = "churn-config-1", **variants: str) -> list:
+
+def resources(
+    name: str = "churn-prod-1", config: str = "churn-config-1", **variants: str
+) -> Resources:
     """An endpoint and its configuration with ``variants`` (name -> instance type; ``shadow``
     is a shadow variant)."""
     production = [
         {"variantName": v, "instanceType": t} for v, t in variants.items() if v != "shadow"
     ]
     shadow = [{"variantName": v, "instanceType": t} for v, t in variants.items() if v == "shadow"]
-    found: list[dict[str, Any]] = [
+    found: Resources = [
         {
             "type": ENDPOINT,
             "name": "churn-endpoint",
@@ -42,7 +46,7 @@ def resources(name: str = "churn-prod-1", config: str = "churn-config-1", **vari
     return found
 
 
-def scaled(found: list, *variants: str, endpoint: str = "churn-prod-1") -> list:
+def scaled(found: Resources, *variants: str, endpoint: str = "churn-prod-1") -> Resources:
     return found + [
         {
             "type": SCALABLE_TARGET,
@@ -54,7 +58,7 @@ def scaled(found: list, *variants: str, endpoint: str = "churn-prod-1") -> list:
     ]
 
 
-def rules(old: list, new: list) -> list[str]:
+def rules(old: Resources, new: Resources) -> list[str]:
     return [p.rule for p in endpoint_updates.update_problems(old, new)]
 
 

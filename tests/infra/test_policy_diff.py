@@ -16,7 +16,9 @@ from policy.rules import RULES
 from tests.helpers import git
 
 
-def fake_tree(root: Path, rules: dict[str, tuple[str, dict[str, object]]], configs: dict) -> Path:
+def fake_tree(
+    root: Path, rules: dict[str, tuple[str, dict[str, object]]], configs: dict[str, object]
+) -> Path:
     """A checkout whose ``policy.rules.RULES`` holds ``rules`` (name -> level, setting defaults)."""
     package = root / "policy" / "rules"
     package.mkdir(parents=True)
