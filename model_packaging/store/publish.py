@@ -15,6 +15,10 @@ The order of the steps is what makes publishing safe to repeat and safe to inter
 A run that dies in step 2 leaves no version and no visible object; a run that dies between 2 and
 3 leaves complete objects that the next run reuses. Either way, re-running converges on exactly
 one version per digest.
+
+:func:`plan` is the dry run: step 1 in full, then what steps 2 and 3 would do, read from S3 and
+the registry (HeadObject per file, the digest's version), with nothing written: no object, no
+aborted upload, no version.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.settings.artifacts import artifact_prefix
+from infra.settings.artifacts import artifact_prefix, version_of
 from model_packaging.artifact.archive import hash_file
 from model_packaging.artifact.manifest import (
     MANIFEST_NAME,
@@ -44,6 +48,16 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class StoreFile:
+    """An object of the artifact in the store."""
+
+    s3_uri: str
+    size: int
+    stored: bool | None = None
+    """In a dry run: whether S3 already holds these bytes, so they would not be sent."""
+
+
+@dataclass(frozen=True)
 class PublishResult:
     version_arn: str
     uploaded_bytes: int
@@ -54,6 +68,100 @@ class PublishResult:
     """The model data: model.tar.gz, or the ``model/`` prefix of an uncompressed build."""
     baseline: registry.DataQualityBaseline | None = None
     """Where the data-quality baseline went, when the manifest has one."""
+    model: str = ""
+    digest: str = ""
+    """``sha256:<hex>``."""
+    bucket: str = ""
+    manifest_uri: str = ""
+    files: tuple[StoreFile, ...] = ()
+    """Every object of the artifact, the manifest last."""
+    request: Mapping[str, Any] | None = None
+    """The CreateModelPackage arguments, when a version was registered."""
+
+    def as_json(self) -> dict[str, Any]:
+        return _as_json(self, dry_run=False, uploaded=self.uploaded_bytes)
+
+
+@dataclass(frozen=True)
+class PublishPlan:
+    """What :func:`publish` would do: the result of a dry run."""
+
+    version_arn: str | None
+    """The digest's version, if one is registered; None when publish would register one."""
+    s3_uri: str
+    baseline: registry.DataQualityBaseline | None
+    model: str
+    digest: str
+    bucket: str
+    manifest_uri: str
+    files: tuple[StoreFile, ...]
+    request: Mapping[str, Any] | None
+    """The CreateModelPackage arguments publish would send; None when the version exists."""
+
+    @property
+    def created(self) -> bool:
+        return self.version_arn is None
+
+    @property
+    def bytes_to_send(self) -> int:
+        return sum(f.size for f in self.files if not f.stored)
+
+    def lines(self) -> list[str]:
+        """The plan for people: one line per object, then the registry's part."""
+        lines = [
+            f"{'keep' if f.stored else 'upload'} {f.s3_uri} ({f.size} bytes"
+            f"{', already stored' if f.stored else ''})"
+            for f in self.files
+        ]
+        if self.version_arn is None:
+            lines.append(
+                f"register a new version of {self.model} ({self.digest}), PendingManualApproval"
+            )
+        else:
+            lines.append(f"keep {self.version_arn}, registered for {self.digest}")
+        return lines
+
+    def as_json(self) -> dict[str, Any]:
+        return _as_json(self, dry_run=True, uploaded=0)
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """Everything step 1 checked and derived, before anything is written."""
+
+    clients: aws.Clients
+    manifest: Manifest
+    bucket: str
+    prefix: str
+    files: list[upload.LocalFile]
+    kms_key: str
+    baseline: registry.DataQualityBaseline | None
+    model_data: str
+    manifest_uri: str
+    spec: registry.VersionSpec
+    existing: registry.Version | None
+
+    def result(self, arn: str, sent: int, *, request: Mapping[str, Any] | None) -> PublishResult:
+        """What publish returns: a new version comes with the ``request`` that registered it."""
+        return PublishResult(
+            arn,
+            sent,
+            created=request is not None,
+            s3_uri=self.model_data,
+            baseline=self.baseline,
+            model=self.manifest.name,
+            digest=registry.digest_label(self.manifest.digest),
+            bucket=self.bucket,
+            manifest_uri=self.manifest_uri,
+            files=self.store_files(),
+            request=request,
+        )
+
+    def store_files(self, stored: list[bool] | None = None) -> tuple[StoreFile, ...]:
+        return tuple(
+            StoreFile(f"s3://{self.bucket}/{f.key}", f.size, None if stored is None else stored[i])
+            for i, f in enumerate(self.files)
+        )
 
 
 def publish(
@@ -64,29 +172,15 @@ def publish(
     ``artifact`` is a build output folder or its manifest.json. ``kms_key`` (id, ARN or alias)
     selects the key; by default it is the bucket's default KMS key, named explicitly.
     """
-    loaded = load_artifact(artifact)
-    manifest = loaded.manifest
-    prefix = artifact_prefix(manifest.name, manifest.digest)
-    clients = aws.connect()
-    image = _image(manifest, clients.region)
-    files = _checked_files(loaded, prefix, progress)
-    registry.require_group(clients.sagemaker, manifest.name)
-    _require_same_bucket(
-        clients.sagemaker,
-        registry.find_version(clients.sagemaker, manifest.name, manifest.digest),
-        manifest,
-        bucket,
-    )
-    upload.require_bucket(clients.s3, bucket)
-    key = kms_key or upload.bucket_kms_key(clients.s3, bucket)
-    baseline = _baseline(manifest.baseline, bucket, prefix)
-    if manifest.baseline is not None:
-        _require_same_baseline(clients.s3, bucket, prefix, manifest.baseline, files)
+    prepared = _prepare(artifact, bucket, kms_key, progress)
+    clients, manifest, prefix = prepared.clients, prepared.manifest, prepared.prefix
+    baseline = prepared.baseline
 
-    sent = upload.upload(clients.s3, bucket, prefix, files, kms_key=key, progress=progress)
+    sent = upload.upload(
+        clients.s3, bucket, prefix, prepared.files, kms_key=prepared.kms_key, progress=progress
+    )
     log.info("sent %d bytes to s3://%s/%s", sent, bucket, prefix)
 
-    model_data = f"s3://{bucket}/{prefix}{manifest.artifact.path}"
     existing = registry.find_version(clients.sagemaker, manifest.name, manifest.digest)
     if existing is not None:
         # Registered by someone else while this run uploaded: it may name another bucket too.
@@ -103,31 +197,113 @@ def publish(
                 if existing.data_quality is None
                 else "with a data-quality baseline other than this manifest's",
             )
-        return PublishResult(
-            existing.arn, sent, created=False, s3_uri=model_data, baseline=baseline
-        )
+        return prepared.result(existing.arn, sent, request=None)
 
-    git = manifest.git
-    version = registry.create_version(
-        clients.sagemaker,
-        registry.VersionSpec(
-            group=manifest.name,
-            digest=manifest.digest,
-            image=image,
-            model_data_uri=model_data,
-            compressed=manifest.compression == "gzip",
-            manifest_uri=f"s3://{bucket}/{prefix}{MANIFEST_NAME}",
-            environment=manifest.environment,
-            request_types=manifest.content_types.request,
-            response_types=manifest.content_types.response,
-            git_commit=git.commit if git else None,
-            git_dirty=bool(git and git.dirty),
-            summary=_summary(manifest),
-            data_quality=baseline,
-        ),
-    )
+    version = registry.create_version(clients.sagemaker, prepared.spec)
     log.info("registered %s", version.arn)
-    return PublishResult(version.arn, sent, created=True, s3_uri=model_data, baseline=baseline)
+    return prepared.result(version.arn, sent, request=registry.version_request(prepared.spec))
+
+
+def plan(
+    artifact: Path, *, bucket: str, kms_key: str | None = None, progress: bool = True
+) -> PublishPlan:
+    """What :func:`publish` would upload and register, with every check it makes first;
+    nothing is written."""
+    prepared = _prepare(artifact, bucket, kms_key, progress)
+    s3 = prepared.clients.s3
+    with aws.reporting(f"cannot check existing objects under s3://{bucket}/{prepared.prefix}"):
+        # The test upload() applies to skip a file, so the plan says what it would send.
+        stored = [upload._present(s3, bucket, f) for f in prepared.files]
+    existing = prepared.existing
+    return PublishPlan(
+        version_arn=existing.arn if existing else None,
+        s3_uri=prepared.model_data,
+        baseline=prepared.baseline,
+        model=prepared.manifest.name,
+        digest=registry.digest_label(prepared.manifest.digest),
+        bucket=bucket,
+        manifest_uri=prepared.manifest_uri,
+        files=prepared.store_files(stored),
+        request=None if existing else registry.version_request(prepared.spec),
+    )
+
+
+def _prepare(artifact: Path, bucket: str, kms_key: str | None, progress: bool) -> _Prepared:
+    """Step 1: every check that needs no write, and what the next steps use."""
+    loaded = load_artifact(artifact)
+    manifest = loaded.manifest
+    prefix = artifact_prefix(manifest.name, manifest.digest)
+    clients = aws.connect()
+    image = _image(manifest, clients.region)
+    files = _checked_files(loaded, prefix, progress)
+    registry.require_group(clients.sagemaker, manifest.name)
+    existing = registry.find_version(clients.sagemaker, manifest.name, manifest.digest)
+    _require_same_bucket(clients.sagemaker, existing, manifest, bucket)
+    upload.require_bucket(clients.s3, bucket)
+    key = kms_key or upload.bucket_kms_key(clients.s3, bucket)
+    baseline = _baseline(manifest.baseline, bucket, prefix)
+    if manifest.baseline is not None:
+        _require_same_baseline(clients.s3, bucket, prefix, manifest.baseline, files)
+    model_data = f"s3://{bucket}/{prefix}{manifest.artifact.path}"
+    manifest_uri = f"s3://{bucket}/{prefix}{MANIFEST_NAME}"
+    git = manifest.git
+    spec = registry.VersionSpec(
+        group=manifest.name,
+        digest=manifest.digest,
+        image=image,
+        model_data_uri=model_data,
+        compressed=manifest.compression == "gzip",
+        manifest_uri=manifest_uri,
+        environment=manifest.environment,
+        request_types=manifest.content_types.request,
+        response_types=manifest.content_types.response,
+        git_commit=git.commit if git else None,
+        git_dirty=bool(git and git.dirty),
+        summary=_summary(manifest),
+        data_quality=baseline,
+    )
+    return _Prepared(
+        clients,
+        manifest,
+        bucket,
+        prefix,
+        files,
+        key,
+        baseline,
+        model_data,
+        manifest_uri,
+        spec,
+        existing,
+    )
+
+
+def _as_json(
+    result: PublishResult | PublishPlan, *, dry_run: bool, uploaded: int
+) -> dict[str, Any]:
+    """The fields ``publish --json`` prints, the same with and without ``--dry-run``."""
+    baseline = result.baseline
+    return {
+        "model": result.model,
+        "digest": result.digest,
+        "bucket": result.bucket,
+        "version_arn": result.version_arn,
+        "version": None if result.version_arn is None else version_of(result.version_arn),
+        "created": result.created,
+        "dry_run": dry_run,
+        "uploaded_bytes": uploaded,
+        "s3_uri": result.s3_uri,
+        "manifest_uri": result.manifest_uri,
+        "baseline": (
+            None
+            if baseline is None
+            else {
+                "statistics": baseline.statistics.s3_uri,
+                "constraints": baseline.constraints.s3_uri,
+            }
+        ),
+        "files": [{"s3_uri": f.s3_uri, "size": f.size, "stored": f.stored} for f in result.files],
+        "request": dict(result.request) if result.request is not None else None,
+    }
 
 
 def _checked_files(loaded: LoadedArtifact, prefix: str, progress: bool) -> list[upload.LocalFile]:

@@ -27,7 +27,8 @@ COMMIT_KEY = "git-commit"
 DIRTY_KEY = "git-dirty"
 S3_URI_KEY = "s3-uri"
 MANIFEST_URI_KEY = "manifest-uri"
-# Who set the current approval status (the STS caller ARN) and when (UTC, ISO 8601).
+# Who set the approval status (the STS caller ARN) and when (UTC, ISO 8601), as releases
+# before the decision history recorded it (model_packaging.release.approval keeps the history).
 APPROVAL_BY_KEY = "approval-by"
 APPROVAL_AT_KEY = "approval-at"
 APPROVED = "Approved"
@@ -37,11 +38,13 @@ REJECTED = "Rejected"
 _UNUSABLE = {"Failed", "Deleting"}
 _DESCRIPTION_MAX = 1024
 # Limits of UpdateModelPackage (botocore's sagemaker service-2.json): ApprovalDescription is at
-# most 1024 characters; CustomerMetadataProperties holds at most 50 entries whose values are at
-# most 256 characters of letters, digits, spaces and ``_.:/=+-@`` (CustomerMetadataValue).
+# most 1024 characters; CustomerMetadataProperties (CustomerMetadataMap) holds at most 50
+# entries, whose keys (CustomerMetadataKey) are 1 to 128 and values (CustomerMetadataValue) 1 to
+# 256 characters of letters, numbers, spaces and ``_.:/=+-@``.
 APPROVAL_DESCRIPTION_MAX = 1024
-_METADATA_VALUE_MAX = 256
-_METADATA_ENTRIES_MAX = 50
+METADATA_KEY_MAX = 128
+METADATA_VALUE_MAX = 256
+METADATA_ENTRIES_MAX = 50
 _METADATA_VALUE_RE = re.compile(r"[^\w .:/=+\-@]")
 
 
@@ -130,6 +133,12 @@ class VersionInfo:
     """What SageMaker deploys: the container's ModelDataUrl or ModelDataSource S3Uri."""
     created: Any
     """CreationTime, as boto3 returns it (an aware datetime)."""
+    approval_description: str = ""
+    """ApprovalDescription: the reason given with the current approval status."""
+    modified: Any = None
+    """LastModifiedTime, as boto3 returns it, if the version was ever updated."""
+    modified_by: str | None = None
+    """Who last updated the version (LastModifiedBy: its IAM identity, or Studio user profile)."""
 
     @property
     def digest(self) -> str | None:
@@ -209,20 +218,28 @@ def create_version(sagemaker: Any, spec: VersionSpec) -> Version:
 
 def version_arn(sagemaker: Any, group: str, number: int) -> str:
     """The ARN of version ``number`` of ``group``: the group's ARN says partition and account."""
-    with reporting(f"cannot read model package group {group!r}"):
-        try:
-            group_arn = str(
-                sagemaker.describe_model_package_group(ModelPackageGroupName=group)[
-                    "ModelPackageGroupArn"
-                ]
-            )
-        except ClientError as exc:
-            if _is_missing(exc):
-                raise PackagingError(
-                    f"model package group {group!r} does not exist in {sagemaker.meta.region_name}"
-                ) from exc
-            raise
+    group_arn = _group_arn(sagemaker, group)
     return group_arn.replace(":model-package-group/", ":model-package/", 1) + f"/{number}"
+
+
+def list_versions(sagemaker: Any, group: str) -> list[VersionInfo]:
+    """Every version of ``group``, oldest first, whatever its status; the group must exist.
+
+    ListModelPackages returns neither the customer metadata nor the approval's description, so
+    each version is described too: one request per version.
+    """
+    _group_arn(sagemaker, group)
+    with reporting(f"cannot list versions of model package group {group!r}"):
+        pages = sagemaker.get_paginator("list_model_packages").paginate(
+            ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Ascending"
+        )
+        arns = [
+            str(summary["ModelPackageArn"])
+            for page in pages
+            for summary in page.get("ModelPackageSummaryList", [])
+        ]
+    found = [describe_version(sagemaker, arn) for arn in arns]
+    return sorted((info for info in found if info is not None), key=lambda info: info.number)
 
 
 def describe_version(sagemaker: Any, arn: str) -> VersionInfo | None:
@@ -254,41 +271,45 @@ def latest_approved(sagemaker: Any, group: str) -> VersionInfo | None:
     return None
 
 
-def set_approval(
-    sagemaker: Any, version: VersionInfo, status: str, reason: str, who: str, when: str
-) -> None:
-    """Set the approval status with ``reason``, recording ``who`` and ``when`` in the metadata.
+def approval_request(
+    arn: str, status: str, reason: str, metadata: Mapping[str, str], remove: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The UpdateModelPackage arguments that set ``status`` with ``reason`` and ``metadata``.
 
-    One UpdateModelPackage call carries all three (the operation accepts ModelApprovalStatus,
-    ApprovalDescription and CustomerMetadataProperties together), so the record can never name
-    another decision than the status. The whole metadata map is sent, existing entries included:
-    the result is the same whether the service merges the map or replaces it.
+    One call carries them all (the operation accepts ModelApprovalStatus, ApprovalDescription,
+    CustomerMetadataProperties and CustomerMetadataPropertiesToRemove together), so the record
+    can never name another decision than the status. ``metadata`` is the whole map, existing
+    entries included: the result is the same whether the service merges the map or replaces it;
+    ``remove`` names keys to delete, which are not in ``metadata``.
     """
     if len(reason) > APPROVAL_DESCRIPTION_MAX:
         raise PackagingError(f"the reason is longer than {APPROVAL_DESCRIPTION_MAX} characters")
-    metadata = {
-        **version.metadata,
-        APPROVAL_BY_KEY: metadata_value(who),
-        APPROVAL_AT_KEY: metadata_value(when),
-    }
-    if len(metadata) > _METADATA_ENTRIES_MAX:
+    if len(metadata) > METADATA_ENTRIES_MAX:
         raise PackagingError(
-            f"{version.arn} already has {len(version.metadata)} metadata properties;"
-            f" recording the approval would exceed the limit of {_METADATA_ENTRIES_MAX}"
+            f"{arn}: {len(metadata)} metadata properties exceed the registry's limit of"
+            f" {METADATA_ENTRIES_MAX}"
         )
-    with reporting(f"cannot set the approval status of {version.arn}"):
-        sagemaker.update_model_package(
-            ModelPackageArn=version.arn,
-            ModelApprovalStatus=status,
-            ApprovalDescription=reason,
-            CustomerMetadataProperties=metadata,
-        )
+    request: dict[str, Any] = {
+        "ModelPackageArn": arn,
+        "ModelApprovalStatus": status,
+        "ApprovalDescription": reason,
+        "CustomerMetadataProperties": dict(metadata),
+    }
+    if remove:
+        request["CustomerMetadataPropertiesToRemove"] = list(remove)
+    return request
+
+
+def update_approval(sagemaker: Any, request: Mapping[str, Any]) -> None:
+    """Send an :func:`approval_request`."""
+    with reporting(f"cannot set the approval status of {request['ModelPackageArn']}"):
+        sagemaker.update_model_package(**request)
 
 
 def metadata_value(text: str) -> str:
     """``text`` as a customer metadata value: disallowed characters (e.g. the commas a role
     session name may hold) become ``_``, and it is cut to the maximum length."""
-    return _METADATA_VALUE_RE.sub("_", text)[:_METADATA_VALUE_MAX]
+    return _METADATA_VALUE_RE.sub("_", text)[:METADATA_VALUE_MAX]
 
 
 def version_request(spec: VersionSpec) -> dict[str, Any]:
@@ -337,6 +358,23 @@ def version_request(spec: VersionSpec) -> dict[str, Any]:
     return request
 
 
+def _group_arn(sagemaker: Any, group: str) -> str:
+    """The ARN of ``group``; a missing group is named as such."""
+    with reporting(f"cannot read model package group {group!r}"):
+        try:
+            return str(
+                sagemaker.describe_model_package_group(ModelPackageGroupName=group)[
+                    "ModelPackageGroupArn"
+                ]
+            )
+        except ClientError as exc:
+            if _is_missing(exc):
+                raise PackagingError(
+                    f"model package group {group!r} does not exist in {sagemaker.meta.region_name}"
+                ) from exc
+            raise
+
+
 def _is_missing(exc: ClientError) -> bool:
     """SageMaker reports a missing group as a ValidationException saying it does not exist."""
     code = error_code(exc)
@@ -371,4 +409,16 @@ def _version_info(described: Mapping[str, Any]) -> VersionInfo:
         metadata=dict(described.get("CustomerMetadataProperties", {})),
         model_data_uri=data_uri,
         created=described.get("CreationTime"),
+        approval_description=str(described.get("ApprovalDescription") or ""),
+        modified=described.get("LastModifiedTime"),
+        modified_by=_user(described.get("LastModifiedBy")),
     )
+
+
+def _user(context: Mapping[str, Any] | None) -> str | None:
+    """Who a UserContext names: its IAM identity's ARN, else its Studio user profile."""
+    if not context:
+        return None
+    arn = (context.get("IamIdentity") or {}).get("Arn")
+    name = arn or context.get("UserProfileArn") or context.get("UserProfileName")
+    return str(name) if name else None

@@ -23,6 +23,7 @@ def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("_build", "_verify", "_serve", "_publish", "_decide", "_promote", "_rollback"):
         monkeypatch.setattr(cli, name, refuse)
     monkeypatch.setattr(cli, "_status", refuse)
+    monkeypatch.setattr(cli, "_versions", refuse)
 
 
 @pytest.fixture
@@ -179,6 +180,7 @@ RELEASE_COMMANDS = [
     ["promote", "{model}", "--to", "dev", "--stacks", "{stacks}"],
     ["rollback", "{model}", "--env", "prod", "--stacks", "{stacks}"],
     ["status", "{model}", "--stacks", "{stacks}"],
+    ["versions", "{model}", "--stacks", "{stacks}"],
 ]
 
 
@@ -247,6 +249,22 @@ def test_decisions_need_a_reason(reason: str, capsys: pytest.CaptureFixture[str]
     assert usage_error(argv, capsys).endswith("argument --reason: must not be blank: say why")
 
 
+def test_reject_reads_the_stacks_folder_it_is_given(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = str(tmp_path / "stacks")
+    argv = ["reject", "churn", "--version", "1", "--reason", "no", "--stacks", missing]
+    assert usage_error(argv, capsys).endswith(
+        f"argument --stacks: no such folder, got {missing!r} (run from the repository root, or"
+        " pass --stacks DIR)"
+    )
+    # Without --stacks, a working directory without stack files is no usage error.
+    assert build_parser().parse_args(argv[:-2]).stacks is None
+    # approve takes no stack files.
+    argv = ["approve", "churn", "--version", "1", "--reason", "ok", "--stacks", str(tmp_path)]
+    assert usage_error(argv, capsys).endswith(f"unrecognized arguments: --stacks {tmp_path}")
+
+
 def test_promote_version_is_from_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["promote", "churn", "--to", "dev", "--version", "0", "--stacks", str(tmp_path)]
     assert usage_error(argv, capsys).endswith(
@@ -265,5 +283,14 @@ def test_good_values_parse(artifact: Path, tmp_path: Path) -> None:
         ["publish", str(artifact / "manifest.json"), "--bucket", "mlserve.artifacts-1"]
     )
     assert (publish.bucket, publish.kms_key) == ("mlserve.artifacts-1", None)
+    publish = parser.parse_args(
+        ["publish", str(artifact), "--bucket", "b-1", "--dry-run", "--json"]
+    )
+    assert (publish.dry_run, publish.json) == (True, True)
+    for command in ("approve", "reject"):
+        decision = parser.parse_args([command, "churn", "--version", "2", "--reason", "x"])
+        assert (decision.dry_run, decision.json) == (False, False)
+    versions = parser.parse_args(["versions", "churn", "--json", "--stacks", stacks])
+    assert (versions.model, versions.json, versions.stacks) == ("churn", True, stacks)
     build = parser.parse_args(["build", str(tmp_path), "--out", str(tmp_path / "new")])
     assert build.out == str(tmp_path / "new")
