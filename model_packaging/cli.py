@@ -285,8 +285,8 @@ def _drift_check_capture(args: argparse.Namespace) -> int:
     """drift-check --capture: a window of captured requests, as the drift function reads it."""
     import json
 
-    from model_packaging.drift.capture import Window
     from model_packaging.drift.engine import check_capture
+    from model_packaging.drift.window import Window
 
     try:
         window = Window(args.since, args.until)
@@ -344,7 +344,7 @@ def _write_text(path: str, text: str) -> None:
 
 def _moment(text: str) -> datetime:
     """An ISO 8601 date or time (a time without a zone is UTC), for --since and --until."""
-    from model_packaging.drift.capture import parse_time
+    from model_packaging.drift.window import parse_time
 
     try:
         return parse_time(text)

@@ -1,7 +1,7 @@
 """The bad-input corpus: every case in ``tests/bad_inputs/`` is refused cleanly.
 
-A case is a folder ``tests/bad_inputs/NN-short-name/`` holding its input and
-``expected.yaml``. The input is one of:
+A case is a folder ``tests/bad_inputs/NN-short-name/`` (two or three digits) holding its input
+and ``expected.yaml``. The input is one of:
 
 - a stack file ``Pulumi.<stack>.yaml``: run as ``python -m infra plan <stack> --config-file``;
 - a ``model.yaml`` beside ``expected.yaml`` (the case's folder is the model folder), or a model
@@ -67,7 +67,7 @@ from tests.packaging.conftest import Store, create_store
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = Path(__file__).resolve().parent / "bad_inputs"
-CASES = sorted(path.name for path in CORPUS.iterdir() if re.match(r"^\d{2}-", path.name))
+CASES = sorted(path.name for path in CORPUS.iterdir() if re.match(r"^\d{2,3}-", path.name))
 MINIMUM = 40
 # Stack files and model folders that still run in a process of their own, one of each kind of
 # refusal: a duplicate key, a value of the wrong type, an unknown key, YAML that does not parse,

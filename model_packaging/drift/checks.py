@@ -266,6 +266,45 @@ def compare(
     return violations
 
 
+def distances(
+    statistics: Mapping[str, Any], constraints: Mapping[str, Any], sample: Mapping[str, Any]
+) -> dict[str, Distance]:
+    """Per feature of the baseline that ``sample`` has, the distance ``baseline_drift_check``
+    compares with its threshold, whether or not it is exceeded: the value the drift engine
+    publishes as the feature's metric. A feature without one (comparison disabled, values of a
+    kind the baseline's cannot be compared with, no values) is left out."""
+    monitoring = constraints.get("monitoring_config", {})
+    _expect(monitoring, dict, f"{CONSTRAINTS_NAME}: monitoring_config")
+    config = Config.parse(monitoring, f"{CONSTRAINTS_NAME}: monitoring_config")
+    if not config.evaluate:
+        return {}
+    baseline_stats = _features(statistics, STATISTICS_NAME)
+    observed = _features(sample, "the sample's statistics")
+    rows = _item_count(sample, "the sample's statistics")
+    found: dict[str, Distance] = {}
+    for name, constraint in _features(constraints, CONSTRAINTS_NAME).items():
+        where = f"{CONSTRAINTS_NAME}: feature {name}"
+        overrides = constraint.get("monitoringConfigOverrides") or {}
+        _expect(overrides, dict, f"{where}.monitoringConfigOverrides")
+        feature_config = (
+            Config.parse(_merged(monitoring, overrides), where) if overrides else config
+        )
+        ours, theirs = baseline_stats.get(name), observed.get(name)
+        if ours is None or theirs is None or not feature_config.compare:
+            continue
+        # The conditions _feature_violations puts on baseline_drift_check.
+        expected_type = constraint.get("inferred_type", "Unknown")
+        comparable = (theirs.get("inferred_type", "Unknown") in NUMERIC) == (
+            expected_type in NUMERIC
+        )
+        if not comparable or not _common(theirs, rows)[0]:
+            continue
+        distance = _distance(name, ours, theirs, expected_type, feature_config)
+        if distance is not None:
+            found[name] = distance
+    return found
+
+
 # --- per feature ---------------------------------------------------------------------------
 
 
@@ -347,6 +386,23 @@ def _feature_violations(
     return found
 
 
+@dataclass(frozen=True)
+class Distance:
+    """How far a feature's sample distribution is from the baseline's, as
+    ``baseline_drift_check`` compares it with the threshold."""
+
+    value: float
+    threshold: float
+    method: str
+    what: str  # "CDFs" (numbers) or "frequencies" (strings)
+    baseline_count: float
+    sample_count: float
+
+    @property
+    def violated(self) -> bool:
+        return self.value > self.threshold
+
+
 def _drift(
     name: str,
     baseline: Mapping[str, Any],
@@ -354,6 +410,25 @@ def _drift(
     expected_type: str,
     config: Config,
 ) -> Violation | None:
+    distance = _distance(name, baseline, sample, expected_type, config)
+    if distance is None or not distance.violated:
+        return None
+    return Violation(
+        name,
+        "baseline_drift_check",
+        f"distance {distance.value:.3g} > {distance.threshold:g} ({distance.method} L-infinity"
+        f" between the {distance.what}; {distance.baseline_count:g} baseline values,"
+        f" {distance.sample_count:g} sample values)",
+    )
+
+
+def _distance(
+    name: str,
+    baseline: Mapping[str, Any],
+    sample: Mapping[str, Any],
+    expected_type: str,
+    config: Config,
+) -> Distance | None:
     if expected_type in NUMERIC:
         ours = _sketch_items(baseline, f"{STATISTICS_NAME}: feature {name}")
         theirs = _sketch_items(sample, f"the sample's statistics: feature {name}")
@@ -379,14 +454,7 @@ def _drift(
     # Unstated: whether comparison_method applies to categorical features; Deequ's categorical
     # L-infinity takes the same flag (Distance.scala, categoricalLInfinityDistance), so it does.
     distance = _robust(simple, n, m) if method == "Robust" else simple
-    if distance <= threshold:
-        return None
-    return Violation(
-        name,
-        "baseline_drift_check",
-        f"distance {distance:.3g} > {threshold:g} ({method} L-infinity between the {what};"
-        f" {n:g} baseline values, {m:g} sample values)",
-    )
+    return Distance(distance, threshold, method, what, n, m)
 
 
 def _robust(simple: float, n: float, m: float) -> float:
