@@ -6,6 +6,9 @@ change alters it.
   cannot succeed (a replacement under a fixed name, an endpoint update SageMaker refuses)
 - ``policy-diff --base REV [--format text|markdown]``: the policy rules and stack policy
   configs changed since ``REV``, relaxations marked
+- ``completion bash``: the shell completion script (:mod:`infra.completion`)
+
+Ctrl-C ends any command with ``error: interrupted`` and exit status 130.
 
 Stack files are read from the checkout this package is in, whatever the working directory.
 """
@@ -17,8 +20,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from infra import __version__, arguments
-from infra.settings import SettingsError
+from infra import __version__, arguments, command_line
+
+# The console script (pyproject.toml) that the completion script completes.
+COMMAND_NAME = "mlserve-infra"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
         " Also installed as the mlserve-infra command.",
     )
     parser.add_argument("--version", action="version", version=f"mlserve {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    # Each command's parser reports its own usage errors (infra.command_line.CommandParser).
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", parser_class=command_line.CommandParser
+    )
 
     plan = commands.add_parser("plan", help="list every resource a stack registers")
     plan.add_argument(
@@ -97,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), or markdown for a pull request comment",
     )
+    completion = commands.add_parser(
+        "completion",
+        help="print the shell completion script",
+        description=f"Print a bash completion function for {COMMAND_NAME} (load it with"
+        " `source <(python -m infra completion bash)`; zsh loads it after"
+        " `autoload -U +X bashcompinit && bashcompinit`).",
+    )
+    completion.add_argument("shell", choices=("bash",), help="the shell (zsh: see above)")
     return parser
 
 
@@ -105,7 +121,21 @@ CANNOT_SUCCEED = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command ``argv`` names (default: ``sys.argv``); its exit status.
+
+    A Ctrl-C ends any command with ``error: interrupted`` and status 130, leaving no worktree
+    behind (:func:`infra.command_line.run`); with no ``argv`` this is the process's program.
+    """
+    return command_line.run(lambda: _run(argv), as_program=argv is None)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "completion":
+        from infra.completion import bash_script
+
+        print(bash_script(build_parser(), COMMAND_NAME), end="")
+        return 0
     if args.command == "plan-diff":
         return _plan_diff(args)
     if args.command == "policy-diff":
@@ -115,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _plan(args: argparse.Namespace) -> int:
     from infra.review import plan as offline
+    from infra.settings import SettingsError
 
     path = Path(args.config_file) if args.config_file else offline.stack_file(args.stack)
     if not path.is_file():
@@ -123,6 +154,7 @@ def _plan(args: argparse.Namespace) -> int:
     try:
         result = offline.evaluate_file(path, args.stack)
     except SettingsError as exc:
+        command_line.stop_if_interrupted()
         print(offline.problem_report(path, exc), file=sys.stderr)
         return 2
     print(offline.render_json(result) if args.json else offline.render_table(result))
@@ -135,6 +167,8 @@ def _plan_diff(args: argparse.Namespace) -> int:
     try:
         diffs = plan_diff.plan_diff(args.stacks, args.base)
     except plan_diff.PlanDiffError as exc:
+        # The base's plan fails too when the Ctrl-C reaches its process.
+        command_line.stop_if_interrupted()
         print(exc, file=sys.stderr)
         return exc.status
     print(plan_diff.RENDERERS[args.format](diffs))
@@ -151,6 +185,7 @@ def _policy_diff(args: argparse.Namespace) -> int:
     try:
         changes = policy_diff.policy_diff(args.base)
     except PlanDiffError as exc:
+        command_line.stop_if_interrupted()
         print(exc, file=sys.stderr)
         return exc.status
     print(policy_diff.render(changes, args.base, markdown=args.format == "markdown"))

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from infra.review import touched
 from infra.review.touched import main, stacks_touched_by, touched_stacks
-from tests.helpers import git
+from tests.helpers import ROOT, git
 
 ALL = ["shared", "dev", "staging", "prod"]
 
@@ -141,7 +144,8 @@ def test_cli_prints_one_stack_a_line(
     write(repo, "stacks/Pulumi.dev.yaml", "changed\n")
     commit(repo, "promote")
     (repo / "docs").mkdir(exist_ok=True)
-    monkeypatch.chdir(repo / "docs")
+    # The checkout is found from any folder inside it.
+    monkeypatch.setattr(touched, "CHECKOUT", repo / "docs")
     assert main(["--base", "main"]) == 0
     assert capsys.readouterr().out == "dev\nprod\n"
 
@@ -151,15 +155,52 @@ def test_cli_prints_nothing_when_no_stack_is_touched(
 ) -> None:
     write(repo, "docs/ci.md", "changed\n")
     commit(repo, "docs")
-    monkeypatch.chdir(repo)
+    monkeypatch.setattr(touched, "CHECKOUT", repo)
     assert main(["--base", "main"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_cli_reads_the_checkout_not_the_working_directory(
+    repo: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    write(repo, "stacks/Pulumi.staging.yaml", "changed\n")
+    commit(repo, "staging")
+    # Another repository, whose change touches prod, as the working directory.
+    other = tmp_path_factory.mktemp("other")
+    git(other, "init", "-q", "-b", "main")
+    write(other, "stacks/Pulumi.prod.yaml")
+    commit(other, "base")
+    git(other, "checkout", "-q", "-b", "change")
+    write(other, "stacks/Pulumi.prod.yaml", "changed\n")
+    commit(other, "prod")
+    monkeypatch.chdir(other)
+    monkeypatch.setattr(touched, "CHECKOUT", repo)
+    assert main(["--base", "main"]) == 0
+    assert capsys.readouterr().out == "staging\n"
+
+
+def test_the_command_runs_from_a_folder_outside_any_repository(tmp_path: Path) -> None:
+    # As a user runs it: this checkout's repository, whatever the working directory.
+    env = {**os.environ, "GIT_CEILING_DIRECTORIES": str(tmp_path.parent)}
+    env.pop("PYTHONSAFEPATH", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "infra.touched", "--base", "HEAD"],
+        cwd=tmp_path,
+        env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
 
 
 def test_cli_names_an_unknown_base(
     repo: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(repo)
+    monkeypatch.setattr(touched, "CHECKOUT", repo)
     assert main(["--base", "0123456789abcdef0123456789abcdef01234567"]) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
@@ -172,7 +213,7 @@ def test_cli_names_an_unknown_base(
 def test_cli_outside_a_repository_says_so(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(touched, "CHECKOUT", tmp_path)
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path.parent))
     assert main(["--base", "main"]) == 2
     assert capsys.readouterr().err == f"error: {tmp_path} is not inside a git repository\n"

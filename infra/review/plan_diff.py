@@ -37,7 +37,7 @@ from infra.review.diff_model import (
 )
 from infra.review.diff_render import RENDERERS
 from infra.review.plan import canonical, evaluate_file, plan_document, problem_report, stack_file
-from infra.review.worktree import Worktree, resolve
+from infra.review.worktree import PROGRAM, Worktree, resolve
 from infra.settings import PROJECT, SettingsError
 
 # What infra/__main__.py and the tests take from here; the model and the renderers live apart.
@@ -278,6 +278,11 @@ def plan_diff(stacks: Sequence[str], rev: str) -> list[StackDiff]:
     diffs = []
     with Worktree(commit) as tree:
         for stack in stacks:
+            if tree.has_stack(stack) and not tree.has_program():
+                raise PlanDiffError(
+                    f"error: the program does not exist at {rev}: it has the stack file of"
+                    f" {stack} but no {PROGRAM} to plan it with; give a later --base"
+                )
             base = tree.plan(stack) if tree.has_stack(stack) else None
             try:
                 # The base evaluates in its process while this one evaluates the working tree.

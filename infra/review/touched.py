@@ -10,6 +10,9 @@ that reached REV's branch in the meantime do not count. A path touches:
 - anything else (docs, tests, ``model_packaging``, which never runs under ``pulumi``): none.
 
 Stacks are listed in promotion order (shared, dev, staging, prod), then any others by name.
+
+The repository read is the checkout this package is in (:data:`CHECKOUT`), whatever the working
+directory, as ``python -m infra plan-diff`` reads it.
 """
 
 from __future__ import annotations
@@ -22,8 +25,12 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from infra import command_line
 from infra.settings.schema import ENVIRONMENTS
 
+# The checkout this package is in: its git repository is the one read, from any working
+# directory, as plan-diff reads it (infra.review.plan.ROOT, which imports pulumi).
+CHECKOUT = Path(__file__).resolve().parents[2]
 STACKS_DIR = "stacks"
 # Pulumi stack names: letters, digits, hyphens, underscores and periods (pulumi/pulumi's
 # validateStackName, "^[a-zA-Z0-9-_.]{1,100}$", the Pulumi Service's rule). A file named
@@ -111,7 +118,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m infra.touched",
         description=(
             "Print the stacks that the commits since REV touch, one a line: a changed stack "
-            "file touches its stack, a change to code every stack runs touches all of them."
+            "file touches its stack, a change to code every stack runs touches all of them. "
+            "The git repository read is the checkout this command is in, from any folder."
         ),
     )
     parser.add_argument(
@@ -124,17 +132,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _repo_root() -> Path:
-    top = _git(Path.cwd(), "rev-parse", "--show-toplevel")
+    top = _git(CHECKOUT, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
-        raise TouchedError(f"{Path.cwd()} is not inside a git repository")
+        raise TouchedError(f"{CHECKOUT} is not inside a git repository")
     return Path(top.stdout.strip())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Print the touched stacks; a Ctrl-C ends it as every command (infra.command_line.run)."""
+    return command_line.run(lambda: _run(argv), as_program=argv is None)
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     try:
         stacks = touched_stacks(_repo_root(), args.base)
     except TouchedError as exc:
+        command_line.stop_if_interrupted()
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for stack in stacks:

@@ -3,7 +3,8 @@
 ``plan-diff`` evaluates the base revision with the base's code and stack files: ``Worktree``
 checks the commit out into a temporary ``git worktree`` (removed, and pruned, on exit) and
 starts ``python -m infra plan STACK --json`` there. Every git failure is a ``PlanDiffError``
-with a one-line message.
+with a one-line message. The removal runs to its end even when Ctrl-C comes meanwhile
+(:func:`infra.command_line.uninterrupted`): no worktree is left behind.
 """
 
 from __future__ import annotations
@@ -15,8 +16,12 @@ import sys
 import tempfile
 from pathlib import Path
 
+from infra.command_line import uninterrupted
 from infra.review.diff_model import PlanDiffError
 from infra.review.plan import ROOT, STACKS_DIR
+
+# The offline plan's entry point in a tree: what `python -m infra plan` runs.
+PROGRAM = Path("infra") / "__main__.py"
 
 
 def resolve(rev: str) -> str:
@@ -27,10 +32,18 @@ def resolve(rev: str) -> str:
     return found.stdout.strip()
 
 
-def _git(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def _git(*args: str, cwd: Path = ROOT, own_group: bool = False) -> subprocess.CompletedProcess[str]:
+    """``git ARGS``; ``own_group``: in a process group of its own, which the terminal's Ctrl-C
+    (sent to the foreground process group) does not reach."""
     try:
         return subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, text=True, timeout=120, check=False
+            ["git", *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+            process_group=0 if own_group else None,
         )
     except FileNotFoundError:
         raise PlanDiffError("error: git is not installed") from None
@@ -50,10 +63,20 @@ class Worktree:
 
     def __init__(self, commit: str) -> None:
         self.commit = commit
-        self._folder = Path(tempfile.mkdtemp(prefix="mlserve-plan-diff-"))
-        self.path = self._folder / "tree"
+        self._folder: Path | None = None
+
+    @property
+    def path(self) -> Path:
+        """The checked-out tree, inside the ``with`` block."""
+        if self._folder is None:
+            raise RuntimeError("the worktree exists only inside its with block")
+        return self._folder / "tree"
 
     def __enter__(self) -> Worktree:
+        # Made here rather than in __init__, so that no temporary folder exists before the
+        # with block that removes it.
+        with uninterrupted():
+            self._folder = Path(tempfile.mkdtemp(prefix="mlserve-plan-diff-"))
         try:
             _checked_git("worktree", "add", "--detach", "--quiet", str(self.path), self.commit)
         except BaseException:
@@ -65,13 +88,26 @@ class Worktree:
         self._remove()
 
     def _remove(self) -> None:
-        if self.path.exists():
-            _git("worktree", "remove", "--force", str(self.path))
-        shutil.rmtree(self._folder, ignore_errors=True)
-        _git("worktree", "prune")
+        # A Ctrl-C during the removal would leave the worktree registered, or its folder.
+        with uninterrupted():
+            if self._folder is None:
+                return
+            if self.path.exists():
+                _git("worktree", "remove", "--force", str(self.path), own_group=True)
+            shutil.rmtree(self._folder, ignore_errors=True)
+            _git("worktree", "prune", own_group=True)
+            self._folder = None
 
     def has_stack(self, stack: str) -> bool:
         return (self.path / STACKS_DIR.relative_to(ROOT) / f"Pulumi.{stack}.yaml").is_file()
+
+    def has_program(self) -> bool:
+        """Whether the tree has the offline plan that :meth:`plan` starts (``infra/__main__.py``).
+
+        Checked before starting it: in a tree without it, ``python -m infra`` would fail to
+        import, or find this checkout's own module through an editable install.
+        """
+        return (self.path / PROGRAM).is_file()
 
     def plan(self, stack: str) -> subprocess.Popen[str]:
         """Start ``python -m infra plan STACK --json`` with the checked-out tree's own code."""
