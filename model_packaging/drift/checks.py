@@ -32,7 +32,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +85,9 @@ class Report:
     violations: list[Violation]
     features: int
     rows: int
+    warnings: list[str] = field(default_factory=list)
+    """What the sample's statistics alone do not say: too few rows to judge, invalid values
+    (``model_packaging.drift.sample``); shown on stderr, they change no exit status."""
 
     @property
     def ok(self) -> bool:
@@ -168,6 +171,14 @@ class Config:
 def load_baseline(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     """statistics.json and constraints.json from a folder holding them, or from a build output
     folder (its manifest.json names them; their digests must match what it records)."""
+    if folder.is_file():
+        # Naming one of the folder's files is the likely slip: say which folder to give.
+        if folder.name in (STATISTICS_NAME, CONSTRAINTS_NAME, "manifest.json"):
+            raise PackagingError(f"{folder}: is a file; give its folder, {folder.parent}")
+        raise PackagingError(
+            f"{folder}: is a file; give a build output folder, or a folder holding"
+            f" {STATISTICS_NAME} and {CONSTRAINTS_NAME}"
+        )
     if not folder.is_dir():
         raise PackagingError(f"{folder}: no such baseline folder")
     if (folder / STATISTICS_NAME).is_file() or (folder / CONSTRAINTS_NAME).is_file():
@@ -196,25 +207,29 @@ def load_baseline(folder: Path) -> tuple[dict[str, Any], dict[str, Any]]:
 def check(baseline_folder: Path, data: Path) -> Report:
     """Compare the sample at ``data`` (CSV or JSON Lines) with the baseline in the folder."""
     statistics, constraints = load_baseline(baseline_folder)
-    if not data.is_file():
-        raise PackagingError(f"{data}: no such sample file")
-    from model_packaging.drift import baseline
+    # The sample's reading (model_packaging.drift.sample) imports pyarrow: only when it is needed.
+    from model_packaging.drift import sample as samples
 
-    fmt = baseline.format_from_name(data.name)
-    if fmt is None:
-        raise PackagingError(f"{data}: a sample is a .csv (with a header row) or .jsonl file")
-    try:
-        sample = baseline.compute(data, fmt).statistics
-    except PackagingError:
-        raise
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise PackagingError(f"{data}: cannot read the sample: {exc}") from exc
+    found = samples.read(data)
+    sample = found.statistics
     rows = _item_count(sample, f"{data}")
     if rows == 0:
         raise PackagingError(f"{data}: the sample has no rows")
     violations = compare(statistics, constraints, sample)
-    features = len(_features(constraints, CONSTRAINTS_NAME))
-    return Report(violations=violations, features=features, rows=rows)
+    expected = _features(constraints, CONSTRAINTS_NAME)
+    numeric = [name for name, c in expected.items() if c.get("inferred_type") in NUMERIC]
+    warnings = [samples.small_sample_warning(rows)]
+    try:
+        invalid = samples.invalid_values(data, sample, numeric)
+    except (OSError, ValueError) as exc:  # pyarrow's errors are ValueErrors
+        raise PackagingError(f"{data}: cannot read the sample: {exc}") from exc
+    warnings += [samples.invalid_warning(name, count) for name, count in invalid.items()]
+    return Report(
+        violations=violations,
+        features=len(expected),
+        rows=rows,
+        warnings=[warning for warning in warnings if warning],
+    )
 
 
 def compare(

@@ -690,3 +690,108 @@ def test_usage_errors_exit_2(args: list[str], capsys: pytest.CaptureFixture[str]
         main(["drift-check", *args])
     assert raised.value.code == 2
     assert capsys.readouterr().err.startswith("usage: python -m model_packaging")
+
+
+# --- what the sample's statistics alone do not say ------------------------------------------
+
+
+def test_the_minimum_sample_is_where_the_robust_allowance_reaches_the_threshold() -> None:
+    from model_packaging.drift import sample
+
+    assert sample.MIN_ROWS == 324  # (1.8 / 0.1) ** 2
+    assert 1.8 * math.sqrt(1 / sample.MIN_ROWS) <= 0.1 < 1.8 * math.sqrt(1 / (sample.MIN_ROWS - 1))
+
+
+def test_a_sample_too_small_to_judge_is_a_warning(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = write_csv(tmp_path / "small.csv", customers(2, 40))
+    status, out, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(sample)
+    )
+    assert (status, out) == (0, "")
+    assert err.splitlines() == [
+        "warning: the sample has 40 rows, fewer than 324: too few to judge drift (below that,"
+        " the Robust allowance for the sample's size exceeds the default threshold 0.1)",
+        "no violations: 40 rows within the baseline's 4 features",
+    ]
+
+
+def test_nan_and_infinities_are_reported_as_invalid_values_without_numpy_warnings(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import warnings
+
+    rows = customers(2, 400)
+    csv_path = write_csv(tmp_path / "sample.csv", rows)
+    lines = csv_path.read_text().splitlines()
+    # monthly_charges: NaN and infinities as CSV spells them, and sums that overflow.
+    for number, charges in ((1, "nan"), (2, "-inf"), (3, "Infinity"), (4, "1e308"), (5, "1.7e308")):
+        cells = lines[number].split(",")
+        cells[1] = charges
+        lines[number] = ",".join(cells)
+    csv_path.write_text("\n".join(lines) + "\n")
+    # JSON Lines: NaN and Infinity, the literals Python's json writes for them.
+    rows[0]["monthly_charges"], rows[1]["monthly_charges"] = math.nan, math.inf
+    jsonl_path = write_jsonl(tmp_path / "sample.jsonl", rows)
+    for path, invalid in ((csv_path, 3), (jsonl_path, 2)):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            status, _, err = release(
+                capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(path)
+            )
+        assert not [w for w in caught if issubclass(w.category, RuntimeWarning)], path
+        assert status == 1  # they count as missing: completeness
+        assert (
+            f"warning: feature monthly_charges: {invalid} values are NaN or infinite, invalid;"
+            " counted as missing"
+        ) in err.splitlines(), err
+
+
+def test_a_line_longer_than_the_readers_block_is_named(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from model_packaging.drift.baseline import BLOCK_SIZE
+
+    # Twice the block: the reader fails on it wherever it starts.
+    long_csv = "1,2.5," + "9" * 2 * BLOCK_SIZE + ",1"
+    long_jsonl = json.dumps({"tenure_months": 1, "note": "x" * 2 * BLOCK_SIZE})
+    for path, text, number, length in (
+        (tmp_path / "long.csv", f"{','.join(COLUMNS)}\n1,2.5,3,12\n{long_csv}\n", 3, len(long_csv)),
+        (tmp_path / "long.jsonl", f'{{"tenure_months": 2}}\n{long_jsonl}\n', 2, len(long_jsonl)),
+    ):
+        path.write_text(text)
+        status, out, err = release(
+            capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(path)
+        )
+        assert (status, out) == (2, "")
+        assert err == (
+            f"error: {path}: line {number} is too long: {length} bytes, where the reader takes"
+            f" lines of up to {BLOCK_SIZE} bytes (1 MiB)\n"
+        )
+
+
+def test_a_folder_for_the_sample_or_a_file_for_the_baseline_is_named(
+    baseline_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = write_csv(tmp_path / "sample.csv", customers(2, 400))
+    status, _, err = release(
+        capsys, "drift-check", "--baseline", str(baseline_dir), "--data", str(tmp_path)
+    )
+    assert (status, err) == (
+        2,
+        f"error: {tmp_path}: is a folder; give the sample file (.csv or .jsonl)\n",
+    )
+    for name in ("statistics.json", "constraints.json"):
+        status, _, err = release(
+            capsys, "drift-check", "--baseline", str(baseline_dir / name), "--data", str(sample)
+        )
+        assert (status, err) == (
+            2,
+            f"error: {baseline_dir / name}: is a file; give its folder, {baseline_dir}\n",
+        )
+    status, _, err = release(
+        capsys, "drift-check", "--baseline", str(sample), "--data", str(sample)
+    )
+    assert status == 2
+    assert err.startswith(f"error: {sample}: is a file; give a build output folder, or a folder")
