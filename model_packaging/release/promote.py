@@ -17,7 +17,15 @@ the stack file is left untouched:
   unless ``require_live`` makes that a refusal.
 
 A rollback returns to a version this stage already ran, so ``stage-below`` and ``live`` (which
-is about the stage below's endpoint) do not apply to it; the other three do.
+is about the stage below's endpoint) do not apply to it; the other three do. It re-pins the pin
+that stood before the current one was first promoted (:mod:`model_packaging.release.history`),
+or with ``version`` a version the stage pinned before.
+
+Before any gate, both commands check that the stack file can be edited in place and that it
+holds no uncommitted change: a pin written over an unrelated edit would ship that edit as a
+"promotion" with the next ``git commit -a``. ``allow_dirty`` lets the change go ahead (a dry run
+only warns). The "before" a command reports is the pin it replaced, read under the stack file's
+lock; when another command changed the model's pin while this one ran, the result says so.
 """
 
 from __future__ import annotations
@@ -30,8 +38,7 @@ from pathlib import Path
 from infra import naming
 from infra.settings import artifacts
 from model_packaging.errors import PackagingError
-from model_packaging.release import live, stackfile
-from model_packaging.release.history import previous_pin
+from model_packaging.release import gitrepo, history, live, stackfile
 from model_packaging.release.stackfile import STAGES, Edit, Pin
 from model_packaging.store import aws, integrity, registry
 from model_packaging.store.aws import Clients
@@ -49,20 +56,60 @@ class Refused(PackagingError):
 
 @dataclass(frozen=True)
 class Result:
+    action: str
+    """``promote`` or ``rollback``."""
     model: str
     environment: str
     before: Pin
+    """The pin this command replaced: what the file held when it wrote (or would write)."""
     after: Pin
     edit: Edit
+    started: Pin
+    """The pin the file held when this command started."""
+    dry_run: bool = False
     commit: str | None = None
     """For a rollback: the newest commit that held the restored pin."""
     warnings: list[str] = field(default_factory=list)
+
+    @property
+    def replaced_concurrent_write(self) -> bool:
+        """Another command changed the model's pin while this one ran, and this one replaced
+        that pin."""
+        return self.edit.changed and self.before != self.started
 
     def summary(self) -> str:
         where = self.edit.path
         if not self.edit.changed:
             return f"{where}: {self.model} already pins {self.after.describe()}"
-        return f"{where}: {self.model} {self.before.describe()} -> {self.after.describe()}"
+        line = f"{where}: {self.model} {self.before.describe()} -> {self.after.describe()}"
+        if self.replaced_concurrent_write:
+            line += (
+                f" (replacing {self.before.describe()}, which another command wrote while this"
+                f" one ran; it started from {self.started.describe()})"
+            )
+        return line
+
+    def as_json(self) -> dict[str, object]:
+        """The fields ``--json`` prints (docs/promotion.md)."""
+        return {
+            "action": self.action,
+            "model": self.model,
+            "stage": self.environment,
+            "file": str(self.edit.path),
+            "changed": self.edit.changed,
+            "dry_run": self.dry_run,
+            "before": _pin_json(self.before),
+            "after": _pin_json(self.after),
+            "started_from": _pin_json(self.started),
+            "replaced_concurrent_write": self.replaced_concurrent_write,
+            "restored_commit": self.commit,
+            "warnings": list(self.warnings),
+            "diff": self.edit.diff(),
+        }
+
+
+def _pin_json(pin: Pin) -> dict[str, object]:
+    return {"version": pin.number, "package": pin.package, "digest": pin.digest}
 
 
 def _stderr(message: str) -> None:
@@ -77,7 +124,9 @@ def promote(
     stacks: Path = Path("stacks"),
     dry_run: bool = False,
     require_live: bool = False,
+    allow_dirty: bool = False,
     warn: Warn = _stderr,
+    lock_timeout: float = stackfile.LOCK_TIMEOUT_SECONDS,
 ) -> Result:
     """Pin in ``to`` the version the gates allow; see the module docstring."""
     if to not in STAGES:
@@ -86,10 +135,11 @@ def promote(
     path = stackfile.stack_path(stacks, to)
     settings = stackfile.load(path, to)
     current = stackfile.pin_of(settings, model, path)
+    warnings: list[str] = []
+    _ready(path, model, current, action, allow_dirty, dry_run, _collect(warn, warnings))
     clients = _registry(settings.region)
     below = STAGES[STAGES.index(to) - 1] if to != STAGES[0] else None
     below_region = ""
-    warnings: list[str] = []
 
     if below is None:
         info = _chosen(clients, model, version, action)
@@ -114,30 +164,130 @@ def promote(
     if below is not None:
         note = _live(model, below, below_region, candidate, require_live, action)
         if note:
-            warn(note)
-            warnings.append(note)
+            _collect(warn, warnings)(note)
 
-    edit = stackfile.write_pin(path, to, model, candidate, dry_run=dry_run)
-    return Result(model, to, current, candidate, edit, warnings=warnings)
+    edit = _write(path, to, model, candidate, dry_run, _collect(warn, warnings), lock_timeout)
+    return Result(
+        action,
+        model,
+        to,
+        _replaced(edit, model, current),
+        candidate,
+        edit,
+        current,
+        dry_run=dry_run,
+        warnings=warnings,
+    )
 
 
 def rollback(
-    model: str, environment: str, *, stacks: Path = Path("stacks"), dry_run: bool = False
+    model: str,
+    environment: str,
+    *,
+    version: int | None = None,
+    stacks: Path = Path("stacks"),
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+    warn: Warn = _stderr,
+    lock_timeout: float = stackfile.LOCK_TIMEOUT_SECONDS,
 ) -> Result:
-    """Re-pin the version ``environment`` pinned before its current one."""
+    """Re-pin the pin that stood before ``environment``'s current one was first promoted, or
+    ``version``, a version it pinned before."""
     if environment not in STAGES:
         raise PackagingError(f"unknown stage {environment!r}: one of {', '.join(STAGES)}")
     action = "rollback"
     path = stackfile.stack_path(stacks, environment)
     settings = stackfile.load(path, environment)
     current = stackfile.pin_of(settings, model, path)
-    previous = previous_pin(path, model, current)
+    warnings: list[str] = []
+    _ready(path, model, current, action, allow_dirty, dry_run, _collect(warn, warnings))
+    if version is None:
+        previous = history.previous_pin(path, model, current)
+    else:
+        previous = history.pinned_before(path, model, current, version)
     clients = _registry(settings.region)
     info = _registered(clients, model, previous.pin.package, action)
     _approved(info, action)
     _digest(clients, info, previous.pin, action)
-    edit = stackfile.write_pin(path, environment, model, previous.pin, dry_run=dry_run)
-    return Result(model, environment, current, previous.pin, edit, commit=previous.commit)
+    edit = _write(
+        path, environment, model, previous.pin, dry_run, _collect(warn, warnings), lock_timeout
+    )
+    return Result(
+        action,
+        model,
+        environment,
+        _replaced(edit, model, current),
+        previous.pin,
+        edit,
+        current,
+        dry_run=dry_run,
+        commit=previous.commit,
+        warnings=warnings,
+    )
+
+
+# --- the stack file -----------------------------------------------------------------------
+
+
+def _collect(warn: Warn, warnings: list[str]) -> Warn:
+    """``warn``, also keeping each message for the result."""
+
+    def both(message: str) -> None:
+        warn(message)
+        warnings.append(message)
+
+    return both
+
+
+def _ready(
+    path: Path,
+    model: str,
+    current: Pin,
+    action: str,
+    allow_dirty: bool,
+    dry_run: bool,
+    warn: Warn,
+) -> None:
+    """Refuse, before any gate, a file that cannot be edited in place or holds uncommitted
+    changes (unless ``allow_dirty``; a dry run writes nothing, so it only warns)."""
+    stackfile.check_editable(path, model, current)
+    problem = gitrepo.uncommitted(path)
+    if problem is None:
+        return
+    if allow_dirty:
+        warn(f"warning: {path} {problem}: they go into the same commit as this {action}")
+    elif dry_run:
+        warn(
+            f"warning: {path} {problem}: without --dry-run, {action} refuses unless given"
+            " --allow-dirty"
+        )
+    else:
+        fix = "commit it" if problem.startswith("is not committed") else "commit or revert them"
+        raise PackagingError(
+            f"{path} {problem}: {fix} first, or pass --allow-dirty to {action} anyway"
+        )
+
+
+def _write(
+    path: Path,
+    environment: str,
+    model: str,
+    pin: Pin,
+    dry_run: bool,
+    warn: Warn,
+    lock_timeout: float,
+) -> Edit:
+    def waiting(message: str) -> None:
+        warn(f"note: {message}")
+
+    return stackfile.write_pin(
+        path, environment, model, pin, dry_run=dry_run, warn=waiting, lock_timeout=lock_timeout
+    )
+
+
+def _replaced(edit: Edit, model: str, started: Pin) -> Pin:
+    """The pin the edit replaced: what the file held when it was written."""
+    return stackfile.pin_in_text(edit.before, model) or started
 
 
 # --- gates --------------------------------------------------------------------------------

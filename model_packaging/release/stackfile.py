@@ -5,11 +5,19 @@ A pin is ``config: mlserve:models: <model>: version: {package: <version ARN>, di
 is a round trip through ruamel.yaml that must reproduce every other byte of the file (comments,
 key order, quoting, indentation); a file it cannot reproduce is refused rather than reformatted.
 
+A byte order mark and CRLF (or CR) line endings are kept as they are: the round trip works on
+the text without them, and each line gets its own ending back. YAML allows all of them (YAML
+1.2, 5.2 "Character Encodings" and 5.4 "Line Break Characters"), and ``infra.settings`` reads
+them.
+
 Every edited document is validated by ``infra.settings`` exactly as the stack will read it
 (``load_stack_file`` on the bytes about to be written) before it replaces the file. The write
 is atomic (a temporary file in the same folder, fsync, ``os.replace``) and serialised with other
 writers by an exclusive ``flock`` on ``.Pulumi.<env>.yaml.lock`` beside it, plus a
-compare-and-swap on the content: two promotions into one file at the same moment both land.
+compare-and-swap on the content: two promotions into one file at the same moment both land. A
+writer that waits for the lock says so after ``LOCK_NOTICE_SECONDS`` and gives up after
+``LOCK_TIMEOUT_SECONDS``. A stack file that is a symbolic link is edited where it points: the
+link stays a link.
 """
 
 from __future__ import annotations
@@ -19,9 +27,11 @@ import fcntl
 import io
 import os
 import re
+import socket
 import stat
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +48,15 @@ from model_packaging.errors import PackagingError
 
 STAGES = ("dev", "staging", "prod")
 MODELS_KEY = f"{PROJECT}:models"
+
+# A writer waiting for another's lock says so after LOCK_NOTICE_SECONDS and gives up after
+# LOCK_TIMEOUT_SECONDS. A holder keeps the lock for one read, validation and rename (well under a
+# second), so a lock held this long belongs to a process that is stuck or stopped.
+LOCK_NOTICE_SECONDS = 1.0
+LOCK_TIMEOUT_SECONDS = 30.0
+_LOCK_POLL_SECONDS = 0.05
+
+Warn = Callable[[str], None]
 
 # How many times a write starts over when another writer changed the file between the read and
 # the lock; each retry re-reads the file, so only a file rewritten continuously exhausts them.
@@ -151,6 +170,21 @@ def pin_in_text(text: str, model: str) -> Pin | None:
 
 def set_pin(text: str, model: str, pin: Pin, source: Path) -> str:
     """``text`` with the pin of ``model`` replaced by ``pin``; every other byte unchanged."""
+    plain, layout = _plain(text)
+    return _restore(_set_plain_pin(plain, model, pin, source), layout, source)
+
+
+def check_editable(path: Path, model: str, pin: Pin) -> None:
+    """Refuse now, before any gate, a file whose pin of ``model`` cannot be edited in place."""
+    set_pin(read_text(path), model, pin, path)
+
+
+def read_text(path: Path) -> str:
+    """The stack file's text, exactly (a byte order mark and CR line endings included)."""
+    return _read(path)
+
+
+def _set_plain_pin(text: str, model: str, pin: Pin, source: Path) -> str:
     loader, document = _round_trip(text, source)
     version = _get(document, "config", MODELS_KEY, model, "version")
     if not isinstance(version, CommentedMap) or "package" not in version or "digest" not in version:
@@ -172,11 +206,25 @@ def set_pin(text: str, model: str, pin: Pin, source: Path) -> str:
     return edited
 
 
-def write_pin(path: Path, environment: str, model: str, pin: Pin, *, dry_run: bool = False) -> Edit:
+def write_pin(
+    path: Path,
+    environment: str,
+    model: str,
+    pin: Pin,
+    *,
+    dry_run: bool = False,
+    warn: Warn | None = None,
+    lock_notice: float = LOCK_NOTICE_SECONDS,
+    lock_timeout: float = LOCK_TIMEOUT_SECONDS,
+) -> Edit:
     """Pin ``model`` to ``pin`` in ``path``: validated, atomic, and safe against other writers.
 
-    With ``dry_run`` the edited text is validated and returned, and nothing is written.
+    With ``dry_run`` the edited text is validated and returned, and nothing is written. The
+    returned edit's ``before`` is the text it replaced, read under the lock: another writer's
+    result, when one got there first. ``warn`` hears that the lock is being waited for.
     """
+    # A symbolic link is followed: its target is read, locked and replaced; the link stays.
+    target = Path(os.path.realpath(path))
     for _ in range(_ATTEMPTS):
         before = _read(path)
         edit = Edit(path, before, set_pin(before, model, pin, path))
@@ -186,10 +234,10 @@ def write_pin(path: Path, environment: str, model: str, pin: Pin, *, dry_run: bo
             with tempfile.TemporaryDirectory() as scratch:
                 _validated(Path(scratch), edit, environment)
             return edit
-        with _locked(path):
-            if _read(path) != before:
+        with _locked(target, path, warn=warn, notice=lock_notice, timeout=lock_timeout):
+            if _read(target) != before:
                 continue  # another writer got there first: start over from its result
-            _replace(edit, environment)
+            _replace(edit, target, environment)
             return edit
     raise PackagingError(
         f"{path} changed {_ATTEMPTS} times while the pin was being written; run the command again"
@@ -229,6 +277,37 @@ def _dump(loader: YAML, document: Any) -> str:
     return out.getvalue()
 
 
+@dataclass(frozen=True)
+class _Layout:
+    """What the round trip leaves out of a file and gets back: a byte order mark, and each
+    line's ending."""
+
+    bom: bool
+    endings: tuple[str, ...]
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
+
+
+def _plain(text: str) -> tuple[str, _Layout]:
+    """``text`` without a byte order mark and with LF line endings, and what was taken out."""
+    bom = text.startswith("\ufeff")
+    body = text[1:] if bom else text
+    endings = tuple(match.group() for match in _LINE_BREAK.finditer(body))
+    return _LINE_BREAK.sub("\n", body), _Layout(bom, endings)
+
+
+def _restore(plain: str, layout: _Layout, source: Path) -> str:
+    """``plain`` with the byte order mark and the line endings ``_plain`` took out."""
+    lines = plain.split("\n")
+    if len(lines) != len(layout.endings) + 1:
+        raise PackagingError(
+            f"{source}: changing the pin would change other lines; edit it by hand"
+        )
+    body = "".join(line + end for line, end in zip(lines, layout.endings, strict=False))
+    return ("\ufeff" if layout.bom else "") + body + lines[-1]
+
+
 def _round_trip(text: str, source: Path) -> tuple[YAML, Any]:
     """A loader and the document it read, such that dumping it again gives back ``text``."""
     explicit_start = re.match(r"(\s*(#[^\n]*)?\n)*---", text) is not None
@@ -256,22 +335,68 @@ def _read(path: Path) -> str:
 
 
 @contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``.<name>.lock`` beside ``path``.
+def _locked(
+    target: Path, shown: Path, *, warn: Warn | None, notice: float, timeout: float
+) -> Iterator[None]:
+    """Hold an exclusive lock on ``.<name>.lock`` beside ``target`` (``shown`` is the path the
+    user named, for messages).
 
     The lock file is never deleted: removing it while another writer waits on it would let a
-    third writer lock a new file and run at the same time.
+    third writer lock a new file and run at the same time. The holder writes its process id and
+    host into it, for the message of a writer that waits.
     """
-    lock = path.parent / f".{path.name}.lock"
+    lock = target.parent / f".{target.name}.lock"
     try:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     except OSError as exc:
         raise PackagingError(f"cannot create lock file {lock}: {exc.strerror or exc}") from exc
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        start, noticed = time.monotonic(), False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass  # another writer holds it
+            except OSError as exc:
+                raise PackagingError(f"cannot lock {lock}: {exc.strerror or exc}") from exc
+            waited = time.monotonic() - start
+            if waited >= timeout:
+                raise PackagingError(
+                    f"{shown} is locked by another promote or rollback{_holder(lock)}, still"
+                    f" after {timeout:g} s ({lock}): let it finish, or stop it, and run this"
+                    " command again"
+                )
+            if warn is not None and not noticed and waited >= notice:
+                warn(
+                    f"waiting for another promote or rollback{_holder(lock)} to finish writing"
+                    f" {shown}; giving up after {timeout:g} s"
+                )
+                noticed = True
+            time.sleep(max(0.0, min(_LOCK_POLL_SECONDS, timeout - waited)))
+        _record_holder(fd)
         yield
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def _record_holder(fd: int) -> None:
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()} {socket.gethostname()}\n".encode(), 0)
+    except OSError:
+        pass  # the note is for messages only; the lock is what counts
+
+
+def _holder(lock: Path) -> str:
+    """`` (process <pid> on <host>)`` as the lock's holder wrote it, or nothing."""
+    try:
+        words = lock.read_text(encoding="utf-8", errors="replace").split()
+    except OSError:
+        return ""
+    if len(words) == 2 and words[0].isdigit():
+        return f" (process {words[0]} on {words[1]})"
+    return ""
 
 
 def _validated(directory: Path, edit: Edit, environment: str) -> Path:
@@ -299,13 +424,14 @@ def _validated(directory: Path, edit: Edit, environment: str) -> Path:
     return temporary
 
 
-def _replace(edit: Edit, environment: str) -> None:
-    """Replace the file with the edited text: all of it or nothing, and durable once done."""
-    directory = edit.path.parent
+def _replace(edit: Edit, target: Path, environment: str) -> None:
+    """Replace ``target`` (the file ``edit.path`` is or points to) with the edited text: all of
+    it or nothing, and durable once done."""
+    directory = target.parent
     temporary = _validated(directory, edit, environment)
     try:
-        os.chmod(temporary, stat.S_IMODE(os.stat(edit.path).st_mode))
-        os.replace(temporary, edit.path)
+        os.chmod(temporary, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(temporary, target)
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise PackagingError(f"cannot write {edit.path}: {exc.strerror or exc}") from exc

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from model_packaging.release.stackfile import pin_in_text
+from model_packaging.release.history import PreviousPin, standing
+from model_packaging.release.stackfile import Pin, pin_in_text
 from tests.helpers import git, release
-from tests.packaging.conftest import ArtifactFactory, Published, Store, register, write_stack
+from tests.packaging.conftest import (
+    ACCOUNT,
+    ArtifactFactory,
+    Published,
+    Store,
+    register,
+    write_stack,
+)
 
 
 def commit(repo: Path, message: str) -> str:
@@ -79,17 +88,132 @@ def test_rollback_restores_the_pin_before_the_current_one(
     assert not (stacks / "Pulumi.staging.yaml").exists()
 
 
-def test_a_second_rollback_goes_back_to_where_the_first_started(
-    history: tuple[Path, list[str], list[Published]], capsys
-) -> None:
-    stacks, _, churn = history
-    assert release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))[0] == 0
-    commit(stacks.parent, "prod: roll churn back to 1")
+@pytest.fixture
+def three(
+    release_store: Store, make_artifact: ArtifactFactory, tmp_path: Path
+) -> tuple[Path, list[str], list[Published]]:
+    """A repository whose prod stack pinned churn 1, then 2, then 3, each committed."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git(repo, "init", "-q")
+    churn = [register(release_store, make_artifact) for _ in range(3)]
+    commits = []
+    for version in churn:
+        write_stack(repo / "stacks", "prod", {"churn": version})
+        commits.append(commit(repo, f"prod: churn {version.number}"))
+    return repo / "stacks", commits, churn
 
-    code, _, err = release(capsys, "rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+
+def test_a_second_rollback_goes_further_back_never_to_the_version_it_left(
+    three: tuple[Path, list[str], list[Published]], capsys
+) -> None:
+    stacks, commits, churn = three
+    rollback = ("rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+
+    assert release(capsys, *rollback)[0] == 0
+    assert prod_pin(stacks) == churn[1]
+    commit(stacks.parent, "prod: roll churn back to 2")
+
+    # The pin before 2 was first promoted is 1; 3 was rolled back from and stays left.
+    code, out, err = release(capsys, *rollback)
 
     assert code == 0, err
-    assert prod_pin(stacks) == churn[1]
+    assert err == f"restoring the pin of commit {commits[0]}\n"
+    assert out == (
+        f"{stacks}/Pulumi.prod.yaml: churn version 2 (sha256:{churn[1].digest[7:19]}) ->"
+        f" version 1 (sha256:{churn[0].digest[7:19]})\n"
+    )
+    assert prod_pin(stacks) == churn[0]
+    commit(stacks.parent, "prod: roll churn back to 1")
+
+    code, out, err = release(capsys, *rollback)
+
+    assert (code, out) == (1, "")
+    assert err == (
+        f"error: nothing to roll back to: churn version 1 (sha256:{churn[0].digest[7:19]}) is the"
+        f" oldest pin left in the git history of {stacks}/Pulumi.prod.yaml; the versions pinned"
+        " after it (2, 3) were left when the stage went back to it (rollback --version N re-pins"
+        " one of them)\n"
+    )
+
+
+def test_rollback_version_re_pins_a_version_the_stage_ran(
+    three: tuple[Path, list[str], list[Published]], capsys
+) -> None:
+    stacks, commits, churn = three
+    rollback = ("rollback", "churn", "--env", "prod", "--stacks", str(stacks))
+    path = stacks / "Pulumi.prod.yaml"
+    before = path.read_bytes()
+
+    code, _, err = release(capsys, *rollback, "--version", "7")
+    assert (code, path.read_bytes()) == (1, before)
+    assert err == (
+        f"error: churn version 7 was never pinned in the git history of {path} (it pinned"
+        " versions 1, 2): rollback --version names a version this stage ran\n"
+    )
+    code, _, err = release(capsys, *rollback, "--version", "3")
+    assert (code, path.read_bytes()) == (1, before)
+    assert err == (
+        f"error: {path} pins churn version 3 (sha256:{churn[2].digest[7:19]}) already: nothing"
+        " to roll back\n"
+    )
+
+    code, out, err = release(capsys, *rollback, "--version", "1", "--json")
+
+    assert (code, err) == (0, "")
+    assert prod_pin(stacks) == churn[0]
+    result = json.loads(out)
+    assert {k: result[k] for k in ("action", "model", "stage", "changed", "dry_run")} == {
+        "action": "rollback",
+        "model": "churn",
+        "stage": "prod",
+        "changed": True,
+        "dry_run": False,
+    }
+    assert result["before"] == {"version": 3, "package": churn[2].arn, "digest": churn[2].digest}
+    assert result["after"] == {"version": 1, "package": churn[0].arn, "digest": churn[0].digest}
+    assert result["started_from"] == result["before"]
+    assert result["replaced_concurrent_write"] is False
+    assert result["restored_commit"] == commits[0]
+    assert result["file"] == str(path)
+    assert f'+        package: "{churn[0].arn}" # quoted on purpose\n' in result["diff"]
+
+
+@pytest.mark.parametrize(
+    ("versions", "stack"),
+    [
+        ([1, 2, 3], [1, 2, 3]),
+        ([1, 2, 3, 2], [1, 2]),  # a rollback leaves 3
+        ([1, 2, 3, 2, 1], [1]),
+        ([1, 2, 1, 3], [1, 3]),  # a promotion after a rollback
+        ([1, 2, 1, 3, 2], [1, 3, 2]),  # 2 promoted again: before it stood 3
+        ([1, 2, 3, 2, 3], [1, 2, 3]),  # 3 promoted again
+        ([1, 1, 2, 2, 2], [1, 2]),  # commits that did not change the pin
+    ],
+)
+def test_the_pins_a_rollback_walks_back(versions: list[int], stack: list[int]) -> None:
+    def pin(number: int) -> Pin:
+        return Pin(f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/churn/{number}", "d")
+
+    sequence = [PreviousPin(pin(n), f"commit-{i}") for i, n in enumerate(versions)]
+
+    walked = standing(sequence)
+
+    assert [entry.pin.number for entry in walked] == stack
+    # Each entry is the newest revision that held it: the commit a rollback restores from.
+    newest = {n: f"commit-{i}" for i, n in enumerate(versions)}
+    assert [entry.commit for entry in walked] == [newest[n] for n in stack]
+
+
+def test_a_pin_is_its_package_and_its_digest() -> None:
+    def pin(number: int, digest: str) -> PreviousPin:
+        arn = f"arn:aws:sagemaker:us-east-1:{ACCOUNT}:model-package/churn/{number}"
+        return PreviousPin(Pin(arn, "sha256:" + digest * 64), f"commit-{number}-{digest}")
+
+    # A placeholder pin of version 2 is not the registered version 2 promoted later.
+    walked = standing([pin(2, "a"), pin(1, "b"), pin(2, "c")])
+
+    assert [entry.commit for entry in walked] == ["commit-2-a", "commit-1-b", "commit-2-c"]
 
 
 def test_rollback_dry_run_writes_nothing(
@@ -124,8 +248,8 @@ def test_a_shallow_clone_says_so_instead_of_guessing(
 
     assert (code, out) == (1, "")
     assert err == (
-        f"error: no earlier pin of churn found: the history of {cloned}/Pulumi.prod.yaml is"
-        f" shallow (starts at {commits[2]}): run git fetch --unshallow\n"
+        f"error: cannot read the earlier pins of churn: the history of {cloned}/Pulumi.prod.yaml"
+        f" is shallow (starts at {commits[2]}): run git fetch --unshallow\n"
     )
     assert (cloned / "Pulumi.prod.yaml").read_bytes() == before
 
