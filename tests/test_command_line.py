@@ -109,6 +109,30 @@ def test_the_previous_handler_is_back_after_a_command() -> None:
     assert signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.parametrize(
+    ("main", "checker", "argv"),
+    [
+        (release_main, "model_packaging.cli._model_name", ["promote", "churn", "--to", "dev"]),
+        (infra_main, "infra.arguments.stack_name", ["plan", "dev"]),
+    ],
+    ids=["release", "infra"],
+)
+def test_a_ctrl_c_while_the_arguments_are_checked_is_an_interruption_too(
+    main: Callable[[list[str]], int],
+    checker: str,
+    argv: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # An argument's check may import heavy modules (the settings' rules): Ctrl-C lands there.
+    def interrupted(value: str) -> str:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checker, interrupted)
+    assert main(argv) == 130
+    assert capsys.readouterr() == ("", INTERRUPTED)
+
+
 def test_an_interrupt_inside_code_run_from_a_string_still_exits_130(tmp_path: Path) -> None:
     # Dataclasses build their methods with exec(str): a Ctrl-C there marks the interrupt as
     # unhandled, and a `python -m` program so marked would kill itself with SIGINT at exit.
