@@ -98,7 +98,8 @@ _RECORD = pa.schema(
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
 _CSV, _JSON, _BASE64 = (pa.scalar(name) for name in ENCODINGS)
 _ENCODINGS = pa.array(ENCODINGS)
-# Base64 (RFC 4648): the alphabet, then at most two "=" of padding.
+# Base64 (RFC 4648 section 4): the alphabet, then at most two "=" of padding; each character's
+# 6-bit value.
 _BASE64_TEXT = "^[A-Za-z0-9+/]*={0,2}$"
 _PAD = ord("=")
 _SEXTETS = np.zeros(256, np.uint8)

@@ -27,6 +27,7 @@ from model_packaging.drift.handler import (
     window_of,
 )
 from model_packaging.errors import PackagingError
+from tests.helpers import release
 from tests.packaging.test_drift_capture import STYLES, lines_of, plans, plans_baseline
 
 __all__ = ["plans_baseline"]  # the module-scoped fixture, shared
@@ -235,3 +236,27 @@ def test_the_window_ends_at_the_scheduled_hour_or_is_named_by_the_event() -> Non
     assert window.describe() == "from 2024-04-01T00:00:00Z to 2024-04-02T00:00:00Z"
     with pytest.raises(PackagingError, match="the event's time is not ISO 8601"):
         window_of({"scheduled_time": "yesterday"}, 3600, now)
+
+
+def test_drift_check_on_the_s3_captures_finds_what_the_function_wrote(
+    account: dict[str, Any], plans_baseline: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    s3 = account["s3"]
+    handler(scheduled(HOUR + timedelta(hours=1)), None)
+    capsys.readouterr()
+    since = HOUR.isoformat().replace("+00:00", "Z")
+    status, out, _ = release(
+        capsys,
+        "drift-check",
+        "--baseline",
+        str(plans_baseline),
+        "--capture",
+        f"s3://{CAPTURE_BUCKET}/{CAPTURE_PREFIX}{ENDPOINT}/challenger/",
+        "--since",
+        since,
+        "--json",
+    )
+    key = f"{REPORT_PREFIX}{ENDPOINT}/challenger/{HOUR:%Y/%m/%d/%H}/constraint_violations.json"
+    written = json.loads(s3.get_object(Bucket=CAPTURE_BUCKET, Key=key)["Body"].read())
+    assert status == 1
+    assert json.loads(out) == written
