@@ -435,6 +435,10 @@ def _replace(edit: Edit, target: Path, environment: str) -> None:
     except OSError as exc:
         temporary.unlink(missing_ok=True)
         raise PackagingError(f"cannot write {edit.path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        # Ctrl-C before the rename: no temporary file is left beside the stack file.
+        temporary.unlink(missing_ok=True)
+        raise
     # The rename is durable only once the folder's entry is on disk.
     dir_fd = os.open(directory, os.O_RDONLY)
     try:

@@ -175,6 +175,22 @@ def test_the_file_keeps_its_mode(tmp_path: Path) -> None:
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_an_interrupt_before_the_rename_leaves_no_temporary_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = repo_stack(tmp_path, "dev")
+    before = path.read_bytes()
+
+    def interrupted(*args: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(stackfile.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        stackfile.write_pin(path, "dev", "churn", NEW)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")) == []
+
+
 def _promote_at_once(barrier: Any, model: str, version: int, stacks: str) -> None:
     from model_packaging.release.promote import promote
 
