@@ -360,6 +360,139 @@ def monitoring_role_policy(
     return document(*statements)
 
 
+def service_trust_from_account(service: str, account: str) -> Document:
+    """A trust policy for ``service`` acting for this account only: the confused-deputy guard
+    EventBridge Scheduler's guide puts on its execution role (EventBridge Scheduler user guide,
+    "Set up the execution role": ``aws:SourceAccount``)."""
+    return document(
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": service},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        }
+    )
+
+
+def drift_function_policy(
+    *,
+    capture_bucket_arn: str,
+    capture_prefix: str,
+    reports_prefix: str,
+    environment_key_arn: str,
+    artifact_bucket_arn: str,
+    baseline_prefix: str,
+    artifact_key_arn: str,
+    log_group_arn: str,
+    metric_namespace: str,
+) -> Document:
+    """What the mlserve drift engine's function may do, and nothing more.
+
+    It reads its model's captured requests and the pinned version's baseline (across accounts:
+    the artifact store's bucket and key policies grant the environment accounts' roles under
+    ``ROLE_PATH`` the ``models/`` prefix and decryption, ``artifact_read_statement``,
+    ``artifact_list_statement`` and ``key_policy``), writes its reports under its own prefix with
+    the environment key, writes its own log group's streams and puts metrics in its namespace
+    only. Listing is allowed on the two prefixes so that a missing object reads as missing (S3
+    answers 403 instead of 404 to a caller without s3:ListBucket: Amazon S3 API Reference,
+    GetObject, "Permissions").
+    """
+    return document(
+        {
+            "Sid": "ReadOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
+        },
+        {
+            "Sid": "ListOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": capture_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
+        },
+        {
+            "Sid": "WriteOwnReports",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{capture_bucket_arn}/{reports_prefix}*",
+        },
+        {
+            # Captures and reports are encrypted with the environment key (SSE-KMS: reads need
+            # kms:Decrypt, writes kms:GenerateDataKey; Amazon S3 user guide, "Using server-side
+            # encryption with AWS KMS keys").
+            "Sid": "EnvironmentKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": environment_key_arn,
+        },
+        {
+            "Sid": "ReadPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{artifact_bucket_arn}/{baseline_prefix}*",
+        },
+        {
+            "Sid": "ListPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": artifact_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{baseline_prefix}*"]}},
+        },
+        {
+            "Sid": "DecryptBaseline",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": artifact_key_arn,
+        },
+        {
+            # The group exists before the function runs (the component creates it with its
+            # retention and key), so the function only writes streams in it.
+            "Sid": "WriteOwnLogs",
+            "Effect": "Allow",
+            "Action": list(LOG_STREAM_ACTIONS),
+            "Resource": log_streams_resource(log_group_arn),
+        },
+        {
+            "Sid": "DriftMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"cloudwatch:namespace": metric_namespace}},
+        },
+    )
+
+
+def drift_scheduler_policy(
+    *, function_arn: str, dead_letter_queue_arn: str, environment_key_arn: str
+) -> Document:
+    """What EventBridge Scheduler may do as the drift schedule's execution role: invoke the one
+    function, and put what it could not deliver on the schedule's dead-letter queue, which the
+    environment key encrypts (EventBridge Scheduler user guide, "Set up the execution role" and
+    "Configuring a schedule's dead-letter queue"; Amazon SQS developer guide, "Key management":
+    a producer to an encrypted queue needs kms:GenerateDataKey and kms:Decrypt)."""
+    return document(
+        {
+            "Sid": "InvokeDriftFunction",
+            "Effect": "Allow",
+            "Action": "lambda:InvokeFunction",
+            "Resource": function_arn,
+        },
+        {
+            "Sid": "DeadLetters",
+            "Effect": "Allow",
+            "Action": "sqs:SendMessage",
+            "Resource": dead_letter_queue_arn,
+        },
+        {
+            "Sid": "EncryptDeadLetters",
+            "Effect": "Allow",
+            "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+            "Resource": environment_key_arn,
+        },
+    )
+
+
 def tls_only_statement(bucket_arn: str) -> Document:
     return {
         "Sid": "DenyInsecureTransport",

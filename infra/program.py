@@ -14,15 +14,17 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from infra import naming
+from infra import lambda_package, naming
 from infra.components.alerting import Alerting, AlertingArgs
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.components.dashboard import DashboardArgs, EnvironmentDashboard
+from infra.components.drift_engine import DriftEngine, DriftEngineArgs
 from infra.components.drift_monitor import DriftMonitor, DriftMonitorArgs
 from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from infra.components.model_endpoint import ModelEndpoint, ModelEndpointArgs
 from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
 from infra.settings import EnvironmentSettings, Settings, SharedSettings
+from infra.settings.schema import DriftEngine as Engine
 
 # Outputs of the shared stack that environment stacks read through a StackReference.
 SHARED_OUTPUTS = ("artifact_bucket_name", "artifact_bucket_arn", "artifact_key_arn")
@@ -145,6 +147,7 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
             ),
         )
 
+    functions = _DriftFunctions(env, tags)
     models: dict[str, Any] = {}
     widgets: dict[str, Any] = {}
     for name, model in sorted(settings.models.items()):
@@ -166,9 +169,32 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
                 capture_bucket_arn=capture.arn if capture else None,
             ),
         )
-        drift = None
+        drift: DriftMonitor | DriftEngine | None = None
         # Settings allow drift monitoring only where the endpoint captures data (rules).
-        if model.drift.enabled and capture is not None:
+        if model.drift.enabled and capture is not None and model.drift.engine is Engine.MLSERVE:
+            drift = DriftEngine(
+                f"{name}-drift",
+                DriftEngineArgs(
+                    model_name=name,
+                    region=region,
+                    partition=partition,
+                    account=account,
+                    settings=model,
+                    tags=naming.model_tags(tags, name),
+                    endpoint_name=endpoint.endpoint_name,
+                    variants=list(naming.variant_versions(model)),
+                    capture_bucket_name=capture.name,
+                    capture_bucket_arn=capture.arn,
+                    environment_key_arn=key.arn,
+                    artifact_bucket_name=store["artifact_bucket_name"],
+                    artifact_bucket_arn=store["artifact_bucket_arn"],
+                    artifact_key_arn=store["artifact_key_arn"],
+                    alert_topic_arn=alerting.topic_arn,
+                    code=functions.code(),
+                    layer_arn=functions.layer_arn(),
+                ),
+            )
+        elif model.drift.enabled and capture is not None:
             drift = DriftMonitor(
                 f"{name}-drift",
                 DriftMonitorArgs(
@@ -198,6 +224,7 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
             "alarm_names": endpoint.alarm_names,
             "rollback_alarm_names": endpoint.rollback_alarm_names,
             # Data-quality monitoring of the captured requests: None and [] when it is off.
+            "drift_engine": model.drift.engine.value if drift else None,
             "drift_schedule_name": drift.schedule_name if drift else None,
             "drift_alarm_names": drift.alarm_names if drift else [],
             "version": model.version.model_dump(exclude_none=True),
@@ -219,3 +246,49 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
         "capture_bucket": capture.name if capture else None,
         "models": models,
     }
+
+
+class _DriftFunctions:
+    """The mlserve drift engine's code and dependency layer, shared by an environment's models:
+    one code archive and one layer version (``infra.lambda_package``), registered on first use.
+
+    Under ``pulumi preview``/``up`` the files are written (the layer built when missing) before
+    the engine reads them; the offline plan's mocks read no file, so there the program only names
+    them, which keeps the plan fast and free of downloads.
+    """
+
+    def __init__(self, environment: str, tags: dict[str, str]) -> None:
+        self._environment = environment
+        self._tags = tags
+        self._package: lambda_package.Package | None = None
+        self._layer: aws.lambda_.LayerVersion | None = None
+
+    def _files(self) -> lambda_package.Package:
+        if self._package is None:
+            try:
+                self._package = lambda_package.package(write=not _under_mocks())
+            except lambda_package.PackagingError as exc:
+                raise pulumi.RunError(str(exc)) from None
+        return self._package
+
+    def code(self) -> pulumi.Archive:
+        return pulumi.FileArchive(str(self._files().code))
+
+    def layer_arn(self) -> pulumi.Output[str]:
+        if self._layer is None:
+            self._layer = aws.lambda_.LayerVersion(
+                f"mlserve-{self._environment}-drift-deps",
+                layer_name=f"mlserve-{self._environment}-drift-deps",
+                description="Third-party packages of the mlserve drift analysis",
+                code=pulumi.FileArchive(str(self._files().layer)),
+                compatible_runtimes=[lambda_package.RUNTIME],
+                compatible_architectures=[lambda_package.ARCHITECTURE],
+            )
+        return self._layer.arn
+
+
+def _under_mocks() -> bool:
+    """Whether the program runs under Pulumi's mocks (the offline plan, the tests)."""
+    from pulumi.runtime.mocks import MockMonitor
+
+    return isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor)

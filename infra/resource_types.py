@@ -53,6 +53,13 @@ BUCKET_POLICY = "aws:s3/bucketPolicy:BucketPolicy"
 BUCKET_PUBLIC_ACCESS = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 BUCKET_VERSIONING = "aws:s3/bucketVersioning:BucketVersioning"
 
+# --- the mlserve drift engine: EventBridge Scheduler, Lambda, SQS ----------------------------
+
+SCHEDULE = "aws:scheduler/schedule:Schedule"
+LAMBDA_FUNCTION = "aws:lambda/function:Function"
+LAMBDA_LAYER = "aws:lambda/layerVersion:LayerVersion"
+QUEUE = "aws:sqs/queue:Queue"
+
 # --- SNS, Lambda ----------------------------------------------------------------------------
 
 TOPIC = "aws:sns/topic:Topic"
@@ -76,6 +83,7 @@ SECURE_BUCKET = "mlserve:storage:SecureBucket"
 ENCRYPTION_KEY = "mlserve:security:EncryptionKey"
 MODEL_ENDPOINT = "mlserve:serving:ModelEndpoint"
 DRIFT_MONITOR = "mlserve:monitoring:DriftMonitor"
+DRIFT_ENGINE = "mlserve:monitoring:DriftEngine"
 ALERTING = "mlserve:observability:Alerting"
 ENVIRONMENT_DASHBOARD = "mlserve:observability:EnvironmentDashboard"
 
@@ -86,6 +94,7 @@ COMPONENTS = frozenset(
         ENCRYPTION_KEY,
         MODEL_ENDPOINT,
         DRIFT_MONITOR,
+        DRIFT_ENGINE,
         ALERTING,
         ENVIRONMENT_DASHBOARD,
     }
@@ -95,7 +104,7 @@ COMPONENTS = frozenset(
 # The policy pack judges whatever a preview is about to create, and the plan checks whatever a
 # plan holds, so both know the types through which a change could grant, attach or leave out
 # what the program never does: an identity policy outside a role, an attached (managed) policy,
-# a bucket's access logging, a function that must carry tags.
+# a bucket's access logging.
 
 IAM_POLICY = "aws:iam/policy:Policy"
 USER_POLICY = "aws:iam/userPolicy:UserPolicy"
@@ -105,7 +114,6 @@ USER_POLICY_ATTACHMENT = "aws:iam/userPolicyAttachment:UserPolicyAttachment"
 GROUP_POLICY_ATTACHMENT = "aws:iam/groupPolicyAttachment:GroupPolicyAttachment"
 POLICY_ATTACHMENT = "aws:iam/policyAttachment:PolicyAttachment"
 BUCKET_LOGGING = "aws:s3/bucketLogging:BucketLogging"
-LAMBDA_FUNCTION = "aws:lambda/function:Function"
 
 NOT_REGISTERED = frozenset(
     {
@@ -117,7 +125,6 @@ NOT_REGISTERED = frozenset(
         GROUP_POLICY_ATTACHMENT,
         POLICY_ATTACHMENT,
         BUCKET_LOGGING,
-        LAMBDA_FUNCTION,
     }
 )
 

@@ -20,6 +20,7 @@ these resources.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import dataclass
 
@@ -33,11 +34,22 @@ from infra.resource_types import DRIFT_MONITOR
 from infra.settings.artifacts import baseline_prefix
 from infra.settings.schema import DriftSchedule, ModelSettings
 
-# Where the analyzer's per-feature metrics for endpoints go, and the dimensions they carry
-# (SageMaker developer guide, "Amazon SageMaker AI metrics in Amazon CloudWatch", data quality
-# metrics; "CloudWatch Metrics for Bring Your Own Containers": Endpoint and MonitoringSchedule
-# for real-time endpoints). An alarm without both dimensions matches no data.
+# Where the analyzer's per-feature metrics for endpoints go, and the dimensions they carry. AWS's
+# pages disagree: "Amazon SageMaker AI metrics in Amazon CloudWatch" (data quality metrics) and
+# "CloudWatch Metrics for Bring Your Own Containers" give aws/sagemaker/Endpoints/data-metrics
+# with Endpoint and MonitoringSchedule; the built-in container's own page, "CloudWatch Metrics"
+# (awsdocs/amazon-sagemaker-developer-guide doc_source/model-monitor-interpreting-cloudwatch.md),
+# gives /aws/sagemaker/Endpoints/data-metric with EndpointName and ScheduleName. The sagemaker
+# SDK does not settle it: it only sets publish_cloudwatch_metrics (sagemaker/core/model_monitor/
+# model_monitoring.py) and never reads the metrics back. So each alarm watches both, the larger
+# value of the two (metric math MAX ignores a series without data): an alarm on the wrong one
+# alone would watch nothing, silently. An alarm without its dimensions matches no data either.
 METRIC_NAMESPACE = iam.DRIFT_METRIC_NAMESPACES[0]
+METRIC_SOURCES = (
+    # (namespace, endpoint dimension, schedule dimension)
+    (iam.DRIFT_METRIC_NAMESPACES[0], "Endpoint", "MonitoringSchedule"),
+    (iam.DRIFT_METRIC_NAMESPACES[1], "EndpointName", "ScheduleName"),
+)
 DRIFT_METRIC_PREFIX = "feature_baseline_drift_"
 
 # botocore sagemaker ScheduleConfig.ScheduleExpression: "Hourly: cron(0 * ? * * *)"; a daily
@@ -241,13 +253,7 @@ class DriftMonitor(pulumi.ComponentResource):
                     f"Drift of feature {feature} from the baseline of the pinned version above "
                     f"{threshold:g} ({drift.schedule.value} data-quality analysis)"
                 ),
-                namespace=METRIC_NAMESPACE,
-                metric_name=drift_metric(feature),
-                dimensions=pulumi.Output.all(args.endpoint_name, schedule.name).apply(
-                    lambda v: {"Endpoint": v[0], "MonitoringSchedule": v[1]}
-                ),
-                statistic="Maximum",
-                period=period,
+                metric_queries=_metric_queries(feature, args.endpoint_name, schedule.name, period),
                 evaluation_periods=1,
                 threshold=threshold,
                 comparison_operator="GreaterThanThreshold",
@@ -273,3 +279,40 @@ class DriftMonitor(pulumi.ComponentResource):
                 "alarm_names": self.alarm_names,
             }
         )
+
+
+def _dimensions(endpoint_key: str, schedule_key: str, values: list[str]) -> dict[str, str]:
+    return {endpoint_key: values[0], schedule_key: values[1]}
+
+
+def _metric_queries(
+    feature: str, endpoint: pulumi.Output[str], schedule: pulumi.Output[str], period: int
+) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
+    """The feature's drift metric in each place AWS documents it (``METRIC_SOURCES``), and the
+    larger of the two, which the alarm judges."""
+    queries = [
+        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id=f"m{i}",
+            metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
+                namespace=namespace,
+                metric_name=drift_metric(feature),
+                dimensions=pulumi.Output.all(endpoint, schedule).apply(
+                    functools.partial(_dimensions, endpoint_key, schedule_key)
+                ),
+                period=period,
+                stat="Maximum",
+            ),
+            return_data=False,
+        )
+        for i, (namespace, endpoint_key, schedule_key) in enumerate(METRIC_SOURCES)
+    ]
+    ids = ",".join(f"m{i}" for i in range(len(METRIC_SOURCES)))
+    queries.append(
+        aws.cloudwatch.MetricAlarmMetricQueryArgs(
+            id="drift",
+            expression=f"MAX([{ids}])",
+            label=f"{drift_metric(feature)}, either namespace",
+            return_data=True,
+        )
+    )
+    return queries

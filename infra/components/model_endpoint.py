@@ -276,6 +276,7 @@ class ModelEndpoint(pulumi.ComponentResource):
                     )
                     for mode in ("Input", "Output")
                 ],
+                capture_content_type_header=_capture_header(model),
             )
         # No fixed name: configurations are immutable (every input forces a replacement,
         # terraform-provider-aws internal/service/sagemaker/endpoint_configuration.go), so each
@@ -577,3 +578,19 @@ def _variants(model: ModelSettings) -> list[_Variant]:
             )
         )
     return variants
+
+
+def _capture_header(
+    model: ModelSettings,
+) -> aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs | None:
+    """Requests of these content types are captured as CSV text or JSON: "If no headers are
+    specified SageMaker will by default base64 encode when capturing the data" (botocore
+    sagemaker CaptureContentTypeHeader). Each list takes 1 to 10 types, so an empty one is left
+    out, and with both empty the header is."""
+    capture = model.data_capture
+    if not capture.csv_content_types and not capture.json_content_types:
+        return None
+    return aws.sagemaker.EndpointConfigurationDataCaptureConfigCaptureContentTypeHeaderArgs(
+        csv_content_types=list(capture.csv_content_types) or None,
+        json_content_types=list(capture.json_content_types) or None,
+    )

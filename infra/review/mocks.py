@@ -25,12 +25,16 @@ from infra.resource_types import (
     ENDPOINT,
     ENDPOINT_CONFIG,
     KMS_KEY,
+    LAMBDA_FUNCTION,
+    LAMBDA_LAYER,
     LOG_GROUP,
     MODEL,
     MODEL_PACKAGE_GROUP,
+    QUEUE,
     RANDOM_ID,
     ROLE,
     SCALABLE_TARGET,
+    SCHEDULE,
     STACK,
     STACK_REFERENCE,
     TOPIC,
@@ -198,6 +202,33 @@ def _sagemaker(new: _NewResource) -> _Answer:
     return name, {"name": name, "arn": arn}
 
 
+def _function(new: _NewResource) -> _Answer:
+    name = new.name()
+    arn = f"arn:aws:lambda:{new.region}:{new.account}:function:{name}"
+    return name, {"name": name, "arn": arn, "invokeArn": arn, "qualifiedArn": f"{arn}:$LATEST"}
+
+
+def _layer_version(new: _NewResource) -> _Answer:
+    # PublishLayerVersion numbers each version of a layer; a replaced one is the next number.
+    layer = f"arn:aws:lambda:{new.region}:{new.account}:layer:{new.inputs['layerName']}"
+    version = 1 + int(_suffix(new.seed), 16) % 97
+    arn = f"{layer}:{version}"
+    return arn, {"arn": arn, "layerArn": layer, "version": str(version)}
+
+
+def _queue(new: _NewResource) -> _Answer:
+    name = new.name()
+    url = f"https://sqs.{new.region}.amazonaws.com/{new.account}/{name}"
+    return url, {"name": name, "url": url, "arn": f"arn:aws:sqs:{new.region}:{new.account}:{name}"}
+
+
+def _schedule(new: _NewResource) -> _Answer:
+    name = new.name()
+    group = new.inputs.get("groupName") or "default"
+    arn = f"arn:aws:scheduler:{new.region}:{new.account}:schedule/{group}/{name}"
+    return f"{group}/{name}", {"name": name, "groupName": group, "arn": arn}
+
+
 def _any_other(new: _NewResource) -> _Answer:
     return new.physical, {"arn": f"arn:aws:mock:{new.region}:{new.account}:{new.physical}"}
 
@@ -213,6 +244,10 @@ _ANSWERS = {
     MODEL_PACKAGE_GROUP: _model_package_group,
     RANDOM_ID: _random_id,
     SCALABLE_TARGET: _scalable_target,
+    LAMBDA_FUNCTION: _function,
+    LAMBDA_LAYER: _layer_version,
+    QUEUE: _queue,
+    SCHEDULE: _schedule,
 }
 
 
@@ -220,6 +255,20 @@ def _answer_for(typ: str) -> Callable[[_NewResource], _Answer]:
     if typ in _ANSWERS:
         return _ANSWERS[typ]
     return _sagemaker if typ.startswith("aws:sagemaker/") else _any_other
+
+
+def _plain(value: Any) -> Any:
+    """Inputs with each asset and archive as what names it (a file archive's path, relative to
+    the project): the objects the SDK hands the mocks print as their memory address."""
+    if isinstance(value, pulumi.FileArchive | pulumi.FileAsset):
+        return {type(value).__name__: str(value.path)}
+    if isinstance(value, pulumi.Asset | pulumi.Archive):
+        return {type(value).__name__: "<content>"}
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    return value
 
 
 class AwsMocks(pulumi.runtime.Mocks):
@@ -250,8 +299,8 @@ class AwsMocks(pulumi.runtime.Mocks):
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         # Only the properties AWS computes are returned: the SDK takes every other output from
         # the inputs, so echoing them would only be serialised and decoded again.
-        self._seen.inputs = args.inputs
-        inputs = args.inputs
+        inputs = _plain(args.inputs)
+        self._seen.inputs = inputs
         if args.typ == STACK_REFERENCE:
             return args.name, {"outputs": self.shared_outputs}
         # Auto-names and generated ids change when a replace-forcing input does (_seed).

@@ -41,17 +41,21 @@ from infra.resource_types import (
     ENDPOINT_CONFIG,
     KMS_ALIAS,
     KMS_KEY,
+    LAMBDA_FUNCTION,
+    LAMBDA_LAYER,
     LAMBDA_PERMISSION,
     LOG_GROUP,
     MODEL,
     MODEL_PACKAGE_GROUP,
     MODEL_PACKAGE_GROUP_POLICY,
     MONITORING_SCHEDULE,
+    QUEUE,
     RANDOM_ID,
     ROLE,
     ROLE_POLICY,
     SCALABLE_TARGET,
     SCALING_POLICY,
+    SCHEDULE,
     SCHEDULED_ACTION,
     TOPIC,
     TOPIC_POLICY,
@@ -204,6 +208,33 @@ _TABLE: dict[str, frozenset[str]] = {
         "statementId",
         "statementIdPrefix",
     ),
+    # terraform-provider-aws internal/service/scheduler/schedule.go: name, name_prefix,
+    # group_name (ForceNew); the expression, target, retry policy and dead-letter queue go
+    # through UpdateSchedule.
+    SCHEDULE: _regional("name", "namePrefix", "groupName"),
+    # terraform-provider-aws internal/service/lambda/function.go: function_name (Pulumi's
+    # `name`), package_type and tenancy_config (ForceNew), and durable_config when it is added
+    # or removed (CustomizeDiff ForceNewIfChange); code, layers, memory, timeout, role and
+    # environment go through UpdateFunctionCode and UpdateFunctionConfiguration.
+    LAMBDA_FUNCTION: _regional("name", "packageType", "tenancyConfig", "durableConfig"),
+    # terraform-provider-aws internal/service/lambda/layer_version.go: every argument is
+    # ForceNew (a published layer version is immutable; the resource has no Update).
+    LAMBDA_LAYER: _regional(
+        "code",
+        "compatibleArchitectures",
+        "compatibleRuntimes",
+        "description",
+        "layerName",
+        "licenseInfo",
+        "s3Bucket",
+        "s3Key",
+        "s3ObjectVersion",
+        "skipDestroy",
+        "sourceCodeHash",
+    ),
+    # terraform-provider-aws internal/service/sqs/queue.go: name, name_prefix, fifo_queue
+    # (ForceNew); the other arguments are queue attributes set in place.
+    QUEUE: _regional("name", "namePrefix", "fifoQueue"),
     # terraform-provider-random internal/provider/resource_id.go (plugin framework):
     # byte_length, prefix (RequiresReplace), keepers (RequiresReplaceIfValuesNotNull).
     RANDOM_ID: frozenset({"byteLength", "keepers", "prefix"}),
@@ -261,6 +292,13 @@ _FIXED: dict[str, tuple[str, ...]] = {
     # A statement id is unique in the function's policy (AddPermission, RemovePermission).
     LAMBDA_PERMISSION: ("function", "statementId"),
     RANDOM_ID: (),
+    # A schedule is named within its group (CreateSchedule takes both).
+    SCHEDULE: ("groupName", "name"),
+    LAMBDA_FUNCTION: ("name",),
+    # PublishLayerVersion adds a numbered version to the layer: a replacement is a new version
+    # beside the old one, never the same resource.
+    LAMBDA_LAYER: (),
+    QUEUE: ("name",),
 }
 
 FIXED_NAMES: Mapping[str, tuple[str, ...]] = MappingProxyType(_FIXED)

@@ -91,6 +91,17 @@ def lambda_function_arn() -> re.Pattern[str]:
     return re.compile(pattern)
 
 
+@functools.lru_cache(maxsize=1)
+def capture_content_type() -> re.Pattern[str]:
+    """A content type of a data capture header: botocore sagemaker ``CsvContentType``'s pattern
+    (``JsonContentType`` has the same)."""
+    shape = service_model("sagemaker").shape_for("CsvContentType")
+    return re.compile(shape.metadata["pattern"])
+
+
+# botocore sagemaker CsvContentType and JsonContentType: "max": 256.
+CONTENT_TYPE_MAX = 256
+
 # --- time zones -------------------------------------------------------------------------------
 #
 # Application Auto Scaling takes "the canonical names of the IANA time zones supported by

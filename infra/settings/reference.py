@@ -154,11 +154,25 @@ RULES: dict[str, str] = {
     ),
     "deployment.auto_rollback": "prod: `true`",
     "data_capture.sampling_percent": "above 0 with `drift.enabled`",
-    "drift.enabled": (
-        "needs `data_capture.enabled`; not for serverless models; the region needs a Model "
-        "Monitor analyzer image"
+    "data_capture.csv_content_types": (
+        "types as SageMaker's capture header takes them (`type/subtype`); none also in "
+        "`json_content_types`"
     ),
-    "drift.instance_type": "a processing instance type of botocore's SageMaker model",
+    "data_capture.json_content_types": (
+        "types as SageMaker's capture header takes them (`type/subtype`); none also in "
+        "`csv_content_types`"
+    ),
+    "drift.enabled": "needs `data_capture.enabled`; not for serverless models",
+    "drift.engine": "`model-monitor`: the region needs a Model Monitor analyzer image",
+    "drift.memory_mb": "only with the `mlserve` engine",
+    "drift.timeout_seconds": "only with the `mlserve` engine",
+    "drift.instance_type": (
+        "a processing instance type of botocore's SageMaker model; only with the "
+        "`model-monitor` engine"
+    ),
+    "drift.instance_count": "only with the `model-monitor` engine",
+    "drift.volume_size_gb": "only with the `model-monitor` engine",
+    "drift.max_runtime_seconds": "only with the `model-monitor` engine",
     "network.subnet_ids": (
         f"subnet ids (`{rules.SUBNET_RE.pattern}`); with `security_group_ids`; not for "
         f"serverless models"
@@ -433,6 +447,9 @@ def value_text(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     if isinstance(value, list | dict) and not value:
+        return f"`{value}`"
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        # A YAML flow sequence of quoted strings, as a stack file may write it.
         return f"`{value}`"
     raise ValueError(f"no way to show the default {value!r}")
 

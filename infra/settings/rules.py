@@ -18,8 +18,11 @@ from infra.settings.artifacts import DIGEST_RE, PACKAGE_ARN_RE, model_prefix
 from infra.settings.problems import Problems
 from infra.settings.schedules import schedule_problem
 from infra.settings.schema import (
+    MLSERVE_KEYS,
+    MODEL_MONITOR_KEYS,
     SECRET,
     Deployment,
+    DriftEngine,
     EnvironmentSettings,
     ModelSettings,
     ModelVersion,
@@ -294,14 +297,17 @@ def _check_network(path: str, model: ModelSettings, p: Problems) -> None:
 
 
 def _check_drift(path: str, model: ModelSettings, region: str, p: Problems) -> None:
-    """A data-quality job analyses what the endpoint captures, with the region's analyzer."""
+    """The drift analysis reads what the endpoint captures; each engine reads its own keys, and
+    Model Monitor needs the region's analyzer."""
     drift = model.drift
     at = f"{path}.drift"
+    _check_capture_content_types(f"{path}.data_capture", model, p)
     if drift.instance_type not in processing_instance_types():
         p.add(
             f"{at}.instance_type",
             f"{drift.instance_type!r} is not a SageMaker processing instance type",
         )
+    _check_engine_keys(at, model, p)
     if not drift.enabled:
         return
     if model.serverless is not None:
@@ -326,8 +332,50 @@ def _check_drift(path: str, model: ModelSettings, region: str, p: Problems) -> N
             f"0 captures nothing for drift monitoring ({at}.enabled is true); raise it above 0 "
             f"or set {at}.enabled: false",
         )
-    if analyzer_image(region) is None:
-        p.add(f"{at}.enabled", f"SageMaker Model Monitor has no analyzer image in {region}")
+    if drift.engine is DriftEngine.MODEL_MONITOR and analyzer_image(region) is None:
+        p.add(
+            f"{at}.engine",
+            f"SageMaker Model Monitor has no analyzer image in {region}; set {at}.engine: "
+            f"{DriftEngine.MLSERVE.value}",
+        )
+
+
+def _check_engine_keys(at: str, model: ModelSettings, p: Problems) -> None:
+    """A key only the other engine reads would be ignored without a word: refused instead."""
+    drift = model.drift
+    ignored: tuple[str, ...] = MODEL_MONITOR_KEYS
+    reader = DriftEngine.MODEL_MONITOR
+    if drift.engine is DriftEngine.MODEL_MONITOR:
+        ignored, reader = MLSERVE_KEYS, DriftEngine.MLSERVE
+    for key in ignored:
+        if key in drift.model_fields_set:
+            p.add(
+                f"{at}.{key}",
+                f"applies to the {reader.value} engine only, and {at}.engine is "
+                f"{drift.engine.value}; remove it or set {at}.engine: {reader.value}",
+            )
+
+
+def _check_capture_content_types(at: str, model: ModelSettings, p: Problems) -> None:
+    """Each content type as botocore sagemaker CaptureContentTypeHeader takes it (the
+    CsvContentType and JsonContentType shapes), and none in both lists: SageMaker would have to
+    capture one request both as text and as JSON."""
+    capture = model.data_capture
+    pattern = limits.capture_content_type()
+    for key in ("csv_content_types", "json_content_types"):
+        for i, value in enumerate(getattr(capture, key)):
+            if len(value) > limits.CONTENT_TYPE_MAX or not pattern.fullmatch(value):
+                p.add(
+                    f"{at}.{key}.{i}",
+                    f"{value!r} is not a content type SageMaker's capture header takes "
+                    "(type/subtype, letters, digits, '-' and '.')",
+                )
+    both = sorted(set(capture.csv_content_types) & set(capture.json_content_types))
+    for value in both:
+        p.add(
+            f"{at}.json_content_types",
+            f"{value!r} is also in {at}.csv_content_types; a content type is captured one way",
+        )
 
 
 @functools.lru_cache(maxsize=1)

@@ -252,6 +252,24 @@ class DataCapture(_Strict):
     sampling_percent: Annotated[
         int, Field(ge=0, le=100, description="the share of requests captured")
     ] = 20
+    # botocore sagemaker CaptureContentTypeHeader: "If no headers are specified SageMaker will by
+    # default base64 encode when capturing the data"; requests of these content types are
+    # captured as text (CSV) or JSON instead, which the drift analysis reads without decoding.
+    # CsvContentTypes and JsonContentTypes each take 1 to 10 types (an empty list sends none).
+    csv_content_types: Annotated[
+        list[str],
+        Field(
+            max_length=10,
+            description="request content types captured as CSV text rather than base64",
+        ),
+    ] = ["text/csv"]
+    json_content_types: Annotated[
+        list[str],
+        Field(
+            max_length=10,
+            description="request content types captured as JSON rather than base64",
+        ),
+    ] = ["application/json"]
 
 
 class DriftSchedule(StrEnum):
@@ -259,37 +277,90 @@ class DriftSchedule(StrEnum):
     DAILY = "daily"
 
 
+class DriftEngine(StrEnum):
+    """What analyses the captured requests: the project's own analysis in a scheduled Lambda
+    function (``infra/components/drift_engine.py``), or SageMaker Model Monitor
+    (``infra/components/drift_monitor.py``), which is closed to new customers (SageMaker
+    developer guide, "Amazon SageMaker Model Monitor availability change")."""
+
+    MLSERVE = "mlserve"
+    MODEL_MONITOR = "model-monitor"
+
+
+# Keys that only one engine reads: settings refuse the other engine's keys (rules).
+MLSERVE_KEYS = ("memory_mb", "timeout_seconds")
+MODEL_MONITOR_KEYS = ("instance_type", "instance_count", "volume_size_gb", "max_runtime_seconds")
+
+
 class Drift(_Strict):
     """Data-quality monitoring of the endpoint's captured requests against the pinned version's
-    baseline (``infra/components/drift_monitor.py``)."""
+    baseline, by the engine ``engine`` names."""
 
     enabled: bool = Field(
         default=False,
         description="data-quality monitoring of the captured requests against the pinned "
         "version's baseline (see *Drift monitoring* below)",
     )
+    engine: DriftEngine = Field(
+        default=DriftEngine.MLSERVE,
+        description="what runs the analysis: `mlserve`, the project's own checks in a Lambda "
+        "function on a schedule, or `model-monitor`, SageMaker Model Monitor (closed to new "
+        "customers; see docs/drift.md)",
+    )
     schedule: DriftSchedule = Field(
         default=DriftSchedule.HOURLY,
-        description="how often an analysis runs: `hourly` (`cron(0 * ? * * *)`) or `daily` "
-        "(`cron(0 0 ? * * *)`, midnight UTC)",
+        description="how often an analysis runs, over the captures of the interval before: "
+        "`hourly` (at the top of each hour) or `daily` (midnight UTC)",
     )
+    # The provider validates memory_size to 128..10240 and timeout to 1..900
+    # (terraform-provider-aws internal/service/lambda/function.go), within what botocore lambda
+    # CreateFunctionRequest's MemorySize and Timeout take, and it is the provider that sends them.
+    memory_mb: Annotated[
+        int,
+        Field(
+            ge=128,
+            le=10240,
+            description="`mlserve`: the function's memory in MB, which also sets its CPU share "
+            "(docs/drift.md, *Sizing the function*)",
+        ),
+    ] = 1024
+    timeout_seconds: Annotated[
+        int,
+        Field(
+            ge=1, le=900, description="`mlserve`: an analysis is stopped after this many seconds"
+        ),
+    ] = 300
     instance_type: str = Field(
-        default="ml.m5.xlarge", description="the processing instances that run each analysis"
+        default="ml.m5.xlarge",
+        description="`model-monitor`: the processing instances that run each analysis",
     )
     # botocore sagemaker MonitoringClusterConfig.InstanceCount: 1 to 100.
     instance_count: Annotated[
-        int, Field(ge=1, le=100, description="how many processing instances an analysis runs on")
+        int,
+        Field(
+            ge=1,
+            le=100,
+            description="`model-monitor`: how many processing instances an analysis runs on",
+        ),
     ] = 1
     # terraform-provider-aws internal/service/sagemaker/data_quality_job_definition.go:
     # volume_size_in_gb is validated to 1..512.
     volume_size_gb: Annotated[
-        int, Field(ge=1, le=512, description="GB of storage for each processing instance")
+        int,
+        Field(
+            ge=1, le=512, description="`model-monitor`: GB of storage for each processing instance"
+        ),
     ] = 20
     # botocore sagemaker MonitoringStoppingCondition.MaxRuntimeInSeconds: "cannot exceed the
     # frequency of the job ... up to 3600 seconds for an hourly schedule" for data quality; the
     # provider (data_quality_job_definition.go) validates 1..3600 whatever the schedule.
     max_runtime_seconds: Annotated[
-        int, Field(ge=1, le=3600, description="an analysis is stopped after this many seconds")
+        int,
+        Field(
+            ge=1,
+            le=3600,
+            description="`model-monitor`: an analysis is stopped after this many seconds",
+        ),
     ] = 1800
     # Feature name -> the drift distance (0 to 1) above which an alarm notifies: the alarm
     # watches the metric feature_baseline_drift_<feature> each analysis emits. A name is

@@ -11,6 +11,7 @@ from policy.model import Rule
 from policy.rules import (
     alarms,
     encryption,
+    functions,
     iam,
     instance_types,
     logs,
@@ -39,6 +40,9 @@ RULES: tuple[Rule, ...] = (
     instance_types.instance_type_allow_list,
     network.sagemaker_model_network_isolation,
     network.sagemaker_model_in_vpc,
+    functions.function_log_retention,
+    functions.schedule_dead_letter_encryption,
+    functions.function_role_no_wildcard_actions,
 )
 
 RULES_BY_NAME: dict[str, Rule] = {rule.name: rule for rule in RULES}

@@ -18,6 +18,7 @@ from infra.resource_types import (
     MODEL,
     MODEL_PACKAGE_GROUP,
     MONITORING_SCHEDULE,
+    QUEUE,
     ROLE,
     SCALABLE_TARGET,
     TOPIC,
@@ -43,6 +44,7 @@ TAGGABLE_TYPES = frozenset(
         IAM_POLICY,
         SCALABLE_TARGET,
         LAMBDA_FUNCTION,
+        QUEUE,
     }
 )
 

@@ -12,12 +12,13 @@ use and keeps the result, so each file is run through the program once per test 
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import pytest
 
-from infra.review.plan import Plan, evaluate_file
+from infra.review.plan import Plan, evaluate, evaluate_file
 from infra.settings import Settings, load_stack_file, read_stack_file
 from tests.infra.plan_checks import stack_environment, stack_files
 
@@ -82,3 +83,34 @@ def stack_settings() -> Mapping[str, Settings]:
 def stack_configs() -> Mapping[str, dict[str, Any]]:
     """Stack name -> the stack file's config map, as written (``mlserve:models`` ...)."""
     return _Cached(lambda stack, path: read_stack_file(path))
+
+
+def with_drift_engine(config: Mapping[str, Any], engine: str) -> dict[str, Any]:
+    """A stack file's config with every model's drift analysis on ``engine`` (``drift.engine``);
+    the shipped stack files leave it at the default, ``mlserve``."""
+    changed = copy.deepcopy(dict(config))
+    for model in changed.get("mlserve:models", {}).values():
+        model.setdefault("drift", {})["engine"] = engine
+    return changed
+
+
+@pytest.fixture(scope="session")
+def monitor_plans(stack_configs: Mapping[str, dict[str, Any]]) -> Mapping[str, Plan]:
+    """Stack name -> the plan of its stack file with every model on the Model Monitor engine."""
+    return _Cached(
+        lambda stack, path: evaluate(
+            with_drift_engine(stack_configs[stack], "model-monitor"), stack
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def monitor_settings(stack_configs: Mapping[str, dict[str, Any]]) -> Mapping[str, Settings]:
+    """Stack name -> the settings of ``monitor_plans``' configs."""
+    from infra.settings import load_settings
+
+    return _Cached(
+        lambda stack, path: load_settings(
+            with_drift_engine(stack_configs[stack], "model-monitor"), stack
+        )
+    )

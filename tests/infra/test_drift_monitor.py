@@ -1,6 +1,9 @@
-"""Drift monitoring: registered only where the settings enable it, with the right inputs.
+"""Drift monitoring on the Model Monitor engine: registered only where the settings enable it,
+with the right inputs.
 
-Each model whose ``drift.enabled`` is true gets a ``DriftMonitor``: a data-quality job
+The shipped stack files use the default engine, ``mlserve`` (tests/infra/test_drift_engine.py);
+these tests plan them with ``drift.engine: model-monitor`` on every model (``monitor_plans``).
+Each model whose ``drift.enabled`` is true then gets a ``DriftMonitor``: a data-quality job
 definition reading the endpoint's captured requests against the pinned version's baseline in the
 artifact store, a schedule, a least-privilege role and an alarm per feature the settings list,
 on the metric and dimensions Model Monitor emits. Settings refuse drift monitoring where there
@@ -89,8 +92,8 @@ def test_the_repository_arn_names_the_images_account():
 # --- where it is registered -----------------------------------------------------------------
 
 
-def test_drift_monitors_exactly_where_enabled(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_drift_monitors_exactly_where_enabled(monitor_plans, monitor_settings, env_stack):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     found = {r.name for r in resources_of(plan, DRIFT_MONITOR)}
     expected = {f"{name}-drift" for name, m in settings.models.items() if m.drift.enabled}
     assert found == expected, f"stack {env_stack}: {sorted(found)} != {sorted(expected)}"
@@ -113,8 +116,8 @@ def test_the_environments_defaults(stack_settings):
     assert stack_settings["prod"].models["churn"].drift.schedule is DriftSchedule.HOURLY
 
 
-def test_each_monitor_registers_exactly_its_resources(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_each_monitor_registers_exactly_its_resources(monitor_plans, monitor_settings, env_stack):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     for name, model in settings.models.items():
         if not model.drift.enabled:
             continue
@@ -133,9 +136,9 @@ def test_each_monitor_registers_exactly_its_resources(plans, stack_settings, env
 
 
 def test_the_job_compares_the_endpoints_captures_with_the_pinned_baseline(
-    plans, stack_settings, env_stack
+    monitor_plans, monitor_settings, env_stack
 ):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     artifacts = shared_outputs(settings.region)["artifact_bucket_name"]
     for name, model in settings.models.items():
         if not model.drift.enabled:
@@ -177,8 +180,8 @@ def test_the_job_compares_the_endpoints_captures_with_the_pinned_baseline(
         assert policy.urn in job_of(plan, name).dependencies
 
 
-def test_data_capture_writes_where_the_job_reads(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_data_capture_writes_where_the_job_reads(monitor_plans, monitor_settings, env_stack):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     for name, model in settings.models.items():
         if not model.drift.enabled:
             continue
@@ -191,8 +194,10 @@ def test_data_capture_writes_where_the_job_reads(plans, stack_settings, env_stac
         assert capture["initialSamplingPercentage"] == model.data_capture.sampling_percent > 0
 
 
-def test_the_schedule_runs_the_job_at_the_configured_interval(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_the_schedule_runs_the_job_at_the_configured_interval(
+    monitor_plans, monitor_settings, env_stack
+):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     for name, model in settings.models.items():
         if not model.drift.enabled:
             continue
@@ -213,9 +218,9 @@ def test_the_schedule_runs_the_job_at_the_configured_interval(plans, stack_setti
 
 
 def test_alarms_watch_the_drift_metrics_with_their_real_dimensions(
-    plans, stack_settings, env_stack
+    monitor_plans, monitor_settings, env_stack
 ):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     topic = only(resources_of(plan, TOPIC), "alert topic")
     checked = 0
     for name, model in settings.models.items():
@@ -228,18 +233,33 @@ def test_alarms_watch_the_drift_metrics_with_their_real_dimensions(
         for feature, threshold in model.drift.alarms.items():
             alarm = alarms[f"{name}-drift-{feature}"]
             inputs = alarm.inputs
-            assert inputs["namespace"] == "aws/sagemaker/Endpoints/data-metrics"
-            assert inputs["metricName"] == f"feature_baseline_drift_{feature}"
-            assert inputs["dimensions"] == {
-                "Endpoint": endpoint,
-                "MonitoringSchedule": schedule.inputs["name"],
+            # AWS's pages disagree on the namespace and dimensions: the alarm watches both.
+            queries = {q["id"]: q for q in inputs["metricQueries"]}
+            watched = {
+                (q["metric"]["namespace"], json.dumps(q["metric"]["dimensions"], sort_keys=True))
+                for q in queries.values()
+                if "metric" in q
+            }
+            schedule_name = schedule.inputs["name"]
+            assert watched == {
+                (
+                    "aws/sagemaker/Endpoints/data-metrics",
+                    json.dumps({"Endpoint": endpoint, "MonitoringSchedule": schedule_name}),
+                ),
+                (
+                    "/aws/sagemaker/Endpoints/data-metric",
+                    json.dumps({"EndpointName": endpoint, "ScheduleName": schedule_name}),
+                ),
             }, alarm.urn
+            for query in queries.values():
+                if "metric" in query:
+                    assert query["metric"]["metricName"] == f"feature_baseline_drift_{feature}"
+                    assert query["metric"]["period"] == period
+                    assert query.get("returnData") is False
+            assert queries["drift"]["expression"] == "MAX([m0,m1])"
+            assert queries["drift"]["returnData"] is True
             assert schedule.urn in alarm.dependencies, alarm.urn
-            assert (inputs["threshold"], inputs["period"], inputs["evaluationPeriods"]) == (
-                threshold,
-                period,
-                1,
-            )
+            assert (inputs["threshold"], inputs["evaluationPeriods"]) == (threshold, 1)
             assert inputs["comparisonOperator"] == "GreaterThanThreshold"
             assert inputs["alarmActions"] == [plan.outputs["alert_topic_arn"]]
             assert inputs["okActions"] == [plan.outputs["alert_topic_arn"]]
@@ -258,8 +278,10 @@ def _grants(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {st["Sid"]: st for st in statements(document)}
 
 
-def test_the_role_reads_and_writes_only_its_own_prefixes(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_the_role_reads_and_writes_only_its_own_prefixes(
+    monitor_plans, monitor_settings, env_stack
+):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     shared = shared_outputs(settings.region)
     for name, model in settings.models.items():
         if not model.drift.enabled:
@@ -299,8 +321,8 @@ def test_the_role_reads_and_writes_only_its_own_prefixes(plans, stack_settings, 
         assert set(stars) <= iam.GLOBAL_ACTIONS, stars
 
 
-def test_another_models_captures_are_out_of_reach(plans):
-    plan = plans["prod"]
+def test_another_models_captures_are_out_of_reach(monitor_plans):
+    plan = monitor_plans["prod"]
     policy = only(children(plan, "churn", ROLE_POLICY), "churn monitoring role policy")
     grants = _grants(json.loads(policy.inputs["policy"]))
     readable = [
@@ -391,7 +413,10 @@ def test_bad_drift_values_are_reported_by_key_path(stack_configs):
 
 def test_an_unknown_processing_instance_type_is_refused(stack_configs):
     config = _config(stack_configs, "prod")
-    config["mlserve:models"]["churn"]["drift"] = {"instance_type": "ml.m5.huge"}
+    config["mlserve:models"]["churn"]["drift"] = {
+        "engine": "model-monitor",
+        "instance_type": "ml.m5.huge",
+    }
     assert _problems(config, "prod") == [
         "models.churn.drift.instance_type: 'ml.m5.huge' is not a SageMaker processing instance type"
     ]
@@ -400,17 +425,25 @@ def test_an_unknown_processing_instance_type_is_refused(stack_configs):
 def test_a_region_without_the_analyzer_is_refused(stack_configs):
     config = _config(stack_configs, "staging")
     config["aws:region"] = "ap-southeast-7"
+    config["mlserve:models"]["churn"]["drift"]["engine"] = "model-monitor"
     problems = _problems(config, "staging")
     assert (
-        "models.churn.drift.enabled: SageMaker Model Monitor has no analyzer image in "
-        "ap-southeast-7" in problems
+        "models.churn.drift.engine: SageMaker Model Monitor has no analyzer image in "
+        "ap-southeast-7; set models.churn.drift.engine: mlserve" in problems
     ), problems
+    # The mlserve engine needs no analyzer: the same region is accepted with it.
+    del config["mlserve:models"]["churn"]["drift"]["engine"]
+    assert not [p for p in _problems(config, "staging") if ".drift." in p]
 
 
 def test_dev_can_turn_drift_on_with_data_capture(stack_configs):
     config = _config(stack_configs, "dev")
     config["mlserve:models"]["churn"]["data_capture"] = {"enabled": True}
-    config["mlserve:models"]["churn"]["drift"] = {"enabled": True, "alarms": {"tenure_months": 0.4}}
+    config["mlserve:models"]["churn"]["drift"] = {
+        "enabled": True,
+        "engine": "model-monitor",
+        "alarms": {"tenure_months": 0.4},
+    }
     plan = evaluate(config, "dev")
     assert component(plan, "churn-drift", DRIFT_MONITOR)
     assert [r.name for r in children(plan, "churn", ALARM)] == ["churn-drift-tenure_months"]

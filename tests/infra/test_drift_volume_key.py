@@ -44,6 +44,7 @@ def _environment_key(plan: Plan, model: str) -> str:
 
 def _plan_with_drift_instance(stack_configs: Any, instance_type: str) -> Plan:
     config = copy.deepcopy(stack_configs["prod"])
+    config["mlserve:models"]["churn"]["drift"]["engine"] = "model-monitor"
     config["mlserve:models"]["churn"]["drift"]["instance_type"] = instance_type
     return evaluate(config, "prod")
 
@@ -62,9 +63,9 @@ def test_a_local_storage_type_gets_no_volume_key(stack_configs, instance_type):
     assert "EnvironmentKey" in _sids(plan, "churn")
 
 
-def test_an_ebs_type_keeps_the_environment_key(plans, stack_settings):
-    plan = plans["prod"]
-    assert stack_settings["prod"].models["churn"].drift.instance_type == "ml.m5.xlarge"
+def test_an_ebs_type_keeps_the_environment_key(monitor_plans, monitor_settings):
+    plan = monitor_plans["prod"]
+    assert monitor_settings["prod"].models["churn"].drift.instance_type == "ml.m5.xlarge"
     cluster = _cluster(plan, "churn")
     assert cluster["volumeKmsKeyId"] == _environment_key(plan, "churn")
     assert "EncryptAnalysisVolumes" in _sids(plan, "churn")
@@ -72,6 +73,7 @@ def test_an_ebs_type_keeps_the_environment_key(plans, stack_settings):
 
 def test_a_local_storage_type_is_a_valid_drift_setting(stack_configs):
     config = copy.deepcopy(stack_configs["prod"])
+    config["mlserve:models"]["churn"]["drift"]["engine"] = "model-monitor"
     config["mlserve:models"]["churn"]["drift"]["instance_type"] = "ml.g4dn.xlarge"
     settings = load_settings(config, "prod")
     assert isinstance(settings, EnvironmentSettings)

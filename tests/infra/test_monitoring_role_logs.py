@@ -77,8 +77,10 @@ def test_endpoint_roles_write_their_own_log_group(plans, stack_settings, env_sta
         _check_group(_role_policy(plan, model, MODEL_ENDPOINT), group_arn, GROUP_ACTIONS)
 
 
-def test_monitoring_roles_write_the_processing_jobs_log_group(plans, stack_settings, env_stack):
-    plan, settings = plans[env_stack], stack_settings[env_stack]
+def test_monitoring_roles_write_the_processing_jobs_log_group(
+    monitor_plans, monitor_settings, env_stack
+):
+    plan, settings = monitor_plans[env_stack], monitor_settings[env_stack]
     monitored = [name for name, model in settings.models.items() if model.drift.enabled]
     if not monitored:
         pytest.skip(f"no drift monitoring in {env_stack}")

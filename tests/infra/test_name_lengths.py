@@ -50,6 +50,12 @@ NAME_LIMITS: Mapping[str, tuple[str, int, str]] = {
         256,
         "botocore application-autoscaling ScheduledActionName",
     ),
+    rt.SCHEDULE: ("name", 64, "botocore scheduler Name"),
+    # FunctionName's own max is 140, for an ARN; a name alone is at most 64 characters
+    # (botocore lambda CreateFunctionRequest.FunctionName documentation).
+    rt.LAMBDA_FUNCTION: ("name", 64, "botocore lambda CreateFunctionRequest.FunctionName"),
+    rt.LAMBDA_LAYER: ("layerName", 140, "botocore lambda LayerName"),
+    rt.QUEUE: ("name", 80, "botocore sqs CreateQueueRequest.QueueName"),
 }
 # Types with no physical name of their own: they attach to, or configure, a named resource.
 NAMELESS = frozenset(

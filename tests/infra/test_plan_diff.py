@@ -21,13 +21,14 @@ from pulumi.runtime import MockResourceArgs
 
 from demo.workspace import Workspace
 from infra.resource_types import (
-    DATA_QUALITY_JOB,
-    DRIFT_MONITOR,
+    DRIFT_ENGINE,
     ENDPOINT,
     ENDPOINT_CONFIG,
+    LAMBDA_FUNCTION,
     MODEL,
     MODEL_ENDPOINT,
     RANDOM_ID,
+    ROLE_POLICY,
     TOPIC,
 )
 from infra.review import replacement
@@ -95,7 +96,7 @@ def test_a_version_bump_changes_only_that_models_resources(repo, plans, stack_co
     # The working tree of the copy is the project's plus the bump: URNs are the project's.
     plan = plans["prod"]
     churn = {r.urn: r for r in component_children(plan, "churn")}
-    drift = {r.urn: r for r in component_children(plan, "churn-drift", DRIFT_MONITOR)}
+    drift = {r.urn: r for r in component_children(plan, "churn-drift", DRIFT_ENGINE)}
     outside = sorted(set(kinds) - set(churn) - set(drift))
     assert not outside, f"resources outside the churn component changed: {outside}"
     assert not diff["added"] and not diff["removed"], diff
@@ -120,10 +121,14 @@ def test_a_version_bump_changes_only_that_models_resources(repo, plans, stack_co
     assert kinds.get(config) == REPLACED, f"{config}: {kinds.get(config)}"
     assert kinds.get(endpoint) == UPDATED, f"{endpoint}: {kinds.get(endpoint)}"
     assert any(c["path"] == "endpointConfigName" for c in by_urn[endpoint]["changes"])
-    # Drift monitoring moves to the new version's baseline.
-    job = next(u for u, r in drift.items() if r.type == DATA_QUALITY_JOB)
-    assert kinds.get(job) == REPLACED, f"{job}: {kinds.get(job)}"
-    assert "dataQualityBaselineConfig" in by_urn[job]["replacedProperties"]
+    # The drift analysis moves to the new version's baseline: the function's environment and
+    # its role's policy are updated in place.
+    function = next(u for u, r in drift.items() if r.type == LAMBDA_FUNCTION)
+    assert kinds.get(function) == UPDATED, f"{function}: {kinds.get(function)}"
+    role_policy = next(
+        u for u, r in drift.items() if r.type == ROLE_POLICY and r.name == "churn-drift-role-policy"
+    )
+    assert kinds.get(role_policy) == UPDATED, f"{role_policy}: {kinds.get(role_policy)}"
     assert all(r["collision"] is None for r in diff["replaced"]), diff["replaced"]
 
     outputs = {c["path"]: c for c in diff["outputs"]}
@@ -140,10 +145,10 @@ def test_markdown_and_text_name_the_replacement(repo):
 
     assert markdown.returncode == 0, markdown.stderr
     assert text.returncode == 0, text.stderr
-    # Replaced: the Model, the endpoint configuration and the drift job definition (the new
-    # baseline); updated: the endpoint, the drift role's policy and schedule.
-    assert markdown.stdout.startswith("### Stack `prod`: 3 replaced, 3 updated, ")
-    assert "#### Replaced (3)" in markdown.stdout and "#### Updated (3)" in markdown.stdout
+    # Replaced: the Model and the endpoint configuration; updated: the endpoint, and the drift
+    # function's environment and its role's policy (the new baseline).
+    assert markdown.stdout.startswith("### Stack `prod`: 2 replaced, 3 updated, ")
+    assert "#### Replaced (2)" in markdown.stdout and "#### Updated (3)" in markdown.stdout
     assert "#### Outputs" in markdown.stdout
     assert f'"{NEW_PACKAGE}"' in markdown.stdout
     assert "replaced for primaryContainer" in text.stdout
@@ -272,13 +277,14 @@ def test_types_the_replacement_table_does_not_know():
     assert [f.as_text() for f in change.fields] == ["options.protect: false → true"]
 
     queue = endpoint_doc(name="q")
-    queue["resources"][0]["type"] = "aws:sqs/queue:Queue"
+    queue["resources"][0]["type"] = "aws:dynamodb/table:Table"
     renamed = copy.deepcopy(queue)
     renamed["resources"][0]["inputs"]["name"] = "r"
     (change,) = diff_plans("prod", "main", normalised(queue), normalised(renamed)).resources
     assert change.kind == UPDATED
     assert change.note == (
-        "aws:sqs/queue:Queue has no entry in infra/review/replacement.py: this may be a replacement"
+        "aws:dynamodb/table:Table has no entry in infra/review/replacement.py: this may be a "
+        "replacement"
     )
     assert f"?? {change.note}" in render_text(
         [diff_plans("p", "m", normalised(queue), normalised(renamed))]
@@ -297,7 +303,8 @@ def test_long_field_lists_fold_in_markdown():
 # The output of each format for every_kind_of_diff(), as it printed when last reviewed: a
 # change meant to alter what a format prints records it again in the same commit.
 RENDERED = Path(__file__).resolve().parents[1] / "data" / "plan_diff"
-QUEUE = "aws:sqs/queue:Queue"
+# A type the program never registers, so the replacement table does not know it.
+QUEUE = "aws:dynamodb/table:Table"
 
 
 def resource_doc(type_: str, logical: str, parent: str | None, **inputs: Any) -> dict[str, Any]:

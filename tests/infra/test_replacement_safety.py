@@ -22,7 +22,7 @@ from infra import naming
 from infra.resource_types import ENDPOINT, SCALABLE_TARGET
 from infra.review import endpoint_updates
 from infra.review.plan import Plan, PlannedResource, evaluate, plan_document
-from infra.review.replacement import collision, replaced_properties
+from infra.review.replacement import FIXED_NAMES, collision, replaced_properties
 
 Config = dict[str, Any]
 
@@ -149,7 +149,25 @@ def daily_drift(config: Config) -> None:
 
 
 def bigger_drift_job(config: Config) -> None:
-    _models(config)["fraud"]["drift"] = {"instance_type": "ml.m5.2xlarge"}
+    _models(config)["fraud"]["drift"] = {
+        "engine": "model-monitor",
+        "instance_type": "ml.m5.2xlarge",
+    }
+
+
+def model_monitor_drift(config: Config) -> None:
+    """prod's models analysed by SageMaker Model Monitor instead of the mlserve engine."""
+    for model in _models(config).values():
+        model.setdefault("drift", {})["engine"] = "model-monitor"
+
+
+def mlserve_drift(config: Config) -> None:
+    for model in _models(config).values():
+        model.setdefault("drift", {})["engine"] = "mlserve"
+
+
+def bigger_drift_function(config: Config) -> None:
+    _models(config)["churn"]["drift"].update({"memory_mb": 3008, "timeout_seconds": 900})
 
 
 def edit_group_description(config: Config) -> None:
@@ -185,7 +203,10 @@ CASES: dict[str, tuple[str, Edit | None, Edit]] = {
     "new instance type of a fixed-size variant": ("staging", fixed_size, resize_fixed_variant),
     "enable drift": ("dev", None, enable_drift),
     "daily drift analysis": ("prod", None, daily_drift),
-    "bigger drift analysis instances": ("prod", None, bigger_drift_job),
+    "bigger drift analysis instances": ("prod", model_monitor_drift, bigger_drift_job),
+    "drift engine mlserve to model-monitor": ("prod", None, model_monitor_drift),
+    "drift engine model-monitor to mlserve": ("prod", model_monitor_drift, mlserve_drift),
+    "more memory for the drift function": ("prod", None, bigger_drift_function),
     "edit a group description": ("shared", None, edit_group_description),
     "add a reader account": ("shared", None, add_reader_account),
 }
@@ -226,10 +247,21 @@ def pair(stack_configs, stack: str, setup: Edit | None, edit: Edit) -> tuple[Pla
     return evaluate(base, stack), evaluate(edited, stack)
 
 
+_PAIRS: dict[str, tuple[Plan, Plan]] = {}
+
+
+def case_pair(stack_configs, case: str) -> tuple[Plan, Plan]:
+    """``pair`` for one of CASES, evaluated once per test process: several tests read each
+    case's plans. The control tests, which patch the program, call ``pair`` itself."""
+    if case not in _PAIRS:
+        stack, setup, edit = CASES[case]
+        _PAIRS[case] = pair(stack_configs, stack, setup, edit)
+    return _PAIRS[case]
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_no_fixed_name_is_replaced_in_place(stack_configs, case):
-    stack, setup, edit = CASES[case]
-    before, after = pair(stack_configs, stack, setup, edit)
+    before, after = case_pair(stack_configs, case)
     assert changed(before, after), f"{case}: the edit changed nothing, the check would pass"
     problems = collisions(before, after)
     assert not problems, f"{case}:\n" + "\n".join(problems)
@@ -247,8 +279,7 @@ def refused_updates(before: Plan, after: Plan) -> list[str]:
 
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_no_endpoint_update_is_one_aws_refuses(stack_configs, case):
-    stack, setup, edit = CASES[case]
-    before, after = pair(stack_configs, stack, setup, edit)
+    before, after = case_pair(stack_configs, case)
     problems = refused_updates(before, after)
     assert not problems, f"{case}:\n" + "\n".join(problems)
 
@@ -270,8 +301,7 @@ NEW_ENDPOINT = [
 
 @pytest.mark.parametrize(("case", "model"), NEW_ENDPOINT)
 def test_an_endpoint_that_must_be_replaced_gets_a_new_name(stack_configs, case, model):
-    stack, setup, edit = CASES[case]
-    before, after = pair(stack_configs, stack, setup, edit)
+    before, after = case_pair(stack_configs, case)
     old, new = _endpoint(before, model), _endpoint(after, model)
     assert replaced_properties(old.type, old.inputs, new.inputs), f"{case}: not a replacement"
     assert new.inputs["name"] != old.inputs["name"], new.urn
@@ -280,6 +310,11 @@ def test_an_endpoint_that_must_be_replaced_gets_a_new_name(stack_configs, case, 
 @pytest.mark.parametrize(
     ("case", "model"),
     [
+        ("daily drift analysis", "churn"),
+        ("drift engine mlserve to model-monitor", "churn"),
+        ("drift engine mlserve to model-monitor", "fraud"),
+        ("drift engine model-monitor to mlserve", "churn"),
+        ("more memory for the drift function", "churn"),
         ("promote a version", "churn"),
         ("turn autoscaling on", "fraud"),
         ("turn autoscaling off", "churn"),
@@ -287,8 +322,7 @@ def test_an_endpoint_that_must_be_replaced_gets_a_new_name(stack_configs, case, 
     ],
 )
 def test_an_endpoint_that_can_be_updated_keeps_its_name(stack_configs, case, model):
-    stack, setup, edit = CASES[case]
-    before, after = pair(stack_configs, stack, setup, edit)
+    before, after = case_pair(stack_configs, case)
     old, new = _endpoint(before, model), _endpoint(after, model)
     assert not replaced_properties(old.type, old.inputs, new.inputs), new.urn
     assert new.inputs["name"] == old.inputs["name"], new.urn
@@ -342,3 +376,33 @@ def test_the_check_catches_an_update_aws_refuses(stack_configs, monkeypatch, dro
     old, new = plan_document(before)["resources"], plan_document(after)["resources"]
     rules = {p.rule for p in endpoint_updates.update_problems(old, new) if p.refused}
     assert rule in rules, rules
+
+
+def _physical_names(plan: Plan) -> dict[tuple[str, str], str]:
+    """(type, physical name) -> URN of every resource that sets its name."""
+    names = {}
+    for resource in plan.resources:
+        keys = FIXED_NAMES.get(resource.type, ())
+        identity = tuple(resource.inputs.get(key) for key in keys)
+        # Only names the program sets: an auto-name is drawn anew for each URN.
+        if resource.custom and keys and all(isinstance(v, str) for v in identity):
+            names[(resource.type, "/".join(map(str, identity)))] = resource.urn
+    return names
+
+
+@pytest.mark.parametrize(
+    "case", ["drift engine mlserve to model-monitor", "drift engine model-monitor to mlserve"]
+)
+def test_switching_the_drift_engine_reuses_no_name(stack_configs, case):
+    """A resource of one engine is deleted and one of the other created: Pulumi creates first,
+    so two resources under different URNs must never share a physical name (an alarm's create
+    would overwrite the old one, whose delete would then remove it)."""
+    before, after = case_pair(stack_configs, case)
+    old, new = _physical_names(before), _physical_names(after)
+    assert changed(before, after), f"{case}: the edit changed nothing, the check would pass"
+    reused = sorted(
+        f"{name}: {old[(type_, name)]} -> {new[(type_, name)]}"
+        for type_, name in old.keys() & new.keys()
+        if old[(type_, name)] != new[(type_, name)]
+    )
+    assert reused == []

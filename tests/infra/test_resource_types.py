@@ -20,16 +20,30 @@ TOKENS: dict[str, str] = {
 }
 
 # Held although no stack file's plan has them, each for its reason.
-KEPT = {
-    # Registered for a Lambda alert subscription, which no stack file has;
-    # tests/infra/test_store_and_grants.py plans one and finds it.
-    resource_types.LAMBDA_PERMISSION: "a Lambda alert subscription",
-    # The SDK registers every stack's root; the offline plan leaves it out (infra/review/mocks.py).
-    resource_types.STACK: "the stack's root",
-} | {
-    token: "judged by the policy pack and the plan checks"
-    for token in resource_types.NOT_REGISTERED
-}
+KEPT = (
+    {
+        # Registered for a Lambda alert subscription, which no stack file has;
+        # tests/infra/test_store_and_grants.py plans one and finds it.
+        resource_types.LAMBDA_PERMISSION: "a Lambda alert subscription",
+        # The SDK registers every stack's root; the offline plan leaves it out
+        # (infra/review/mocks.py).
+        resource_types.STACK: "the stack's root",
+    }
+    | {
+        # The Model Monitor drift engine, which no stack file selects (the default is mlserve);
+        # tests/infra/test_drift_monitor.py plans the stack files with it.
+        token: "the model-monitor drift engine"
+        for token in (
+            resource_types.DRIFT_MONITOR,
+            resource_types.DATA_QUALITY_JOB,
+            resource_types.MONITORING_SCHEDULE,
+        )
+    }
+    | {
+        token: "judged by the policy pack and the plan checks"
+        for token in resource_types.NOT_REGISTERED
+    }
+)
 
 
 def registered(plans: Mapping[str, Plan]) -> set[str]:

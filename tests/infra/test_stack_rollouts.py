@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from infra.resource_types import ALARM, DRIFT_MONITOR, ENDPOINT, MODEL_ENDPOINT, TOPIC
+from infra.resource_types import (
+    ALARM,
+    DRIFT_ENGINE,
+    DRIFT_MONITOR,
+    ENDPOINT,
+    MODEL_ENDPOINT,
+    TOPIC,
+)
 from infra.settings import Strategy
 from tests.infra.plan_checks import (
     ancestor,
@@ -24,8 +31,10 @@ def test_alarms_watch_their_endpoint_and_notify_the_topic(plans, env_stack):
     assert alarms, f"stack {env_stack}: no alarms"
     problems = []
     for alarm in alarms:
-        if ancestor(plan, alarm, DRIFT_MONITOR) is not None:
-            continue  # drift metrics carry other dimensions: tests/infra/test_drift_monitor.py
+        if ancestor(plan, alarm, DRIFT_MONITOR) or ancestor(plan, alarm, DRIFT_ENGINE):
+            # Drift metrics carry other dimensions: tests/infra/test_drift_monitor.py and
+            # tests/infra/test_drift_engine.py.
+            continue
         owner = ancestor(plan, alarm, MODEL_ENDPOINT)
         if owner is None:
             problems.append(f"{alarm.urn}: outside any ModelEndpoint")

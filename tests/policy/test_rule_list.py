@@ -30,11 +30,21 @@ REGISTERED = [
     ("instance-type-allow-list", "mandatory"),
     ("sagemaker-model-network-isolation", "advisory"),
     ("sagemaker-model-in-vpc", "advisory"),
+    ("function-log-retention", "mandatory"),
+    ("schedule-dead-letter-encryption", "mandatory"),
+    ("function-role-no-wildcard-actions", "mandatory"),
 ]
 
 # The rules that judge the stack as a whole (a StackValidationPolicy); the others judge one
 # resource at a time.
-STACK_RULES = {"s3-buckets", "s3-access-logging", "prod-endpoints"}
+STACK_RULES = {
+    "s3-buckets",
+    "s3-access-logging",
+    "prod-endpoints",
+    "function-log-retention",
+    "schedule-dead-letter-encryption",
+    "function-role-no-wildcard-actions",
+}
 
 
 def test_the_rule_list_keeps_its_order_and_levels() -> None:

@@ -28,12 +28,15 @@ from infra.resource_types import (
     ENDPOINT,
     ENDPOINT_CONFIG,
     KMS_KEY,
+    LAMBDA_FUNCTION,
     LOG_GROUP,
     MODEL,
     MODEL_PACKAGE_GROUP_POLICY,
+    QUEUE,
     ROLE,
     ROLE_POLICY,
     ROLE_POLICY_ATTACHMENT,
+    SCHEDULE,
     TOPIC,
 )
 from policy import configuration, rules
@@ -600,6 +603,76 @@ VIOLATIONS: list[tuple[str, list[Resource], dict[str, Any], list[str]]] = [
         {},
         ["model does not run in a VPC: set vpcConfig (subnets and security groups)"],
     ),
+    (
+        "function-log-retention",
+        [
+            resource(LAMBDA_FUNCTION, {"name": "drift-fn"}, "fn"),
+            # A group of another function's name, which depends on nothing of this one.
+            resource(LOG_GROUP, {"name": "/aws/lambda/other", "retentionInDays": 7}, "other"),
+            resource(LAMBDA_FUNCTION, {"name": "kept-fn"}, "kept"),
+            resource(LOG_GROUP, {"name": "/aws/lambda/kept-fn", "retentionInDays": 0}, "kept-logs"),
+        ],
+        {},
+        [
+            "function has no log group in the stack: create /aws/lambda/<name> (or the group "
+            "loggingConfig.logGroup names) with retentionInDays",
+            "function's log group keeps its events forever",
+        ],
+    ),
+    (
+        "schedule-dead-letter-encryption",
+        [
+            resource(SCHEDULE, {"target": {"arn": "fn", "roleArn": "role"}}, "bare"),
+            resource(QUEUE, {"kmsMasterKeyId": "alias/aws/sqs"}, "dlq"),
+            resource(
+                SCHEDULE,
+                {"target": {"arn": "fn", "roleArn": "role", "deadLetterConfig": {"arn": "q"}}},
+                "with-dlq",
+                deps=(f"{PROD}{QUEUE}::dlq",),
+            ),
+        ],
+        {},
+        [
+            "schedule has no dead-letter queue: set target.deadLetterConfig.arn, or a run that "
+            "cannot start leaves no trace",
+            "dead-letter queue uses the AWS managed key alias/aws/sqs, not a customer managed key",
+        ],
+    ),
+    (
+        "function-role-no-wildcard-actions",
+        [
+            resource(
+                ROLE,
+                {
+                    "assumeRolePolicy": document(
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": "lambda.amazonaws.com"},
+                            "Action": "sts:AssumeRole",
+                        }
+                    )
+                },
+                "fn-role",
+            ),
+            resource(
+                ROLE_POLICY,
+                {
+                    "policy": document(
+                        {
+                            "Sid": "Reads",
+                            "Effect": "Allow",
+                            "Action": ["s3:Get*", "s3:ListBucket"],
+                            "Resource": "arn:aws:s3:::b/*",
+                        }
+                    )
+                },
+                "fn-role-policy",
+                deps=(f"{PROD}{ROLE}::fn-role",),
+            ),
+        ],
+        {},
+        ["policy statement Reads of a function's role allows s3:Get*: name each action"],
+    ),
 ]
 
 
@@ -658,6 +731,40 @@ def test_what_the_rules_accept() -> None:
         },
     )
     assert messages("alarm-actions-and-dimensions", [drift]) == []
+    # A function whose log group depends on it (its name not known yet) and expires events; a
+    # dead-letter queue under a customer key; an endpoint role (SageMaker's) is not a
+    # function's, so the stricter action rule leaves it to iam-no-wildcard-action.
+    function = resource(LAMBDA_FUNCTION, {"name": UNKNOWN}, "fn")
+    logs = resource(
+        LOG_GROUP, {"name": UNKNOWN, "retentionInDays": 30}, "logs", deps=(function.urn,)
+    )
+    assert messages("function-log-retention", [function, logs]) == []
+    queue = resource(QUEUE, {"kmsMasterKeyId": "arn:aws:kms:us-east-1:1:key/k"}, "dlq")
+    schedule = resource(
+        SCHEDULE,
+        {"target": {"arn": "fn", "roleArn": "r", "deadLetterConfig": {"arn": UNKNOWN}}},
+        deps=(queue.urn,),
+    )
+    assert messages("schedule-dead-letter-encryption", [schedule, queue]) == []
+    sagemaker = resource(
+        ROLE,
+        {
+            "assumeRolePolicy": document(
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "sagemaker.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            )
+        },
+        "endpoint-role",
+    )
+    wide = resource(
+        ROLE_POLICY,
+        {"policy": document({"Effect": "Allow", "Action": "ecr:Get*", "Resource": "*"})},
+        deps=(sagemaker.urn,),
+    )
+    assert messages("function-role-no-wildcard-actions", [sagemaker, wide]) == []
 
 
 # --- configuration --------------------------------------------------------------------------
