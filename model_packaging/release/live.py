@@ -11,22 +11,26 @@ Finding a model's endpoint: the program names it ``<model>-<env>-<suffix>``
 (``infra.naming.endpoint_name_prefix``). What it serves: DescribeEndpoint gives the endpoint
 configuration, whose production variants name SageMaker Models, whose primary container names
 the registry version (``ModelPackageName``).
+
+No query waits without end: each request has the timeouts and attempts of
+:func:`model_packaging.store.aws.client_config`, and :func:`within` bounds a whole command's
+queries by ``DEADLINE_SECONDS`` whatever the network does.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from infra import naming
 from model_packaging.errors import PackagingError
-from model_packaging.store import aws
+from model_packaging.store import aws, registry
 from model_packaging.store.aws import describe, error_code, http_status
 
 PROFILE_VARIABLE = "MLSERVE_PROFILE_{}"
@@ -42,9 +46,14 @@ _DENIED = {
     "ExpiredTokenException",
     "SignatureDoesNotMatch",
 }
-# An environment that cannot be reached should say so in seconds, not after botocore's default
-# 60 s connect timeout times its retries.
-_CONFIG = Config(connect_timeout=10, read_timeout=30, user_agent_extra="model-packaging")
+# The longest a command's queries of the environments may take together (status, check-deployed).
+# One request that gets no answer gives up after MAX_ATTEMPTS x (connect + read timeout) plus the
+# backoff between attempts, 48 s with the defaults, and names its cause; the deadline also bounds
+# a server that answers every request just before its timeout, and leaves a command that starts
+# in a second or two within a minute.
+DEADLINE_SECONDS = 50.0
+
+T = TypeVar("T")
 
 
 class Unreachable(PackagingError):
@@ -73,6 +82,10 @@ class LiveEndpoint:
     config_created: Any
     variants: tuple[Variant, ...]
     failure_reason: str | None = None
+    pending_config: str | None = None
+    """The configuration an update in progress moves the endpoint to (DescribeEndpoint's
+    PendingDeploymentSummary, "only returned when the endpoint is creating or updating with a
+    new endpoint configuration": botocore's sagemaker model)."""
 
     def variant(self, name: str) -> Variant | None:
         return next((v for v in self.variants if v.name == name), None)
@@ -95,28 +108,107 @@ def environment_client(environment: str, region: str, service: str = "sagemaker"
         session = aws.session(
             region=region, profile=profile, profile_variable=variable if profile else None
         )
-        return aws.client(session, service, _CONFIG)
+        return aws.client(session, service)
     except PackagingError as exc:
         raise Unreachable(environment, str(exc)) from exc
 
 
+def within(deadline: float, environment: str, work: Callable[[], T]) -> T:
+    """``work()``'s result, or Unreachable when it has not finished after ``deadline`` seconds.
+
+    The work runs in a daemon thread, which is left to end on its own (its requests have their
+    timeouts): the command does not wait for it, and the process does not either when it exits.
+    An exception the work raises is raised here.
+    """
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(work())
+        except BaseException as exc:  # handed to the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name=f"query-{environment}", daemon=True)
+    thread.start()
+    thread.join(deadline)
+    if failure:
+        raise failure[0]
+    if not outcome:
+        raise Unreachable(environment, no_answer(deadline))
+    return outcome[0]
+
+
+def no_answer(deadline: float) -> str:
+    return f"no answer within {deadline:g} s: check the network, a proxy or AWS_ENDPOINT_URL"
+
+
 @contextmanager
-def querying(environment: str, what: str) -> Iterator[None]:
+def querying(environment: str, what: str, sagemaker: Any = None) -> Iterator[None]:
     """Name the environment in any failure: Unreachable for credentials, access and network,
-    a PackagingError about ``what`` for anything else."""
+    a PackagingError about ``what`` for anything else (:func:`translated`)."""
     try:
         yield
-    except ClientError as exc:
-        if error_code(exc) in _DENIED:
-            raise Unreachable(environment, describe(exc)) from exc
-        if http_status(exc) == 403:
-            # A denial whose body botocore could not parse still is one.
-            raise Unreachable(environment, f"AccessDenied (HTTP 403): {describe(exc)}") from exc
-        raise PackagingError(f"cannot read {what} in {environment}: {describe(exc)}") from exc
-    except BotoCoreError as exc:
-        # NoCredentialsError, EndpointConnectionError, ConnectTimeoutError, ...: the class names
-        # the cause better than some of the messages do.
-        raise Unreachable(environment, f"{type(exc).__name__}: {describe(exc)}") from exc
+    except (ClientError, BotoCoreError) as exc:
+        raise translated(exc, environment, what, sagemaker) from exc
+
+
+def translated(
+    exc: ClientError | BotoCoreError, environment: str, what: str, sagemaker: Any = None
+) -> PackagingError:
+    """The error for ``exc``: Unreachable when the environment cannot be asked at all (no
+    credentials, access denied, no connection or no answer, an answer that is not the API's, the
+    service failing), a PackagingError about ``what`` when one request was refused."""
+    if isinstance(exc, BotoCoreError):
+        # NoCredentialsError, EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ...:
+        # the class names the cause better than some of the messages do.
+        return Unreachable(environment, f"{type(exc).__name__}: {describe(exc)}")
+    status = http_status(exc)
+    if error_code(exc) in _DENIED:
+        return Unreachable(environment, describe(exc))
+    if status == 403:
+        # A denial whose body botocore could not parse still is one.
+        return Unreachable(environment, f"AccessDenied (HTTP 403): {describe(exc)}")
+    if error_code(exc) in ("", str(status)):
+        # No AWS error in the answer (botocore then uses the HTTP status as the code): whatever
+        # answered is not the SageMaker API, e.g. a proxy or a wrong AWS_ENDPOINT_URL. Its body
+        # (an HTML page, often) is left out.
+        url = getattr(getattr(sagemaker, "meta", None), "endpoint_url", None)
+        at = f" from {url}" if url else ""
+        return Unreachable(
+            environment,
+            f"HTTP {status}{at} without an AWS error: not an answer of the SageMaker API"
+            " (check AWS_ENDPOINT_URL)",
+        )
+    if status >= 500:
+        # InternalFailure, ServiceUnavailable: still failing after botocore's retries.
+        return Unreachable(environment, describe(exc))
+    return PackagingError(f"cannot read {what} in {environment}: {describe(exc)}")
+
+
+def cannot_reach(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the AWS failure that caused it) means the service cannot be asked at
+    all, as opposed to one request being refused."""
+    if isinstance(exc, Unreachable):
+        return True
+    cause = exc if isinstance(exc, (ClientError, BotoCoreError)) else exc.__cause__
+    if not isinstance(cause, (ClientError, BotoCoreError)):
+        return False
+    return isinstance(translated(cause, "", ""), Unreachable)
+
+
+def registered_version(
+    sagemaker: Any, package: str, environment: str
+) -> registry.VersionInfo | None:
+    """The registry version ``package`` as this environment's credentials read it, or None when
+    the registry has no such version; failures as :func:`querying` names them."""
+    try:
+        return registry.describe_version(sagemaker, package)
+    except PackagingError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, (ClientError, BotoCoreError)):
+            raise translated(cause, environment, f"model package {package}", sagemaker) from cause
+        raise
 
 
 def find_endpoint(sagemaker: Any, model: str, environment: str) -> str | None:
@@ -127,7 +219,7 @@ def find_endpoint(sagemaker: Any, model: str, environment: str) -> str | None:
     ``a-dev``. During a replacement two endpoints exist; the InService one wins, then the newest.
     """
     prefix = naming.endpoint_name_prefix(model, environment)
-    with querying(environment, f"the endpoints of {model}"):
+    with querying(environment, f"the endpoints of {model}", sagemaker):
         pages = sagemaker.get_paginator("list_endpoints").paginate(
             NameContains=prefix, SortBy="CreationTime", SortOrder="Descending"
         )
@@ -149,7 +241,7 @@ def describe_live(sagemaker: Any, model: str, environment: str) -> LiveEndpoint 
     name = find_endpoint(sagemaker, model, environment)
     if name is None:
         return None
-    with querying(environment, f"endpoint {name}"):
+    with querying(environment, f"endpoint {name}", sagemaker):
         endpoint = sagemaker.describe_endpoint(EndpointName=name)
         config_name = str(endpoint["EndpointConfigName"])
         config = sagemaker.describe_endpoint_config(EndpointConfigName=config_name)
@@ -167,6 +259,7 @@ def describe_live(sagemaker: Any, model: str, environment: str) -> LiveEndpoint 
         config_created=config.get("CreationTime"),
         variants=variants,
         failure_reason=endpoint.get("FailureReason"),
+        pending_config=(endpoint.get("PendingDeploymentSummary") or {}).get("EndpointConfigName"),
     )
 
 
@@ -179,7 +272,7 @@ def newer_config(sagemaker: Any, model: str, environment: str, live: LiveEndpoin
     ListEndpointConfigs' CreationTimeAfter is inclusive ("greater than or equal", botocore's
     sagemaker model), hence the strict comparison here.
     """
-    with querying(environment, f"the endpoint configurations of {model}"):
+    with querying(environment, f"the endpoint configurations of {model}", sagemaker):
         pages = sagemaker.get_paginator("list_endpoint_configs").paginate(
             CreationTimeAfter=live.config_created, SortBy="CreationTime", SortOrder="Descending"
         )

@@ -4,8 +4,15 @@ Every session and client of the tool is made here (:func:`session`, :func:`clien
 boto3's default session unless a command names a profile, so the standard AWS environment alone
 decides where requests go and how they are retried: credentials and profile, region,
 ``AWS_ENDPOINT_URL`` (a local moto server in the demo and the tests), ``AWS_MAX_ATTEMPTS`` and
-``AWS_RETRY_MODE``. There is deliberately no other switch, so the code that runs against the
-emulator is the code that runs against AWS.
+``AWS_RETRY_MODE``. The code that runs against the emulator is the code that runs against AWS.
+
+No request waits without end (:func:`client_config`): each has a connect and a read timeout and
+a bounded number of attempts. ``MLSERVE_AWS_TIMEOUT_SECONDS`` sets both timeouts (the one switch
+of the tool's own; the tests shorten them with it); by default a connection gives up after
+``CONNECT_TIMEOUT_SECONDS`` and an answer after ``READ_TIMEOUT_SECONDS``, except S3's, which may
+take longer (``S3_READ_TIMEOUT_SECONDS``). Each request is tried ``MAX_ATTEMPTS`` times in
+botocore's ``standard`` retry mode unless ``AWS_MAX_ATTEMPTS`` or ``AWS_RETRY_MODE`` (or the
+profile's ``max_attempts`` and ``retry_mode``) say otherwise.
 
 Each session resolves its own credentials, profile, region and endpoint, but they all read
 botocore's JSON models through one loader, which parses each file once for the whole process
@@ -18,6 +25,7 @@ way in both places, instead of a traceback or a message about the request that h
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,7 +48,28 @@ from botocore.loaders import Loader
 from model_packaging.errors import PackagingError
 
 # Part uploads run in a few threads; the pool must not make them queue for a connection.
-_CONFIG = Config(max_pool_connections=16, user_agent_extra="model-packaging")
+_POOL_CONNECTIONS = 16
+_USER_AGENT = "model-packaging"
+
+TIMEOUT_VARIABLE = "MLSERVE_AWS_TIMEOUT_SECONDS"
+# botocore waits 60 s for a connection and 60 s for each read by default (botocore.config.Config,
+# connect_timeout and read_timeout), and retries on top: a host that accepts a connection and
+# never answers held a command for minutes. An AWS API endpoint answers a TCP handshake in
+# milliseconds and a Describe or List call in well under a second.
+CONNECT_TIMEOUT_SECONDS = 5.0
+READ_TIMEOUT_SECONDS = 10.0
+# S3 may be slow to answer CompleteMultipartUpload ("could take several minutes", while it sends
+# white space to keep the connection open: S3 API Reference, CompleteMultipartUpload), so its
+# reads keep botocore's default (60 s) unless the variable asks for more.
+S3_READ_TIMEOUT_SECONDS = 60.0
+# Attempts per request, the first included, and the retry mode: botocore's standard mode and its
+# default number of attempts (botocore.retries.standard.DEFAULT_MAX_ATTEMPTS). It retries
+# throttling, transient errors and connection failures and timeouts, with a jittered backoff of
+# at most 1 s and 2 s before the second and third attempts for throttling (base 1 s, doubled per
+# attempt; 50 ms for other errors: botocore.retries.standard.ExponentialBackoff).
+MAX_ATTEMPTS = 3
+RETRY_MODE = "standard"
+RETRY_BACKOFF_SECONDS = 1.0 + 2.0
 # Where botocore reads the profile from, in its order of precedence (botocore configprovider,
 # the "profile" session variable).
 _PROFILE_VARIABLES = ("AWS_DEFAULT_PROFILE", "AWS_PROFILE")
@@ -104,9 +133,68 @@ def _shared_loader(core: botocore.session.Session) -> Loader:
     return _loaders.setdefault(data_path, core.get_component("data_loader"))
 
 
-def client(made_from: boto3.session.Session, service: str, config: Config | None = None) -> Any:
+def client(made_from: boto3.session.Session, service: str) -> Any:
+    """A client of ``service`` from ``made_from``, with the tool's timeouts and retries."""
+    config = client_config(made_from, service)
     with setting_up():
-        return made_from.client(service, config=config or _CONFIG)
+        return made_from.client(service, config=config)
+
+
+def warm_up(service: str, region: str) -> None:
+    """Make one client of ``service`` now, so that threads about to make their own find its API
+    model parsed (:func:`_shared_loader`) instead of all parsing it at once, each holding the
+    others up (a SageMaker client takes most of a second the first time). A failure is left to
+    the clients that follow, which report it where it belongs."""
+    try:
+        client(session(region=region), service)
+    except (PackagingError, BotoCoreError):
+        pass
+
+
+def request_timeouts() -> tuple[float, float]:
+    """The connect and read timeouts of a request, in seconds: ``MLSERVE_AWS_TIMEOUT_SECONDS``
+    for both when it is set, else the defaults. A value that is not a positive number is an
+    error, raised before any request is made."""
+    text = os.environ.get(TIMEOUT_VARIABLE, "").strip()
+    if not text:
+        return CONNECT_TIMEOUT_SECONDS, READ_TIMEOUT_SECONDS
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise PackagingError(
+            f"{TIMEOUT_VARIABLE} must be a number of seconds greater than 0, got {text!r}: set it"
+            f" to one, or unset it for the defaults ({CONNECT_TIMEOUT_SECONDS:g} s to connect,"
+            f" {READ_TIMEOUT_SECONDS:g} s for an answer)"
+        )
+    return value, value
+
+
+def client_config(made_from: boto3.session.Session, service: str) -> Config:
+    """Timeouts and retries of every client (module docstring).
+
+    Attempts and mode are set explicitly, so the bound holds whatever botocore's defaults become;
+    the ones the AWS configuration names (``AWS_MAX_ATTEMPTS``, ``AWS_RETRY_MODE``, or the
+    profile's ``max_attempts`` and ``retry_mode``: botocore's config variables) win.
+    """
+    connect, read = request_timeouts()
+    if service == "s3":
+        read = max(read, S3_READ_TIMEOUT_SECONDS)
+    core = made_from._session
+    with setting_up():
+        attempts = core.get_config_variable("max_attempts")
+        mode = core.get_config_variable("retry_mode")
+    return Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={
+            "total_max_attempts": int(attempts) if attempts else MAX_ATTEMPTS,
+            "mode": mode or RETRY_MODE,
+        },
+        max_pool_connections=_POOL_CONNECTIONS,
+        user_agent_extra=_USER_AGENT,
+    )
 
 
 @contextmanager

@@ -68,11 +68,14 @@ def test_an_unknown_profile_is_named_by_every_command(
 
 
 def test_status_names_an_unknown_profile_for_every_stage_it_cannot_query(tmp_path: Path) -> None:
-    """status reports what it cannot reach and goes on; the cause is on every row."""
+    """status reports what it cannot reach and goes on; the cause is on every row, and the
+    command fails once the table is out."""
     result = run_without_aws_setup(tmp_path, "status", "churn", AWS_PROFILE="nope", **REGION)
     assert "Traceback" not in result.stdout + result.stderr
-    assert result.returncode == 0, result.stderr
-    rows = [line for line in result.stdout.splitlines()[1:] if line.strip()]
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.splitlines()[-1].startswith("error: could not query dev, staging, prod")
+    # One row per stage; a challenger's or shadow's row below it says "<variant>: unreachable".
+    rows = [line for line in result.stdout.splitlines()[1:] if not line.endswith(": unreachable")]
     assert len(rows) == 3
     assert all(PROFILE.removeprefix("error: ").strip() in row for row in rows), rows
 
