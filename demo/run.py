@@ -199,6 +199,12 @@ class Flow:
         demo.step("Where each stage stands now")
         demo.python("-m", "model_packaging", "status")
         self.expect_pins({"dev": v2, "staging": v2, "prod": v1})
+        demo.step(
+            f"The registry's view of {MODEL}: every version, its decisions, pins and endpoints"
+        )
+        demo.python("-m", "model_packaging", "versions", MODEL, expect_text="Approved")
+        demo.step("What a clean-up of staging would delete (a dry run: nothing is deleted)")
+        demo.python("-m", "model_packaging", "prune", "--env", "staging", "--dry-run")
         self.drift(v1)
 
     def artifact_store(self) -> None:
