@@ -50,10 +50,8 @@ SCHEDULE_EXPRESSIONS = {
 # The interval each run analyses, ending at its scheduled time, and each alarm's period: one
 # value of each drift metric per interval.
 SCHEDULE_SECONDS = {DriftSchedule.HOURLY: 3600, DriftSchedule.DAILY: 86400}
-# What the schedule passes the function: its scheduled time, which EventBridge Scheduler puts
-# in place of the context attribute (EventBridge Scheduler user guide, "Adding context
-# attributes"), so a retried or late run still analyses its own interval.
-SCHEDULE_INPUT = json.dumps({"scheduled_time": "<aws.scheduler.scheduled-time>"})
+# What the schedule passes the function (its scheduled time): one spelling with the handler's.
+SCHEDULE_INPUT = metrics.SCHEDULE_INPUT
 # Invocations that fail to start are retried twice, never past the next run's start; what is
 # still undelivered then goes to the dead-letter queue (botocore scheduler RetryPolicy:
 # MaximumEventAgeInSeconds 60..86400, MaximumRetryAttempts 0..185).

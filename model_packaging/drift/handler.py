@@ -55,9 +55,8 @@ REPORT_NAME = "report.html"
 # botocore cloudwatch PutMetricData: "Each request is also limited to no more than 1000
 # different metrics".
 METRICS_PER_REQUEST = 1000
-# The payload EventBridge Scheduler sends (its context attribute <aws.scheduler.scheduled-time>,
-# EventBridge Scheduler User Guide, "Adding context attributes"): the schedule's target Input.
-SCHEDULE_INPUT = '{"scheduled_time": "<aws.scheduler.scheduled-time>"}'
+# The payload EventBridge Scheduler sends: the schedule's target Input (metrics.SCHEDULE_INPUT).
+SCHEDULE_INPUT = metrics.SCHEDULE_INPUT
 # The longest window taken: a month. Longer ones are a mistake (the schedules are hourly or
 # daily), and CloudWatch takes datapoints from the last two weeks only (botocore cloudwatch
 # PutMetricData: "as much as two weeks before the current date").

@@ -53,3 +53,9 @@ ENVIRONMENT = (
     ENV_NAMESPACE,
     ENV_WINDOW_SECONDS,
 )
+
+# What the schedule passes the function: its scheduled time, which EventBridge Scheduler puts in
+# place of the context attribute (EventBridge Scheduler user guide, "Adding context attributes"),
+# so a retried or late run still analyses its own interval. The schedule's target Input and what
+# the handler reads, spelled here once.
+SCHEDULE_INPUT = '{"scheduled_time": "<aws.scheduler.scheduled-time>"}'
