@@ -184,7 +184,7 @@ def test_an_interrupt_before_the_rename_leaves_no_temporary_file(
     def interrupted(*args: Any) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(stackfile.os, "replace", interrupted)
+    monkeypatch.setattr(os, "replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
         stackfile.write_pin(path, "dev", "churn", NEW)
     assert path.read_bytes() == before
