@@ -23,6 +23,7 @@ Physical names: an endpoint's is its ``name`` input. Configurations and Models a
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -240,15 +241,22 @@ def _endpoint(
     if current == config_name:
         note(f"kept endpoint {name}: it is on {config_name}")
         return
+    again = ""
     if _exists(partial(sagemaker.describe_endpoint_config, EndpointConfigName=config_name)):
+        if config_name == _newest_config(sagemaker, config):
+            # The stack's state holds this configuration (the newest of the model's): pulumi up
+            # puts an endpoint that SageMaker rolled back onto it again, and makes nothing new.
+            sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config_name)
+            note(f"updated endpoint {name}: {current} -> {config_name}, the stack's configuration")
+            return
         # The offline plan names a configuration from its inputs, so a return to earlier inputs
-        # (a rollback) gets the name of the configuration made for them before. pulumi up would
-        # create a new configuration, newer than every other one of this endpoint: made again,
-        # the configuration is that newest one, as status --check-deployed expects.
-        sagemaker.delete_endpoint_config(EndpointConfigName=config_name)
-        again = " again (the plan names it like the earlier one of the same inputs)"
-    else:
-        again = ""
+        # (a rollback) gets the name of the retained configuration made for them before. Pulumi
+        # replaces the configuration under a newly drawn auto-name, and the retained one keeps
+        # its own: so does this stand-in (the suffix is derived, not random, so the demo's
+        # output is the same on every run).
+        retained = config_name
+        config_name = _fresh_name(sagemaker, config_name)
+        again = f" (the same inputs as the retained {retained}, under a new name)"
     sagemaker.create_endpoint_config(
         **api.request(
             "sagemaker",
@@ -262,14 +270,53 @@ def _endpoint(
     note(f"created endpoint configuration {config_name}{again}: {variants}")
     if live is None:
         sagemaker.create_endpoint(
-            **api.request("sagemaker", "CreateEndpoint", endpoint.inputs, renamed=_ENDPOINT_RENAMED)
+            **api.request(
+                "sagemaker",
+                "CreateEndpoint",
+                endpoint.inputs,
+                renamed=_ENDPOINT_RENAMED,
+                EndpointConfigName=config_name,
+            )
         )
         note(f"created endpoint {name} on {config_name}")
     else:
         sagemaker.update_endpoint(
-            **api.request("sagemaker", "UpdateEndpoint", endpoint.inputs, renamed=_UPDATE_RENAMED)
+            **api.request(
+                "sagemaker",
+                "UpdateEndpoint",
+                endpoint.inputs,
+                renamed=_UPDATE_RENAMED,
+                EndpointConfigName=config_name,
+            )
         )
         note(f"updated endpoint {name}: {current} -> {config_name} ({current} is kept)")
+
+
+def _newest_config(sagemaker: Any, config: PlannedResource) -> str | None:
+    """The newest endpoint configuration tagged with this configuration's model and
+    environment: the one the stack's state holds (Pulumi's newest for the endpoint)."""
+    tags = config.inputs.get("tags") or {}
+    pages = sagemaker.get_paginator("list_endpoint_configs").paginate(
+        SortBy="CreationTime", SortOrder="Descending"
+    )
+    for page in pages:
+        for summary in page.get("EndpointConfigs", []):
+            found = sagemaker.list_tags(ResourceArn=summary["EndpointConfigArn"]).get("Tags", [])
+            values = {tag["Key"]: tag["Value"] for tag in found}
+            if all(values.get(key) == tags.get(key) for key in ("model", "environment")):
+                return str(summary["EndpointConfigName"])
+    return None
+
+
+def _fresh_name(sagemaker: Any, planned: str) -> str:
+    """``<logical name>-<7 hex>``, as Pulumi auto-names, not yet taken."""
+    logical = planned.rsplit("-", 1)[0]
+    for attempt in range(1, 100):
+        suffix = hashlib.sha256(f"{planned}:{attempt}".encode()).hexdigest()[:7]
+        name = f"{logical}-{suffix}"
+        if not _exists(partial(sagemaker.describe_endpoint_config, EndpointConfigName=name)):
+            return name
+    raise RuntimeError(f"no free name for a new {logical} configuration")
 
 
 def _variants(config: PlannedResource) -> list[Mapping[str, Any]]:

@@ -45,6 +45,8 @@ HEADINGS = [
     "Promote churn 2 to prod",
     "Roll churn back to version 1 in prod",
     "Where each stage stands now",
+    "The registry's view of churn: every version, its decisions, pins and endpoints",
+    "What a clean-up of staging would delete (a dry run: nothing is deleted)",
     "Data drift: samples checked against version 1's baseline",
 ]
 
@@ -118,6 +120,13 @@ def test_check_deployed_catches_the_silent_rollback_then_passes(
     assert failed, out
     assert "check-deployed exits 1: staging does not serve what its stack file pins." in out
     after = out[failed.end() :]
+    # pulumi up makes nothing new: it moves the endpoint back onto the stack's configuration.
+    assert re.search(
+        rf"^    updated endpoint {failed[1]}: {failed[2]} -> {failed[3]},"
+        r" the stack's configuration$",
+        after,
+        re.MULTILINE,
+    )
     assert re.search(
         rf"^    ok churn staging: live version 2 on {failed[1]} \({failed[3]}, InService\)$",
         after,
@@ -136,7 +145,21 @@ def test_rollback_restores_prods_previous_pin(demo_run: subprocess.CompletedProc
         section,
     )
     assert "$ git commit --quiet -m 'roll back churn in prod to 1'" in section
-    assert re.search(r"^    ok churn prod: live version 1 on churn-prod-", section, re.MULTILINE)
+    # As pulumi up does: the earlier inputs get a configuration under a new auto-name, and the
+    # retained one of the same inputs keeps its own; the endpoint moves onto the new one.
+    made = re.search(
+        r"^    created endpoint configuration (churn-config-[0-9a-f]{7}) \(the same inputs as the"
+        r" retained (churn-config-[0-9a-f]{7}), under a new name\)",
+        section,
+        re.MULTILINE,
+    )
+    assert made and made[1] != made[2], section
+    assert re.search(
+        r"^    ok churn prod: live version 1 on churn-prod-[0-9a-f]{8}"
+        rf" \({made[1]}, InService\)$",
+        section,
+        re.MULTILINE,
+    )
     final = section[section.index("=== Step 18") :]
     assert re.search(r"^    churn  prod     1 .* serves version 1 ", final, re.MULTILINE)
     assert re.search(r"^    churn  staging  2 .* serves version 2 ", final, re.MULTILINE)
