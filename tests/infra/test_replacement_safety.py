@@ -238,16 +238,20 @@ def changed(before: Plan, after: Plan) -> list[str]:
     return sorted(urn for urn in old.keys() | new.keys() if old.get(urn) != new.get(urn))
 
 
-def pair(stack_configs, stack: str, setup: Edit | None, edit: Edit) -> tuple[Plan, Plan]:
+def pair(
+    stack_configs, stack: str, setup: Edit | None, edit: Edit, base_plan: Plan | None = None
+) -> tuple[Plan, Plan]:
     base = copy.deepcopy(stack_configs[stack])
     if setup is not None:
         setup(base)
     edited = copy.deepcopy(base)
     edit(edited)
-    return evaluate(base, stack), evaluate(edited, stack)
+    return base_plan or evaluate(base, stack), evaluate(edited, stack)
 
 
 _PAIRS: dict[str, tuple[Plan, Plan]] = {}
+# The plan before the edit, per stack and setup: several cases share one.
+_BASES: dict[tuple[str, Edit | None], Plan] = {}
 
 
 def case_pair(stack_configs, case: str) -> tuple[Plan, Plan]:
@@ -255,7 +259,9 @@ def case_pair(stack_configs, case: str) -> tuple[Plan, Plan]:
     case's plans. The control tests, which patch the program, call ``pair`` itself."""
     if case not in _PAIRS:
         stack, setup, edit = CASES[case]
-        _PAIRS[case] = pair(stack_configs, stack, setup, edit)
+        before, after = pair(stack_configs, stack, setup, edit, _BASES.get((stack, setup)))
+        _BASES[(stack, setup)] = before
+        _PAIRS[case] = before, after
     return _PAIRS[case]
 
 
