@@ -395,6 +395,96 @@ class Flow:
             "drift-check exits 1 and names each shifted feature with the check it fails;"
             " tenure_months, unchanged, passes."
         )
+        self.drift_engine(root / unshifted, root / shifted)
+
+    def drift_engine(self, unshifted: Path, shifted: Path) -> None:
+        """The mlserve drift engine's function, run here on captures in AWS's layout."""
+        from datetime import UTC, datetime, timedelta
+
+        from infra.resource_types import LAMBDA_FUNCTION
+        from infra.review.plan import evaluate_file
+        from infra.settings import EnvironmentSettings
+        from model_packaging.drift import capture, handler, metrics
+
+        demo = self.demo
+        demo.step("The mlserve drift engine: prod's captured requests, an hour at a time")
+        plan = evaluate_file(demo.workspace.root / "stacks" / "Pulumi.prod.yaml", "prod")
+        function = next(r for r in plan.of_type(LAMBDA_FUNCTION) if r.name == f"{MODEL}-drift-fn")
+        environment = function.inputs["environment"]["variables"]
+        config = handler.Config.from_environment(environment)
+        s3, cloudwatch = _session().client("s3"), _session().client("cloudwatch")
+        s3.create_bucket(Bucket=config.capture_bucket)
+        until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = {"unshifted": (until - timedelta(hours=2), unshifted)}
+        hours["shifted"] = (until - timedelta(hours=1), shifted)
+        for label, (start, sample) in hours.items():
+            with sample.open(newline="") as handle:
+                _, *rows = csv.reader(handle)
+            lines = [
+                capture.record(
+                    ",".join(row),
+                    "BASE64" if i % 3 == 0 else "CSV",
+                    "text/csv",
+                    start + timedelta(seconds=i),
+                )
+                for i, row in enumerate(rows)
+            ]
+            key = capture.capture_key(config.endpoint, "champion", start)
+            s3.put_object(
+                Bucket=config.capture_bucket,
+                Key=f"{config.capture_prefix}{key}",
+                Body="\n".join(lines).encode(),
+            )
+            demo.say(
+                f"{len(lines)} {label} requests captured, one in three base64-encoded, in"
+                f" s3://{config.capture_bucket}/{config.capture_prefix}{key}"
+            )
+        settings = plan.settings
+        assert isinstance(settings, EnvironmentSettings)
+        thresholds = {
+            metrics.metric_name(feature): float(threshold)
+            for feature, threshold in settings.models[MODEL].drift.alarms.items()
+        }
+        for label, (start, _) in hours.items():
+            end = start + timedelta(hours=1)
+            window = handler.window_of(
+                {"scheduled_time": end.isoformat()}, config.window_seconds, until
+            )
+            demo.say(f"$ the drift function, scheduled at {end:%Y-%m-%dT%H:%MZ} ({label})")
+            try:
+                handler.run(config, window, s3, cloudwatch, log=lambda line: None)
+            except handler.DriftAnalysisFailed as exc:
+                raise DemoFailed(f"the drift function failed: {exc}") from None
+            for name, threshold in sorted(thresholds.items()):
+                stats = cloudwatch.get_metric_statistics(
+                    Namespace=metrics.NAMESPACE,
+                    MetricName=name,
+                    Dimensions=[
+                        {"Name": metrics.DIMENSION_ENDPOINT, "Value": config.endpoint},
+                        {"Name": metrics.DIMENSION_VARIANT, "Value": "champion"},
+                    ],
+                    StartTime=start,
+                    EndTime=end + timedelta(seconds=1),
+                    Period=config.window_seconds,
+                    Statistics=["Maximum"],
+                )
+                points = stats.get("Datapoints", [])
+                if not points:
+                    raise DemoFailed(f"the drift function put no {name} for {label}")
+                value = max(p["Maximum"] for p in points)
+                verdict = "above: its alarm goes to ALARM" if value > threshold else "within"
+                demo.show(f"{name} = {value:.3f}, threshold {threshold:g}: {verdict}")
+                # The shifted hour raised monthly_charges by 35; nothing else the alarms watch.
+                expected = label == "shifted" and name == metrics.metric_name("monthly_charges")
+                if (value > threshold) is not expected:
+                    raise DemoFailed(f"{label} hour: {name} = {value:.3f}, threshold {threshold:g}")
+        demo.say(
+            "The function put one metric per feature and hour, and wrote"
+            " constraint_violations.json, statistics.json and report.html under"
+            f" s3://{config.report_bucket}/{config.report_prefix}; the alarms of drift.alarms"
+            " watch the metrics (moto stores alarms but does not evaluate them, so the"
+            " comparison CloudWatch makes is shown here)."
+        )
 
 
 def _with_sample(text: str, sample: str) -> str:

@@ -48,6 +48,7 @@ HEADINGS = [
     "The registry's view of churn: every version, its decisions, pins and endpoints",
     "What a clean-up of staging would delete (a dry run: nothing is deleted)",
     "Data drift: samples checked against version 1's baseline",
+    "The mlserve drift engine: prod's captured requests, an hour at a time",
 ]
 
 
@@ -266,3 +267,20 @@ def test_an_unexpected_outcome_names_the_command_status_and_last_line(tmp_path: 
         "sh -c 'echo first; echo '\"'\"'error: the last line'\"'\"' >&2; exit 3' exited with"
         " status 3, expected 0: error: the last line"
     )
+
+
+def test_the_drift_function_flags_the_shifted_hour_only(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = demo_run.stdout
+    engine = out[out.index("The mlserve drift engine") :]
+    unshifted = engine[engine.index("(unshifted)") : engine.index("(shifted)")]
+    shifted = engine[engine.index("(shifted)") :]
+    assert "goes to ALARM" not in unshifted, unshifted
+    assert re.search(
+        r"^    feature_baseline_drift_monthly_charges = 0\.\d+, threshold 0\.2: above: its alarm"
+        r" goes to ALARM$",
+        shifted,
+        re.MULTILINE,
+    ), shifted
+    assert "feature_baseline_drift_tenure_months = 0.000, threshold 0.2: within" in shifted
