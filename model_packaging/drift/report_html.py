@@ -231,8 +231,13 @@ def _section(
     present = _present(observed, rows)
     expected = (constraint or {}).get("completeness")
     if present is not None:
-        baseline_text = f" (baseline {expected:.4g})" if isinstance(expected, int | float) else ""
-        lines.append(f'<p class="completeness">values present: {present:.4g}{baseline_text}</p>')
+        # Shares, written as the checks' messages write them ("83.33% of values present").
+        baseline_text = (
+            f" (baseline {expected * 100:.4g}%)" if isinstance(expected, int | float) else ""
+        )
+        lines.append(
+            f'<p class="completeness">values present: {present * 100:.4g}%{baseline_text}</p>'
+        )
     if violations:
         items = "".join(
             f"<li><strong>{_e(v.constraint_check_type)}</strong>: {_e(v.description)}</li>"

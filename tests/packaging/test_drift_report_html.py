@@ -3,6 +3,7 @@ feature, the worst feature first, violations highlighted."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -125,6 +126,8 @@ def test_one_drawing_per_feature_worst_first_violations_highlighted(shifted: Ana
     assert by_name["charges"].polylines == ["baseline", "window"]
     assert by_name["plan"].bars == 6  # three plans, two bars each
     assert by_name["tenure"].distance == f"{shifted.distances['tenure'].value:.3g}"
+    # Completeness as the checks' messages write shares: a percentage, against the baseline's.
+    assert re.search(r"values present: \d+(\.\d+)?% \(baseline \d+(\.\d+)?%\)", text), text
 
 
 def test_an_empty_window_and_a_missing_baseline_say_so_without_drawings(
