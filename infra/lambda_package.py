@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import hashlib
 import importlib.metadata
 import io
@@ -155,9 +156,32 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterator[str]:
         stack.extend(ast.iter_child_nodes(node))
 
 
+# code_modules' answers in this process, each with the files' modification stamps it read: a
+# plan evaluates every environment's drift function, and the walk over the imports costs more
+# than the rest of a plan. A file changed since is walked again.
+_CLOSURES: dict[tuple[str, Path], tuple[Closure, tuple[int, ...]]] = {}
+
+
+def _stamps(files: Iterable[Path]) -> tuple[int, ...]:
+    return tuple(path.stat().st_mtime_ns for path in files)
+
+
 def code_modules(entry: str = HANDLER_MODULE, root: Path = ROOT) -> Closure:
     """The project module files ``entry`` needs, with every package ``__init__`` on the way,
     and the third-party top-level names they import."""
+    known = _CLOSURES.get((entry, root))
+    if known is not None:
+        try:
+            if _stamps(known[0].files) == known[1]:
+                return known[0]
+        except OSError:
+            pass
+    closure = _code_modules(entry, root)
+    _CLOSURES[(entry, root)] = closure, _stamps(closure.files)
+    return closure
+
+
+def _code_modules(entry: str, root: Path) -> Closure:
     if _module_file(entry, root) is None:
         raise PackagingError(
             f"{entry} is not a module of the project under {root}: the drift engine's handler "
@@ -205,6 +229,12 @@ def _canonical(name: str) -> str:
 def _distributions(third_party: Iterable[str]) -> set[str]:
     """The distributions that provide ``third_party`` top-level names, with what they require,
     as this environment has them installed (the lock pins the same versions)."""
+    return set(_installed_distributions(frozenset(third_party)))
+
+
+@functools.cache
+def _installed_distributions(third_party: frozenset[str]) -> frozenset[str]:
+    """``_distributions``, once per process: what is installed does not change while it runs."""
     providers = importlib.metadata.packages_distributions()
     missing = sorted(name for name in third_party if name not in providers)
     if missing:
@@ -226,7 +256,7 @@ def _distributions(third_party: Iterable[str]) -> set[str]:
             if marker.strip() and not _marker_holds(marker):
                 continue
             pending.append(re.split(r"[\s<>=!~\[(]", spec.strip(), maxsplit=1)[0])
-    return found - RUNTIME_PROVIDED
+    return frozenset(found - RUNTIME_PROVIDED)
 
 
 def _marker_holds(marker: str) -> bool:

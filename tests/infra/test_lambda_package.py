@@ -157,3 +157,19 @@ def test_the_offline_plan_names_the_packages_without_writing_them(tmp_path: Path
     assert paths.code.parent == paths.layer.parent == Path("build/lambda")
     assert paths.code.name == f"code-{paths.code_sha256[:16]}.zip"
     assert paths.layer.name == f"layer-{lp.layer_key(lp.layer_requirements())}.zip"
+
+
+def test_a_module_changed_since_the_last_walk_is_walked_again(tmp_path: Path) -> None:
+    """code_modules remembers its walk for the process, but not past a change to a file."""
+    package = tmp_path / "model_packaging" / "drift"
+    package.mkdir(parents=True)
+    (tmp_path / "model_packaging" / "__init__.py").write_text("")
+    (package / "__init__.py").write_text("")
+    handler = package / "handler.py"
+    handler.write_text("import json\n")
+    entry = "model_packaging.drift.handler"
+    assert lp.code_modules(entry, tmp_path).third_party == frozenset()
+    handler.write_text("import json\nimport numpy\n")
+    later = handler.stat().st_mtime_ns + 1_000_000_000
+    os.utime(handler, ns=(later, later))
+    assert lp.code_modules(entry, tmp_path).third_party == frozenset({"numpy"})
