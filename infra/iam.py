@@ -272,54 +272,11 @@ def monitoring_role_policy(
     if not volume_key:
         volume_grant = []
     statements: list[Document] = [
-        {
-            "Sid": "ReadOwnCapturedData",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
-        },
-        {
-            "Sid": "ListOwnCapturedData",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": capture_bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
-        },
-        {
-            "Sid": "WriteOwnReports",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": f"{capture_bucket_arn}/{reports_prefix}*",
-        },
-        {
-            # Captures are encrypted with the environment key, and so are the reports: SSE-KMS
-            # reads need kms:Decrypt, writes kms:GenerateDataKey (and kms:Decrypt for multipart
-            # uploads) (Amazon S3 user guide, "Using server-side encryption with AWS KMS keys").
-            "Sid": "EnvironmentKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": environment_key_arn,
-        },
+        *_captures_and_reports(
+            capture_bucket_arn, capture_prefix, reports_prefix, environment_key_arn
+        ),
         *volume_grant,
-        {
-            "Sid": "ReadPinnedBaseline",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": f"{artifact_bucket_arn}/{baseline_prefix}*",
-        },
-        {
-            "Sid": "ListPinnedBaseline",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": artifact_bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{baseline_prefix}*"]}},
-        },
-        {
-            "Sid": "DecryptBaseline",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": artifact_key_arn,
-        },
+        *_pinned_baseline(artifact_bucket_arn, baseline_prefix, artifact_key_arn),
         {
             "Sid": "PullAnalyzer",
             "Effect": "Allow",
@@ -374,6 +331,73 @@ def service_trust_from_account(service: str, account: str) -> Document:
     )
 
 
+def _captures_and_reports(
+    capture_bucket_arn: str, capture_prefix: str, reports_prefix: str, environment_key_arn: str
+) -> list[Document]:
+    """A drift analysis's own data, for either engine: its model's captured requests (read,
+    and listed so that a missing object reads as missing: S3 answers 403 instead of 404 to a
+    caller without s3:ListBucket, Amazon S3 API Reference, GetObject, "Permissions"), its
+    reports (written), and the environment key that encrypts both."""
+    return [
+        {
+            "Sid": "ReadOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
+        },
+        {
+            "Sid": "ListOwnCapturedData",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": capture_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
+        },
+        {
+            "Sid": "WriteOwnReports",
+            "Effect": "Allow",
+            "Action": "s3:PutObject",
+            "Resource": f"{capture_bucket_arn}/{reports_prefix}*",
+        },
+        {
+            # Captures are encrypted with the environment key, and so are the reports: SSE-KMS
+            # reads need kms:Decrypt, writes kms:GenerateDataKey (and kms:Decrypt for multipart
+            # uploads) (Amazon S3 user guide, "Using server-side encryption with AWS KMS keys").
+            "Sid": "EnvironmentKey",
+            "Effect": "Allow",
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+            "Resource": environment_key_arn,
+        },
+    ]
+
+
+def _pinned_baseline(
+    artifact_bucket_arn: str, baseline_prefix: str, artifact_key_arn: str
+) -> list[Document]:
+    """The pinned version's baseline in the artifact store, read and listed, for either
+    engine, and the artifact key to decrypt it."""
+    return [
+        {
+            "Sid": "ReadPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{artifact_bucket_arn}/{baseline_prefix}*",
+        },
+        {
+            "Sid": "ListPinnedBaseline",
+            "Effect": "Allow",
+            "Action": "s3:ListBucket",
+            "Resource": artifact_bucket_arn,
+            "Condition": {"StringLike": {"s3:prefix": [f"{baseline_prefix}*"]}},
+        },
+        {
+            "Sid": "DecryptBaseline",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": artifact_key_arn,
+        },
+    ]
+
+
 def drift_function_policy(
     *,
     capture_bucket_arn: str,
@@ -398,53 +422,10 @@ def drift_function_policy(
     GetObject, "Permissions").
     """
     return document(
-        {
-            "Sid": "ReadOwnCapturedData",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": f"{capture_bucket_arn}/{capture_prefix}*",
-        },
-        {
-            "Sid": "ListOwnCapturedData",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": capture_bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{capture_prefix}*"]}},
-        },
-        {
-            "Sid": "WriteOwnReports",
-            "Effect": "Allow",
-            "Action": "s3:PutObject",
-            "Resource": f"{capture_bucket_arn}/{reports_prefix}*",
-        },
-        {
-            # Captures and reports are encrypted with the environment key (SSE-KMS: reads need
-            # kms:Decrypt, writes kms:GenerateDataKey; Amazon S3 user guide, "Using server-side
-            # encryption with AWS KMS keys").
-            "Sid": "EnvironmentKey",
-            "Effect": "Allow",
-            "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
-            "Resource": environment_key_arn,
-        },
-        {
-            "Sid": "ReadPinnedBaseline",
-            "Effect": "Allow",
-            "Action": "s3:GetObject",
-            "Resource": f"{artifact_bucket_arn}/{baseline_prefix}*",
-        },
-        {
-            "Sid": "ListPinnedBaseline",
-            "Effect": "Allow",
-            "Action": "s3:ListBucket",
-            "Resource": artifact_bucket_arn,
-            "Condition": {"StringLike": {"s3:prefix": [f"{baseline_prefix}*"]}},
-        },
-        {
-            "Sid": "DecryptBaseline",
-            "Effect": "Allow",
-            "Action": "kms:Decrypt",
-            "Resource": artifact_key_arn,
-        },
+        *_captures_and_reports(
+            capture_bucket_arn, capture_prefix, reports_prefix, environment_key_arn
+        ),
+        *_pinned_baseline(artifact_bucket_arn, baseline_prefix, artifact_key_arn),
         {
             # The group exists before the function runs (the component creates it with its
             # retention and key), so the function only writes streams in it.
