@@ -245,51 +245,33 @@ class DriftEngine(pulumi.ComponentResource):
             self._feature_alarm(name, args, feature, threshold, interval)
             for feature, threshold in sorted(drift.alarms.items())
         ]
+        # Lambda's function metrics carry FunctionName (Lambda developer guide, "Types of
+        # metrics for Lambda functions").
         alarms.append(
-            aws.cloudwatch.MetricAlarm(
+            self._any_at_all(
                 f"{name}-errors",
-                name=pulumi.Output.concat(args.endpoint_name, "-drift-analysis-errors"),
-                alarm_description=(
-                    f"A drift analysis of {model} failed: the function's log group says why"
-                ),
+                pulumi.Output.concat(args.endpoint_name, "-drift-analysis-errors"),
+                f"A drift analysis of {model} failed: the function's log group says why",
+                args,
                 namespace="AWS/Lambda",
                 metric_name="Errors",
-                # Lambda's function metrics carry FunctionName (Lambda developer guide, "Types of
-                # metrics for Lambda functions").
                 dimensions={"FunctionName": function.name},
                 statistic="Sum",
                 period=interval,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[args.alert_topic_arn],
-                ok_actions=[args.alert_topic_arn],
-                tags=args.tags,
-                opts=child,
             )
         )
         alarms.append(
-            aws.cloudwatch.MetricAlarm(
+            self._any_at_all(
                 f"{name}-dead-letters",
-                name=pulumi.Output.concat(args.endpoint_name, "-drift-dead-letters"),
-                alarm_description=(
-                    f"A drift analysis of {model} could not be started: its schedule's "
-                    "dead-letter queue holds the attempt"
-                ),
+                pulumi.Output.concat(args.endpoint_name, "-drift-dead-letters"),
+                f"A drift analysis of {model} could not be started: its schedule's "
+                "dead-letter queue holds the attempt",
+                args,
                 namespace="AWS/SQS",
                 metric_name="ApproximateNumberOfMessagesVisible",
                 dimensions={"QueueName": queue.name},
                 statistic="Maximum",
                 period=SQS_METRIC_PERIOD,
-                evaluation_periods=1,
-                threshold=0,
-                comparison_operator="GreaterThanThreshold",
-                treat_missing_data="notBreaching",
-                alarm_actions=[args.alert_topic_arn],
-                ok_actions=[args.alert_topic_arn],
-                tags=args.tags,
-                opts=child,
             )
         )
 
@@ -321,6 +303,31 @@ class DriftEngine(pulumi.ComponentResource):
                 metrics.ENV_NAMESPACE: metrics.NAMESPACE,
                 metrics.ENV_WINDOW_SECONDS: str(interval),
             }
+        )
+
+    def _any_at_all(
+        self,
+        logical: str,
+        name: pulumi.Output[str],
+        description: str,
+        args: DriftEngineArgs,
+        **metric: Any,
+    ) -> aws.cloudwatch.MetricAlarm:
+        """An alarm that notifies as soon as the metric (``namespace``, ``metric_name``,
+        ``dimensions``, ``statistic``, ``period``) is above zero, and when it is back to zero."""
+        return aws.cloudwatch.MetricAlarm(
+            logical,
+            name=name,
+            alarm_description=description,
+            **metric,
+            evaluation_periods=1,
+            threshold=0,
+            comparison_operator="GreaterThanThreshold",
+            treat_missing_data="notBreaching",
+            alarm_actions=[args.alert_topic_arn],
+            ok_actions=[args.alert_topic_arn],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     def _feature_alarm(
