@@ -70,13 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="STACK",
         help="shared, dev, staging, prod, ...",
     )
-    diff.add_argument(
-        "--base",
-        required=True,
-        type=arguments.git_revision,
-        metavar="REV",
-        help="the revision to compare with, e.g. main",
-    )
+    _base_flag(diff)
     diff.add_argument(
         "--format",
         choices=("text", "markdown", "json"),
@@ -92,13 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
             "lowered enforcement level is marked RELAXES."
         ),
     )
-    policy.add_argument(
-        "--base",
-        required=True,
-        type=arguments.git_revision,
-        metavar="REV",
-        help="the revision to compare with, e.g. main",
-    )
+    _base_flag(policy)
     policy.add_argument(
         "--format",
         choices=("text", "markdown"),
@@ -118,6 +106,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 # plan-diff's exit status when a change cannot succeed (REPLACEMENT WILL FAIL, UPDATE WILL FAIL).
 CANNOT_SUCCEED = 3
+
+
+def _base_flag(parser: argparse.ArgumentParser) -> None:
+    """``--base REV``: plan-diff's and policy-diff's revision to compare with."""
+    parser.add_argument(
+        "--base",
+        required=True,
+        type=arguments.git_revision,
+        metavar="REV",
+        help="the revision to compare with, e.g. main",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
