@@ -50,8 +50,6 @@ SCHEDULE_EXPRESSIONS = {
 # The interval each run analyses, ending at its scheduled time, and each alarm's period: one
 # value of each drift metric per interval.
 SCHEDULE_SECONDS = {DriftSchedule.HOURLY: 3600, DriftSchedule.DAILY: 86400}
-# What the schedule passes the function (its scheduled time): one spelling with the handler's.
-SCHEDULE_INPUT = metrics.SCHEDULE_INPUT
 # Invocations that fail to start are retried twice, never past the next run's start; what is
 # still undelivered then goes to the dead-letter queue (botocore scheduler RetryPolicy:
 # MaximumEventAgeInSeconds 60..86400, MaximumRetryAttempts 0..185).
@@ -227,7 +225,8 @@ class DriftEngine(pulumi.ComponentResource):
             target=aws.scheduler.ScheduleTargetArgs(
                 arn=function.arn,
                 role_arn=scheduler_role.arn,
-                input=SCHEDULE_INPUT,
+                # Its scheduled time, one spelling with the handler's.
+                input=metrics.SCHEDULE_INPUT,
                 retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
                     maximum_retry_attempts=RETRY_ATTEMPTS,
                     maximum_event_age_in_seconds=min(interval, 86400),

@@ -16,9 +16,9 @@ HANDLER`). It reads its configuration from the environment (the ``ENV_*`` names 
    was skipped, and why) and ``report.html`` (:mod:`model_packaging.drift.report_html`).
 
 The window: ``[until - MLSERVE_DRIFT_WINDOW_SECONDS, until)``, ``until`` the event's
-``scheduled_time`` (what :data:`SCHEDULE_INPUT` asks EventBridge Scheduler to send) rounded down
-to the hour, or the current hour without one. An event may name ``since`` and ``until`` itself
-(ISO 8601), to analyse a past window again.
+``scheduled_time`` (what :data:`metrics.SCHEDULE_INPUT` asks EventBridge Scheduler to send)
+rounded down to the hour, or the current hour without one. An event may name ``since`` and
+``until`` itself (ISO 8601), to analyse a past window again.
 
 What fails and how it shows:
 
@@ -55,8 +55,6 @@ REPORT_NAME = "report.html"
 # botocore cloudwatch PutMetricData: "Each request is also limited to no more than 1000
 # different metrics".
 METRICS_PER_REQUEST = 1000
-# The payload EventBridge Scheduler sends: the schedule's target Input (metrics.SCHEDULE_INPUT).
-SCHEDULE_INPUT = metrics.SCHEDULE_INPUT
 # The longest window taken: a month. Longer ones are a mistake (the schedules are hourly or
 # daily), and CloudWatch takes datapoints from the last two weeks only (botocore cloudwatch
 # PutMetricData: "as much as two weeks before the current date").

@@ -20,7 +20,6 @@ from moto import mock_aws
 from model_packaging.drift import metrics
 from model_packaging.drift.capture import capture_key
 from model_packaging.drift.handler import (
-    SCHEDULE_INPUT,
     Config,
     DriftAnalysisFailed,
     handler,
@@ -82,7 +81,7 @@ def scheduled(hour: datetime) -> dict[str, str]:
     """The event EventBridge Scheduler sends a few minutes after ``hour``."""
     moment = (hour + timedelta(minutes=5)).isoformat().replace("+00:00", "Z")
     event: dict[str, str] = json.loads(
-        SCHEDULE_INPUT.replace("<aws.scheduler.scheduled-time>", moment)
+        metrics.SCHEDULE_INPUT.replace("<aws.scheduler.scheduled-time>", moment)
     )
     return event
 
