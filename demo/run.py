@@ -412,7 +412,8 @@ class Flow:
         function = next(r for r in plan.of_type(LAMBDA_FUNCTION) if r.name == f"{MODEL}-drift-fn")
         environment = function.inputs["environment"]["variables"]
         config = handler.Config.from_environment(environment)
-        s3, cloudwatch = _session().client("s3"), _session().client("cloudwatch")
+        session = _session()
+        s3, cloudwatch = session.client("s3"), session.client("cloudwatch")
         s3.create_bucket(Bucket=config.capture_bucket)
         until = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         hours = {"unshifted": (until - timedelta(hours=2), unshifted)}

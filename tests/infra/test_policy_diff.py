@@ -9,8 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from demo.workspace import Workspace
 from infra.review import policy_diff
+from infra.review.diff_model import PlanDiffError
 from infra.review.plan import ROOT
 from policy.rules import RULES
 from tests.helpers import git
@@ -67,6 +70,24 @@ def test_levels_lowered_and_rules_removed_are_relaxations(tmp_path):
         ("stack dev", "`logs.days`: 7 → null"): False,
         ("stack dev", "`tags`: mandatory → advisory"): True,
     }
+
+
+def test_rules_that_cannot_be_imported_are_one_line_naming_the_tree(tmp_path):
+    tree = fake_tree(tmp_path / "broken", {}, {})
+    (tree / "policy" / "rules" / "__init__.py").write_text("raise ValueError('broken rule')\n")
+    with pytest.raises(PlanDiffError) as caught:
+        policy_diff.describe(tree)
+    assert str(caught.value) == (
+        f"error: the policy rules of {tree} cannot be read: ValueError: broken rule"
+    )
+    assert caught.value.status == 1
+
+
+def test_a_stack_config_that_is_not_json_is_named(tmp_path):
+    tree = fake_tree(tmp_path / "tree", {"tags": ("mandatory", {})}, {})
+    (tree / "policy" / "config" / "dev.json").write_text("{not json")
+    with pytest.raises(PlanDiffError, match=r"dev\.json: not valid JSON \("):
+        policy_diff.describe(tree)
 
 
 def test_a_tree_without_a_pack_has_no_rules(tmp_path):
