@@ -6,6 +6,9 @@ change alters it.
   cannot succeed (a replacement under a fixed name, an endpoint update SageMaker refuses)
 - ``policy-diff --base REV [--format text|markdown]``: the policy rules and stack policy
   configs changed since ``REV``, relaxations marked
+- ``prices refresh --region R [--region R2 ...] [--out FILE]``: write the price file (hourly
+  on-demand prices of real-time hosting instances) from the AWS Price List API
+  (:mod:`infra.capacity.prices`)
 - ``completion bash``: the shell completion script (:mod:`infra.completion`)
 
 Ctrl-C ends any command with ``error: interrupted`` and exit status 130.
@@ -19,6 +22,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from infra import __version__, arguments, command_line
 
@@ -93,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         default="text",
         help="text (default), or markdown for a pull request comment",
     )
+    _prices_parser(commands)
     completion = commands.add_parser(
         "completion",
         help="print the shell completion script",
@@ -102,6 +107,35 @@ def build_parser() -> argparse.ArgumentParser:
     )
     completion.add_argument("shell", choices=("bash",), help="the shell (zsh: see above)")
     return parser
+
+
+def _prices_parser(commands: Any) -> None:
+    prices = commands.add_parser(
+        "prices",
+        help="write the price file that cost figures are computed from",
+        description=(
+            "refresh: fetch the hourly on-demand prices of SageMaker real-time hosting instances"
+            " in each REGION from the AWS Price List API (pricing:GetProducts, with the standard"
+            " AWS credentials) and write them to FILE, replacing it whole. The project ships no"
+            " prices: see docs/cost.md."
+        ),
+    )
+    prices.add_argument("action", choices=("refresh",), help="refresh: fetch and write the file")
+    prices.add_argument(
+        "--region",
+        dest="regions",
+        action="append",
+        required=True,
+        metavar="REGION",
+        help="a region to price, e.g. us-east-1; repeat for more",
+    )
+    prices.add_argument(
+        "--out",
+        # infra.capacity.prices.DEFAULT_OUT, written out: building the parser imports nothing.
+        default="prices.json",
+        metavar="FILE",
+        help="the price file to write (default: prices.json in the working directory)",
+    )
 
 
 # plan-diff's exit status when a change cannot succeed (REPLACEMENT WILL FAIL, UPDATE WILL FAIL).
@@ -139,6 +173,8 @@ def _run(argv: Sequence[str] | None) -> int:
         return _plan_diff(args)
     if args.command == "policy-diff":
         return _policy_diff(args)
+    if args.command == "prices":
+        return _prices_refresh(args)
     return _plan(args)
 
 
@@ -188,6 +224,41 @@ def _policy_diff(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return exc.status
     print(policy_diff.render(changes, args.base, markdown=args.format == "markdown"))
+    return 0
+
+
+def _prices_refresh(args: argparse.Namespace) -> int:
+    import datetime
+
+    from infra.capacity import prices
+
+    out = Path(args.out)
+    if not args.out.strip() or out.is_dir() or not out.parent.is_dir():
+        problem = "is a folder" if out.is_dir() else "must be a file in a folder that exists"
+        print(f"error: --out {args.out}: {problem}", file=sys.stderr)
+        return 2
+    try:
+        # Every region is checked before the client is made and any request is sent.
+        regions = prices.check_regions(args.regions)
+        client = prices.pricing_client()
+        document = prices.refresh(
+            regions,
+            client,
+            datetime.date.today(),
+            progress=lambda line: print(line, file=sys.stderr),
+        )
+        prices.write(document, out)
+    except prices.RefreshError as exc:
+        command_line.stop_if_interrupted()
+        print(exc, file=sys.stderr)
+        return exc.status
+    except prices.PricesError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"error: {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {out}", file=sys.stderr)
     return 0
 
 
