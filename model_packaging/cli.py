@@ -202,10 +202,16 @@ def _status(args: argparse.Namespace) -> int:
 
     # A stack file that cannot be used is bad input (2), one line per problem; a service that
     # cannot be asked is a failure (1), reported after everything that could be read.
+    if args.invoke and not args.check_deployed:
+        print("error: --invoke goes with --check-deployed ENV", file=sys.stderr)
+        return 2
     try:
         if args.check_deployed:
             checks = status.check_deployed(
-                args.check_deployed, model=args.model, stacks=Path(args.stacks)
+                args.check_deployed,
+                model=args.model,
+                stacks=Path(args.stacks),
+                invoke=args.invoke,
             )
         else:
             rows = status.status(args.model, stacks=Path(args.stacks))
@@ -218,7 +224,7 @@ def _status(args: argparse.Namespace) -> int:
             print(status.render_checks_json(checks))
         else:
             for check in checks:
-                print(check.line)
+                print("\n".join(check.lines()))
         return 0 if all(check.ok for check in checks) else 1
     print(status.render_json(rows) if args.json else status.render_table(rows))
     problem = status.problems(rows)
@@ -620,6 +626,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ENV",
         help="exit 1 unless every live endpoint of ENV serves what its stack file pins, and"
         " none of it is Rejected",
+    )
+    p.add_argument(
+        "--invoke",
+        action="store_true",
+        help="with --check-deployed: also send each pinned variant its version's samples"
+        " (InvokeEndpoint) and exit 1 unless every answer is the expected one",
     )
     p.set_defaults(func=_status)
 

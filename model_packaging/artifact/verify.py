@@ -52,6 +52,8 @@ from model_packaging.progress import progress_bar
 # Below this magnitude numbers are equal whatever the relative tolerance says: a probability
 # of 0 and one of 1e-17 are the same answer.
 ABSOLUTE_TOLERANCE = 1e-12
+# How far numbers in a response may be from the expected ones, relatively, unless told.
+DEFAULT_REL_TOLERANCE = 1e-6
 
 
 @dataclass(frozen=True)
@@ -121,7 +123,7 @@ class Timeouts:
 def verify(
     artifact: Path,
     *,
-    rel_tolerance: float = 1e-6,
+    rel_tolerance: float = DEFAULT_REL_TOLERANCE,
     progress: bool = True,
     timeouts: Timeouts | None = None,
 ) -> VerifyReport:
@@ -158,7 +160,9 @@ def verify(
             report.samples.append(SampleOutcome(sample.name, False, None, timed_out))
             timed_out = "not run: the model was stopped"
             continue
-        problem = result["error"] or _response_problem(sample, result, rel_tolerance)
+        problem = result["error"] or response_problem(
+            sample, result["content_type"], base64.b64decode(result["body_base64"]), rel_tolerance
+        )
         report.samples.append(SampleOutcome(sample.name, problem is None, result["ms"], problem))
     return report
 
@@ -295,13 +299,14 @@ def _load_failure(message: str) -> dict[str, Any]:
     return {"load_error": message, "load_ms": None, "results": []}
 
 
-def _response_problem(
-    sample: SampleRecord, result: dict[str, Any], rel_tolerance: float
+def response_problem(
+    sample: SampleRecord, content_type: str | None, body: bytes, rel_tolerance: float
 ) -> str | None:
-    """Why a response does not match the sample's expectation, or None when it does."""
-    if result["content_type"] != sample.accept:
-        return f"responded with {result['content_type']!r}, the sample accepts {sample.accept!r}"
-    body = base64.b64decode(result["body_base64"])
+    """Why a response (its Content-Type and body) does not match the sample's expectation, or
+    None when it does. ``verify`` judges the model's answers with it, and the smoke test of a
+    live endpoint (``status --check-deployed --invoke``) the endpoint's."""
+    if content_type != sample.accept:
+        return f"responded with {content_type!r}, the sample accepts {sample.accept!r}"
     return compare(sample.expected, body, rel_tolerance)
 
 

@@ -46,7 +46,7 @@ from infra.settings import (
     load_stack_file,
 )
 from model_packaging.errors import PackagingError
-from model_packaging.release import live, stackfile
+from model_packaging.release import live, smoke, stackfile
 from model_packaging.release.stackfile import STAGES
 from model_packaging.store import aws, registry
 
@@ -128,9 +128,15 @@ class Check:
     """Variant -> what the stack file pins: version, package, artifact_uri, digest, approval."""
     served: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Variant -> what the endpoint serves: version, package, model_data_url, model, approval."""
+    invocations: tuple[smoke.VariantResult, ...] | None = None
+    """The smoke test of each variant the stack file pins (``--invoke``); None when not asked."""
+
+    def lines(self) -> list[str]:
+        """What the command prints: ``line``, then the smoke test's lines of each variant."""
+        return [self.line] + [text for result in self.invocations or () for text in result.lines()]
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        found = {
             "model": self.model,
             "environment": self.environment,
             "ok": self.ok,
@@ -144,6 +150,9 @@ class Check:
             "served": self.served,
             "line": self.line,
         }
+        if self.invocations is not None:
+            found["invocations"] = {r.variant: r.as_json() for r in self.invocations}
+        return found
 
 
 def status(
@@ -249,9 +258,12 @@ def check_deployed(
     model: str | None = None,
     stacks: Path = Path("stacks"),
     deadline: float = live.DEADLINE_SECONDS,
+    invoke: bool = False,
 ) -> list[Check]:
     """One Check per model of ``environment`` (or just ``model``): does its live endpoint serve
-    what is pinned, and is none of it Rejected?
+    what is pinned, and is none of it Rejected? With ``invoke``, each variant the stack file
+    pins is also sent the pinned version's samples, and must answer them as expected
+    (:mod:`model_packaging.release.smoke`).
 
     Raises StackFileError for a stack file that cannot be used. An environment that cannot be
     queried, or that has not answered within ``deadline`` seconds, raises ``live.Unreachable``:
@@ -268,11 +280,16 @@ def check_deployed(
         if model is None or name == model
     }
 
+    end = time.monotonic() + deadline
+
     def check_all() -> list[Check]:
         sagemaker = live.environment_client(environment, settings.region)
         approvals = _EnvironmentApprovals(sagemaker, environment)
+        smoke_test = (
+            smoke.SmokeTest(environment, settings.region, sagemaker, end) if invoke else None
+        )
         return [
-            _check_model(sagemaker, name, pinned_model, environment, approvals)
+            _check_model(sagemaker, name, pinned_model, environment, approvals, smoke_test)
             for name, pinned_model in pinned.items()
         ]
 
@@ -285,12 +302,15 @@ def _check_model(
     pinned_model: ModelSettings,
     environment: str,
     approvals: _EnvironmentApprovals,
+    smoke_test: smoke.SmokeTest | None = None,
 ) -> Check:
-    """Does the live endpoint of one model serve what its stack file pins?
+    """Does the live endpoint of one model serve what its stack file pins (and, given a
+    ``smoke_test``, answer its samples as expected)?
 
     A request about this model that is refused (not the environment being unreachable) fails
     this model's check, naming the request; the other models are still checked.
     """
+    asked = () if smoke_test is not None else None
     pinned = _describe_pin(pinned_model.version)
     expected_versions = naming.variant_versions(pinned_model)
     try:
@@ -303,14 +323,16 @@ def _check_model(
         raise
     except PackagingError as exc:
         line = f"FAIL {name} {environment}: pinned {pinned}; {exc}"
-        return Check(name, False, line, environment, reason=str(exc))
+        return Check(name, False, line, environment, reason=str(exc), invocations=asked)
     problems = _rejected(expected)
     if endpoint is None:
         prefix = naming.endpoint_name_prefix(name, environment)
         problems.insert(0, f"no endpoint {prefix}*")
         missing = "; ".join(problems)
         line = f"FAIL {name} {environment}: pinned {pinned}; live: {missing}"
-        return Check(name, False, line, environment, reason=missing, expected=expected)
+        return Check(
+            name, False, line, environment, reason=missing, expected=expected, invocations=asked
+        )
     if endpoint.status not in SERVING:
         cause = f" ({endpoint.failure_reason})" if endpoint.failure_reason else ""
         problems.append(f"endpoint is {endpoint.status}{cause}")
@@ -336,6 +358,8 @@ def _check_model(
                 f"configuration {endpoint.config} is older than {newer}, the newest made for it:"
                 " SageMaker rolled the update back"
             )
+    invocations = _smoke(smoke_test, pinned_model, endpoint)
+    problems += [failed for r in invocations or () if (failed := r.failure())]
     champion = endpoint.variant(naming.CHAMPION)
     serving = _describe_variant(champion) if champion else "nothing"
     where = f"{serving} on {endpoint.name} ({endpoint.config}, {endpoint.status})"
@@ -357,7 +381,23 @@ def _check_model(
         pending_config=endpoint.pending_config,
         expected=expected,
         served=served,
+        invocations=invocations,
     )
+
+
+def _smoke(
+    smoke_test: smoke.SmokeTest | None, pinned_model: ModelSettings, endpoint: live.LiveEndpoint
+) -> tuple[smoke.VariantResult, ...] | None:
+    """The smoke test of the endpoint's pinned variants, when asked for. An endpoint that takes
+    no requests now, which the rest of the check fails already, is sent none."""
+    if smoke_test is None:
+        return None
+    not_now = None
+    if endpoint.pending_config is not None:
+        not_now = "an update of the endpoint is in progress"
+    elif endpoint.status not in SERVING:
+        not_now = f"the endpoint is {endpoint.status}"
+    return tuple(smoke_test.run(pinned_model, endpoint, not_now=not_now))
 
 
 def _variant_problems(
