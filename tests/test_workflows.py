@@ -397,6 +397,24 @@ def test_deploy_goes_shared_dev_staging_prod_with_a_check_after_each_environment
     assert chain["shared"]["if"] == "github.ref == 'refs/heads/main'"
 
 
+def test_each_environment_is_smoke_tested_after_its_pulumi_up() -> None:
+    up = jobs(load(WORKFLOWS / "deploy-stack.yml"))["up"]
+    names = [step.get("name", "") for step in steps(up)]
+    applied = names.index("pulumi up --plan")
+    checks = [
+        (position, step)
+        for position, step in enumerate(steps(up))
+        if "--check-deployed" in str(step.get("run", ""))
+    ]
+    assert len(checks) == 1
+    position, step = checks[0]
+    assert position > applied
+    assert step["run"] == (
+        'venv/bin/python -m model_packaging status --check-deployed "$STACK" --invoke'
+    )
+    assert "inputs.check-deployed" in step["if"]
+
+
 def test_deploy_runs_for_every_change_that_touches_a_stack() -> None:
     # A path that touches a stack (infra.review.touched) must start a deployment (the push filter).
     document = load(WORKFLOWS / "deploy.yml")
