@@ -1,9 +1,12 @@
 """``python -m infra`` (installed as ``mlserve-infra``): the offline plan of a stack, and how a
 change alters it.
 
-- ``plan STACK [--config-file FILE] [--json]``
-- ``plan-diff STACK... --base REV [--format text|markdown|json]``: exits 3 when a change
-  cannot succeed (a replacement under a fixed name, an endpoint update SageMaker refuses)
+- ``plan STACK [--config-file FILE] [--json] [--prices FILE]``: the resources, and an
+  environment's capacity per instance type and, with prices, its monthly cost
+- ``plan-diff STACK... --base REV [--format text|markdown|json] [--prices FILE] [--quotas]``:
+  the resources, outputs, capacity and cost a change alters; exits 3 when a change cannot
+  succeed (a replacement under a fixed name, an endpoint update SageMaker refuses, with
+  ``--quotas`` a peak over the account's quota)
 - ``policy-diff --base REV [--format text|markdown]``: the policy rules and stack policy
   configs changed since ``REV``, relaxations marked
 - ``prices refresh --region R [--region R2 ...] [--out FILE]``: write the price file (hourly
@@ -22,9 +25,12 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from infra import __version__, arguments, command_line
+
+if TYPE_CHECKING:
+    from infra.capacity.prices import Prices
 
 # The console script (pyproject.toml) that the completion script completes.
 COMMAND_NAME = "mlserve-infra"
@@ -55,8 +61,10 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument(
         "--json",
         action="store_true",
-        help="print the plan as JSON: stack, resources (inputs and options), outputs",
+        help="print the plan as JSON: stack, resources (inputs and options), outputs, and an"
+        " environment's capacity and cost",
     )
+    _prices_flag(plan)
 
     diff = commands.add_parser(
         "plan-diff",
@@ -80,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("text", "markdown", "json"),
         default="text",
         help="text (default), markdown for a pull request comment, or json",
+    )
+    _prices_flag(diff)
+    diff.add_argument(
+        "--quotas",
+        action="store_true",
+        help="also check the peak of each stack's update against the account's Service Quotas"
+        " for endpoint usage, with the standard AWS credentials in the stack's region; a need"
+        " over a quota exits 3",
     )
     policy = commands.add_parser(
         "policy-diff",
@@ -142,6 +158,26 @@ def _prices_parser(commands: Any) -> None:
 CANNOT_SUCCEED = 3
 
 
+def _prices_flag(parser: argparse.ArgumentParser) -> None:
+    """``--prices FILE``: plan's and plan-diff's price file (docs/cost.md)."""
+    parser.add_argument(
+        "--prices",
+        type=arguments.existing_file,
+        metavar="FILE",
+        help="hourly prices to add the monthly cost with (python -m infra prices refresh);"
+        " default: the file MLSERVE_PRICES names, if set",
+    )
+
+
+def _given_prices(args: argparse.Namespace) -> Prices | None:
+    """The prices ``--prices`` or MLSERVE_PRICES name, None without; PricesError if bad."""
+    import os
+
+    from infra.capacity import prices
+
+    return prices.given(args.prices, os.environ)
+
+
 def _base_flag(parser: argparse.ArgumentParser) -> None:
     """``--base REV``: plan-diff's and policy-diff's revision to compare with."""
     parser.add_argument(
@@ -186,21 +222,38 @@ def _plan(args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"error: {path}: no such stack file", file=sys.stderr)
         return 2
+    from infra.capacity.prices import PricesError
+
+    try:
+        prices = _given_prices(args)
+    except PricesError as exc:
+        print(exc, file=sys.stderr)
+        return 2
     try:
         result = offline.evaluate_file(path, args.stack)
     except SettingsError as exc:
         command_line.stop_if_interrupted()
         print(offline.problem_report(path, exc), file=sys.stderr)
         return 2
-    print(offline.render_json(result) if args.json else offline.render_table(result))
+    print(
+        offline.render_json(result, prices) if args.json else offline.render_table(result, prices)
+    )
     return 0
 
 
 def _plan_diff(args: argparse.Namespace) -> int:
+    from infra.capacity.prices import PricesError
     from infra.review import plan_diff
 
     try:
-        diffs = plan_diff.plan_diff(args.stacks, args.base)
+        prices = _given_prices(args)
+    except PricesError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    try:
+        diffs = plan_diff.plan_diff(
+            args.stacks, args.base, prices, _quota_client if args.quotas else None
+        )
     except plan_diff.PlanDiffError as exc:
         # The base's plan fails too when the Ctrl-C reaches its process.
         command_line.stop_if_interrupted()
@@ -208,9 +261,29 @@ def _plan_diff(args: argparse.Namespace) -> int:
         return exc.status
     print(plan_diff.RENDERERS[args.format](diffs))
     # A change that `pulumi up` would fail half way: the diff says which, the status says so.
-    if any(diff.collisions or diff.refusals for diff in diffs):
+    if any(
+        diff.collisions or diff.refusals or (diff.capacity and diff.capacity.over_quota)
+        for diff in diffs
+    ):
         return CANNOT_SUCCEED
     return 0
+
+
+def _quota_client(region: str) -> Any:
+    """A Service Quotas client in ``region`` with the standard AWS credentials chain (botocore:
+    the program's virtualenv has no boto3)."""
+    import botocore.session
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError
+
+    from infra.review.diff_model import PlanDiffError
+
+    try:
+        return botocore.session.get_session().create_client(
+            "service-quotas", region_name=region, config=Config(retries={"mode": "standard"})
+        )
+    except BotoCoreError as exc:
+        raise PlanDiffError(f"error: cannot make a Service Quotas client: {exc}", 1) from None
 
 
 def _policy_diff(args: argparse.Namespace) -> int:

@@ -9,6 +9,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from infra.capacity.change import CapacityChange
+from infra.capacity.render import change_json
+
 ADDED, REMOVED, UPDATED, REPLACED = "added", "removed", "updated", "replaced"
 KINDS = (REPLACED, UPDATED, ADDED, REMOVED)
 
@@ -98,6 +101,9 @@ class StackDiff:
     outputs: list[FieldChange] | None
     unchanged: int
     base_has_stack: bool = True
+    # The instances and cost of the environment's endpoints, before and after; None for the
+    # shared stack, which has none.
+    capacity: CapacityChange | None = None
 
     def of_kind(self, kind: str) -> list[ResourceChange]:
         return [r for r in self.resources if r.kind == kind]
@@ -126,6 +132,7 @@ class StackDiff:
             "counts": {**self.counts, "unchanged": self.unchanged},
             **{kind: [r.as_json() for r in self.of_kind(kind)] for kind in KINDS},
             "outputs": None if self.outputs is None else [f.as_json() for f in self.outputs],
+            **(change_json(self.capacity) if self.capacity else {}),
         }
 
 

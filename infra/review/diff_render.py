@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 
+from infra.capacity.render import change_markdown, change_text
 from infra.review.diff_model import (
     ADDED,
     KINDS,
@@ -80,6 +81,8 @@ def _text_stack(diff: StackDiff) -> list[str]:
     if diff.outputs:
         lines.append("Outputs:")
         lines += [f"  ~ {f.as_text()}" for f in diff.outputs]
+    if diff.capacity:
+        lines += change_text(diff.capacity)
     return lines
 
 
@@ -137,6 +140,8 @@ def render_markdown(diffs: Sequence[StackDiff]) -> str:
             out.append(f"#### Outputs ({len(diff.outputs)} changed)")
             out.append("")
             out += _markdown_fields(diff.outputs, indent="")
+        if diff.capacity:
+            out += change_markdown(diff.capacity)
     return "\n".join(out)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import datetime
 import gc
 import json
 import runpy
@@ -26,6 +27,9 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from infra.capacity import render as capacity_render
+from infra.capacity.fleet import StackCapacity, stack_capacity
+from infra.capacity.prices import Prices
 from infra.resource_types import (
     ALARM,
     BUCKET,
@@ -403,11 +407,33 @@ def plan_document(plan: Plan) -> dict[str, Any]:
     }
 
 
-def render_json(plan: Plan) -> str:
-    return json.dumps(plan_document(plan), indent=2, default=str)
+def render_json(plan: Plan, prices: Prices | None = None) -> str:
+    """``plan --json``: the plan document, and for an environment its capacity and cost."""
+    document = plan_document(plan)
+    capacity = _capacity(plan)
+    if capacity is not None:
+        document.update(
+            canonical(capacity_render.plan_json(capacity, prices, datetime.date.today()))
+        )
+    return json.dumps(document, indent=2, default=str)
 
 
-def render_table(plan: Plan) -> str:
+def render_table(plan: Plan, prices: Prices | None = None) -> str:
+    """``plan``: the table, and for an environment its capacity and cost."""
+    capacity = _capacity(plan)
+    if capacity is None:
+        return _resource_table(plan)
+    lines = capacity_render.plan_text(capacity, prices, datetime.date.today())
+    return "\n".join([_resource_table(plan), "", *lines])
+
+
+def _capacity(plan: Plan) -> StackCapacity | None:
+    if not isinstance(plan.settings, EnvironmentSettings):
+        return None
+    return stack_capacity(plan.stack, plan.settings)
+
+
+def _resource_table(plan: Plan) -> str:
     """One row per resource; each key input on a line of its own, in full."""
     header = ("TYPE", "NAME", "PARENT")
     rows = [(r.type, r.name, r.parent or "-") for r in plan.resources]

@@ -19,9 +19,14 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
+from infra.capacity import quotas
+from infra.capacity.change import CapacityChange
+from infra.capacity.fleet import stack_capacity
+from infra.capacity.prices import Prices
 from infra.resource_types import ENDPOINT
 from infra.review import endpoint_updates, replacement
 from infra.review.diff_model import (
@@ -36,9 +41,16 @@ from infra.review.diff_model import (
     StackDiff,
 )
 from infra.review.diff_render import RENDERERS
-from infra.review.plan import canonical, evaluate_file, plan_document, problem_report, stack_file
+from infra.review.plan import (
+    Plan,
+    canonical,
+    evaluate_file,
+    plan_document,
+    problem_report,
+    stack_file,
+)
 from infra.review.worktree import PROGRAM, Worktree, resolve
-from infra.settings import PROJECT, SettingsError
+from infra.settings import PROJECT, EnvironmentSettings, Settings, SettingsError, load_stack_file
 
 # What infra/__main__.py and the tests take from here; the model and the renderers live apart.
 __all__ = [
@@ -259,18 +271,72 @@ def _base_plan(process: subprocess.Popen[str], stack: str, rev: str) -> dict[str
         raise PlanDiffError(f"error: the plan of {stack} at {rev} printed no JSON", 1) from None
 
 
-def _head_plan(stack: str) -> dict[str, Any] | None:
+def _head_plan(stack: str) -> Plan | None:
     path = stack_file(stack)
     if not path.is_file():
         return None
     try:
-        return normalised(plan_document(evaluate_file(path, stack)))
+        return evaluate_file(path, stack)
     except SettingsError as exc:
         raise PlanDiffError(problem_report(path, exc)) from None
 
 
-def plan_diff(stacks: Sequence[str], rev: str) -> list[StackDiff]:
-    """The diff of each stack's plan from revision ``rev`` to the working tree.
+def _capacity_change(
+    diff: StackDiff,
+    base: Settings | None,
+    head: Settings | None,
+    prices: Prices | None,
+    notes: list[str],
+) -> CapacityChange | None:
+    """What the change does to the environment's instances and cost (None for the shared
+    stack). The endpoints it updates or replaces are those whose ``Endpoint`` resource changes;
+    their model is the resource's parent component."""
+    before = stack_capacity(diff.stack, base) if isinstance(base, EnvironmentSettings) else None
+    after = stack_capacity(diff.stack, head) if isinstance(head, EnvironmentSettings) else None
+    if before is None and after is None:
+        return None
+    updated = frozenset(
+        r.parent
+        for r in diff.resources
+        if r.type == ENDPOINT and r.kind in (UPDATED, REPLACED, ADDED) and r.parent
+    )
+    return CapacityChange(before, after, updated, prices, notes)
+
+
+def _base_settings(tree: Worktree, stack: str, rev: str) -> tuple[Settings | None, list[str]]:
+    """The base's stack file, read with this code's settings: capacity is computed the same
+    way on both sides. A base file these rules refuse counts as no capacity, said in a note."""
+    if not tree.has_stack(stack):
+        return None, []
+    try:
+        return load_stack_file(tree.stack_path(stack), stack), []
+    except SettingsError as exc:
+        return None, [
+            f"capacity at {rev} not counted: its stack file has {len(exc.problems)} problem(s)"
+            f" under today's rules, the first: {exc.problems[0]}"
+        ]
+
+
+def _with_quotas(capacity: CapacityChange, client: Any) -> CapacityChange:
+    """``capacity`` with the peak of its update checked against the account's quotas."""
+    peak = capacity.peak()
+    try:
+        found = quotas.endpoint_quotas(client, sorted(peak))
+    except quotas.QuotaError as exc:
+        raise PlanDiffError(str(exc), 1) from None
+    return replace(capacity, quotas=quotas.check(peak, found))
+
+
+def plan_diff(
+    stacks: Sequence[str],
+    rev: str,
+    prices: Prices | None = None,
+    quota_client: Callable[[str], Any] | None = None,
+) -> list[StackDiff]:
+    """The diff of each stack's plan from revision ``rev`` to the working tree, with the
+    capacity of the environments' endpoints before and after, and their cost with ``prices``.
+    With ``quota_client`` (region -> a ``service-quotas`` client), the peak of each stack's
+    update is checked against the account's quotas.
 
     Raises ``PlanDiffError`` for anything that stops the diff, an invalid stack file included.
     """
@@ -286,21 +352,28 @@ def plan_diff(stacks: Sequence[str], rev: str) -> list[StackDiff]:
             base = tree.plan(stack) if tree.has_stack(stack) else None
             try:
                 # The base evaluates in its process while this one evaluates the working tree.
-                new = _head_plan(stack)
+                head = _head_plan(stack)
                 old = None if base is None else _base_plan(base, stack, rev)
             finally:
                 if base is not None and base.poll() is None:
                     base.kill()
                     base.communicate()
-            if new is None and old is None:
+            if head is None and old is None:
                 raise PlanDiffError(
                     f"error: no stack file for {stack}, neither at {rev} nor in the working tree"
                 )
-            if new is None:
+            if head is None:
                 assert old is not None
-                diffs.append(_removed_stack(stack, rev, old))
+                diff = _removed_stack(stack, rev, old)
             else:
-                diffs.append(diff_plans(stack, rev, old, new))
+                diff = diff_plans(stack, rev, old, normalised(plan_document(head)))
+            base_settings, notes = _base_settings(tree, stack, rev)
+            capacity = _capacity_change(
+                diff, base_settings, head.settings if head else None, prices, notes
+            )
+            if capacity is not None and capacity.after is not None and quota_client is not None:
+                capacity = _with_quotas(capacity, quota_client(capacity.after.region))
+            diffs.append(replace(diff, capacity=capacity))
     return diffs
 
 

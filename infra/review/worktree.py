@@ -98,8 +98,12 @@ class Worktree:
             _git("worktree", "prune", own_group=True)
             self._folder = None
 
+    def stack_path(self, stack: str) -> Path:
+        """Where the checked-out tree has the stack file of ``stack``."""
+        return self.path / STACKS_DIR.relative_to(ROOT) / f"Pulumi.{stack}.yaml"
+
     def has_stack(self, stack: str) -> bool:
-        return (self.path / STACKS_DIR.relative_to(ROOT) / f"Pulumi.{stack}.yaml").is_file()
+        return self.stack_path(stack).is_file()
 
     def has_program(self) -> bool:
         """Whether the tree has the offline plan that :meth:`plan` starts (``infra/__main__.py``).

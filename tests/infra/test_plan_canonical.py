@@ -72,7 +72,9 @@ def test_same_stack_file_same_bytes(stack):
 def test_json_carries_stack_resources_options_and_outputs(plans, stack):
     plan = plans[stack]
     document = json.loads(render_json(plan))
-    assert list(document) == ["stack", "resources", "outputs"]
+    # An environment's capacity, and its cost or how to get prices, follow the plan itself.
+    extra = [] if stack == "shared" else ["capacity", "cost", "costHint"]
+    assert list(document) == ["stack", "resources", "outputs", *extra]
     assert document["stack"] == stack
     assert document["outputs"] == canonical(plan.outputs) and document["outputs"]
     assert [r["urn"] for r in document["resources"]] == [r.urn for r in plan.resources]

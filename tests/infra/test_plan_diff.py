@@ -433,7 +433,7 @@ def test_the_exit_status_says_when_a_change_cannot_succeed(monkeypatch, capsys, 
         refusal="variant names differ" if failing == "refusal" else None,
     )
     diff = StackDiff(stack="prod", base="main", resources=[change], outputs=[], unchanged=0)
-    monkeypatch.setattr(module, "plan_diff", lambda stacks, rev: [diff])
+    monkeypatch.setattr(module, "plan_diff", lambda stacks, rev, *more: [diff])
 
     status = cli.main(["plan-diff", "prod", "--base", "HEAD"])
 
