@@ -137,13 +137,18 @@ def _prices_parser(commands: Any) -> None:
         ),
     )
     prices.add_argument("action", choices=("refresh",), help="refresh: fetch and write the file")
-    prices.add_argument(
+    where = prices.add_mutually_exclusive_group(required=True)
+    where.add_argument(
         "--region",
         dest="regions",
         action="append",
-        required=True,
         metavar="REGION",
         help="a region to price, e.g. us-east-1; repeat for more",
+    )
+    where.add_argument(
+        "--stacks",
+        action="store_true",
+        help="price every region the stack files (stacks/Pulumi.*.yaml) name",
     )
     prices.add_argument(
         "--out",
@@ -300,10 +305,23 @@ def _policy_diff(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stack_regions() -> list[str]:
+    """The regions the shipped stack files name (``aws:region``), each once."""
+    from infra.review.plan import STACKS_DIR
+    from infra.settings import read_stack_file
+
+    found = {
+        str(read_stack_file(path).get("aws:region", ""))
+        for path in sorted(STACKS_DIR.glob("Pulumi.*.yaml"))
+    }
+    return sorted(r for r in found if r)
+
+
 def _prices_refresh(args: argparse.Namespace) -> int:
     import datetime
 
     from infra.capacity import prices
+    from infra.settings import SettingsError
 
     out = Path(args.out)
     if not args.out.strip() or out.is_dir() or not out.parent.is_dir():
@@ -312,7 +330,7 @@ def _prices_refresh(args: argparse.Namespace) -> int:
         return 2
     try:
         # Every region is checked before the client is made and any request is sent.
-        regions = prices.check_regions(args.regions)
+        regions = prices.check_regions(args.regions or _stack_regions())
         client = prices.pricing_client()
         document = prices.refresh(
             regions,
@@ -328,6 +346,9 @@ def _prices_refresh(args: argparse.Namespace) -> int:
     except prices.PricesError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except SettingsError as exc:  # --stacks: a stack file that cannot be read
+        print(f"error: {exc.source}: {exc.problems[0].splitlines()[0]}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"error: {out}: cannot write: {exc.strerror or exc}", file=sys.stderr)
         return 1

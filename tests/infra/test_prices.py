@@ -655,8 +655,20 @@ def test_cli_refresh_needs_a_region(capsys):
         infra_main(["prices", "refresh"])
     assert caught.value.code == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
-        "python -m infra prices: error: the following arguments are required: --region"
+        "python -m infra prices: error: one of the arguments --region --stacks is required"
     )
+
+
+def test_cli_refresh_with_stacks_prices_the_regions_the_stack_files_name(
+    tmp_path, cli_client, capsys
+):
+    # Every shipped stack file names us-east-1: one region, asked once.
+    stub, _ = cli_client
+    queue_us_east_1(stub)
+    out = tmp_path / "prices.json"
+    assert infra_main(["prices", "refresh", "--stacks", "--out", str(out)]) == 0
+    stub.assert_no_pending_responses()
+    assert list(json.loads(out.read_text(encoding="utf-8"))["regions"]) == ["us-east-1"]
 
 
 def test_the_parser_default_is_the_module_default():
@@ -668,4 +680,9 @@ def test_the_parser_default_is_the_module_default():
 def test_completion_offers_prices_refresh_and_its_options():
     assert complete(infra_main, "pri") == ["prices"]
     assert complete(infra_main, "prices", "") == ["refresh"]
-    assert complete(infra_main, "prices", "refresh", "--") == ["--help", "--region", "--out"]
+    assert complete(infra_main, "prices", "refresh", "--") == [
+        "--help",
+        "--region",
+        "--stacks",
+        "--out",
+    ]
