@@ -9,6 +9,7 @@ needs them, so ``--help`` stays instant.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import os
 import sys
@@ -205,6 +206,8 @@ def _status(args: argparse.Namespace) -> int:
     if args.invoke and not args.check_deployed:
         print("error: --invoke goes with --check-deployed ENV", file=sys.stderr)
         return 2
+    if args.check_quotas:
+        return _check_quotas(args)
     try:
         if args.check_deployed:
             checks = status.check_deployed(
@@ -233,6 +236,30 @@ def _status(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 1
     return 0
+
+
+def _check_quotas(args: argparse.Namespace) -> int:
+    from infra.capacity.quotas import QuotaError
+    from model_packaging.release import status
+    from model_packaging.release.quota_check import check_quotas
+
+    if args.check_deployed or args.model:
+        print("error: --check-quotas ENV checks a whole environment, alone", file=sys.stderr)
+        return 2
+    try:
+        report = check_quotas(args.check_quotas, stacks=Path(args.stacks))
+    except status.StackFileError as exc:
+        for line in exc.lines:
+            print(f"error: {line}", file=sys.stderr)
+        return 2
+    except QuotaError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print("\n".join(report.lines()))
+    return 0 if report.ok else 1
 
 
 def _prune(args: argparse.Namespace) -> int:
@@ -632,6 +659,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="with --check-deployed: also send each pinned variant its version's samples"
         " (InvokeEndpoint) and exit 1 unless every answer is the expected one",
+    )
+    p.add_argument(
+        "--check-quotas",
+        choices=stages,
+        metavar="ENV",
+        help="exit 1 unless ENV's account quotas for endpoint usage (Service Quotas) hold the"
+        " instances of each type an update of every endpoint needs at its peak",
     )
     p.set_defaults(func=_status)
 

@@ -271,7 +271,7 @@ def check_deployed(
     """
     aws.request_timeouts()  # a bad setting is an error before anything is asked
     path = stackfile.stack_path(stacks, environment)
-    settings = _load(path, environment)
+    settings = load_environment(path, environment)
     if model is not None and model not in settings.models:
         raise PackagingError(f"{path} does not configure model {model!r}")
     pinned = {
@@ -446,7 +446,7 @@ def _load_all(stacks: Path) -> dict[str, EnvironmentSettings]:
     lines: list[str] = []
     for stage in STAGES:
         try:
-            loaded[stage] = _load(stackfile.stack_path(stacks, stage), stage)
+            loaded[stage] = load_environment(stackfile.stack_path(stacks, stage), stage)
         except StackFileError as exc:
             lines += exc.lines
     if lines:
@@ -454,7 +454,9 @@ def _load_all(stacks: Path) -> dict[str, EnvironmentSettings]:
     return loaded
 
 
-def _load(path: Path, stage: str) -> EnvironmentSettings:
+def load_environment(path: Path, stage: str) -> EnvironmentSettings:
+    """The settings of the environment stack file at ``path``; StackFileError, one line per
+    problem at its line, if it cannot be used."""
     if not path.is_file():
         raise StackFileError([f"{path}: no such stack file (each stage needs one)"])
     try:
