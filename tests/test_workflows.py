@@ -415,6 +415,20 @@ def test_each_environment_is_smoke_tested_after_its_pulumi_up() -> None:
     assert "inputs.check-deployed" in step["if"]
 
 
+def test_each_environment_checks_its_quotas_before_the_plan_can_be_approved() -> None:
+    deploy = jobs(load(WORKFLOWS / "deploy-stack.yml"))
+    plan_steps = steps(deploy["plan"])
+    [check] = [s for s in plan_steps if "--check-quotas" in str(s.get("run", ""))]
+    assert check["run"] == 'venv/bin/python -m model_packaging status --check-quotas "$STACK"'
+    assert check["if"] == "inputs.stack != 'shared'"
+    # A failing check stops the plan job, so the up job (which needs the plan) never runs.
+    assert plan_steps.index(check) < next(
+        i for i, s in enumerate(plan_steps) if "upload-artifact" in str(s.get("uses", ""))
+    )
+    assert "plan" in deploy["up"]["needs"]
+    assert not any("--check-quotas" in str(s.get("run", "")) for s in steps(deploy["up"]))
+
+
 def test_deploy_runs_for_every_change_that_touches_a_stack() -> None:
     # A path that touches a stack (infra.review.touched) must start a deployment (the push filter).
     document = load(WORKFLOWS / "deploy.yml")
