@@ -2,10 +2,18 @@
 
 No AWS account and no Pulumi CLI: a moto server stands in for AWS, :mod:`demo.standin` for
 ``pulumi up``, and a scratch git repository (:mod:`demo.workspace`) for the project's. The
-example churn model is trained, built, verified, published, approved and promoted through dev,
-staging and prod with the release tool's own commands, each promotion committed and shown as a
-``plan-diff``. On the way the demo shows the gates refusing two promotions, a silent rollback of
-an endpoint caught by ``status --check-deployed``, and ``rollback`` restoring prod's previous pin.
+server's endpoints answer from their real models: each variant's artifact is served locally by
+``python -m model_packaging serve`` (:mod:`demo.serving`), so ``status --check-deployed
+--invoke`` runs real inference.
+
+The example churn model is trained, built, verified, published and approved; a stand-in fraud
+model (the example under the name fraud) gets two versions. The scratch copy's stack files are
+then pinned to what this registry holds (the shipped ones pin versions of another registry), and
+dev, staging and prod are brought up from them. Version 2 goes through dev, staging and prod with
+the release tool's own commands, each promotion committed and shown as a ``plan-diff``; on the
+way the gates refuse two promotions and ``status --check-deployed`` catches a silent rollback of
+an endpoint. Version 3, trained differently, becomes prod's challenger; an endpoint silently
+moved onto it shows the smoke test failing on the wrong answers, and ``rollback`` puts prod back.
 Last, ``drift-check`` compares two samples of the example's baseline dataset with the baseline
 build made: as they are (no violations), and shifted (flagged feature by feature).
 
@@ -18,8 +26,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -40,6 +50,10 @@ from infra.settings import artifacts
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "churn"
 EXAMPLE = f"examples/models/{MODEL}"
+# The stand-in fraud model: the example's folder under the name fraud, in the scratch copy only.
+FRAUD = "fraud"
+FRAUD_EXAMPLE = f"examples/models/{FRAUD}"
+STAGES = ("dev", "staging", "prod")
 # The shared account of the offline plan (infra.review.mocks.ACCOUNTS), where the stack files
 # pin their registry versions: the moto server answers every request in it.
 ACCOUNT = "111111111111"
@@ -50,6 +64,23 @@ COMMAND_TIMEOUT = 600
 # Version 2 of the example: the same weights, and one more sample request in model.yaml (which
 # ships in the artifact), so a new digest. Its expected answer is the first sample's
 # probability, which the model gives as 0.9853373955224617.
+# Version 3: retrained with stronger regularisation, a one-line change of train.py; it answers
+# every sample otherwise, so model.yaml's expected answers are set to what train.py prints.
+RETRAINED = (
+    "LogisticRegression(C=1.0, max_iter=1000)",
+    "LogisticRegression(C=0.01, max_iter=1000)",
+)
+# The sample that asks for the same customer as another, which train.py does not print.
+SAME_CUSTOMER = {"new-customer-by-name": "new-customer-many-calls"}
+# What the A/B test adds to prod's churn, after its version pin: the shape of the shipped prod.
+CHALLENGER = """\
+      # A/B test: version {number} takes 10% of live traffic next to the champion.
+      challenger:
+        version:
+          package: {package}
+          digest: {digest}
+        traffic_percent: 10
+"""
 # What drift-check must say of the shifted sample: one line per shifted feature.
 DRIFT_LINES = (
     "feature monthly_charges: baseline_drift_check: distance ",
@@ -175,9 +206,9 @@ class Flow:
         demo = self.demo
         self.artifact_store()
         v1 = self.release(1, "churn: train the example model")
-        self.promotion(v1, "dev")
-        self.promotion(v1, "staging", require_live=True)
-        self.promotion(v1, "prod", require_live=True)
+        self.fraud_versions()
+        self.start_from_registry(v1)
+        self.bring_up()
         demo.step("What each stage pins, and what its endpoint serves")
         demo.python("-m", "model_packaging", "status")
 
@@ -194,8 +225,12 @@ class Flow:
         demo.step("pulumi up again puts staging back on the configuration it made")
         demo.standin("staging")
         self.check("staging")
+        v3 = self.release(3, "churn: stronger regularisation (C=0.01)")
+        self.ab_test(v3)
         self.promotion(v2, "prod", require_live=True)
+        self.wrong_model("prod", v3, pinned=v2)
         self.rollback("prod", to=v1)
+        self.costs_and_quotas()
         demo.step("Where each stage stands now")
         demo.python("-m", "model_packaging", "status")
         self.expect_pins({"dev": v2, "staging": v2, "prod": v1})
@@ -226,18 +261,28 @@ class Flow:
         if number == 1:
             demo.step(f"Train, build, verify, publish and approve {MODEL} version {number}")
             demo.python(f"{EXAMPLE}/train.py")
-        else:
+        elif number == 2:
             demo.step(f"{MODEL} version {number}: a change to the model folder, a new artifact")
             model_yaml = workspace.root / EXAMPLE / "model.yaml"
             demo.say(f"One more sample request, at the end of {EXAMPLE}/model.yaml's samples:")
             demo.show(SAMPLE_V2)
             model_yaml.write_text(_with_sample(model_yaml.read_text(), SAMPLE_V2))
+        else:
+            self.retrain(number)
         if workspace.changed(EXAMPLE):
             demo.commit(change, EXAMPLE)
         out = f"out/{MODEL}-{number}"
         demo.python("-m", "model_packaging", "build", EXAMPLE, "--out", out, "--quiet")
         demo.python("-m", "model_packaging", "verify", out)
-        published = demo.python(
+        self.publish(out, MODEL, number)
+        if approve:
+            self.approve(number)
+        else:
+            demo.say(f"Version {number} is registered as PendingManualApproval.")
+        return number
+
+    def publish(self, out: str, model: str, number: int) -> None:
+        published = self.demo.python(
             "-m",
             "model_packaging",
             "publish",
@@ -253,25 +298,173 @@ class Flow:
             (line for line in published.splitlines() if line.startswith("arn:")),
             "",
         )
-        expected = artifacts.version_arn("aws", REGION, ACCOUNT, MODEL, number)
+        expected = artifacts.version_arn("aws", REGION, ACCOUNT, model, number)
         if arn != expected:
             raise DemoFailed(f"publish registered {arn or 'nothing'}, expected {expected}")
-        if approve:
-            self.approve(number)
-        else:
-            demo.say(f"Version {number} is registered as PendingManualApproval.")
-        return number
 
-    def approve(self, number: int) -> None:
+    def retrain(self, number: int) -> None:
+        """The example retrained otherwise, its samples' expected answers set to the new ones."""
+        demo = self.demo
+        root = demo.workspace.root
+        demo.step(f"{MODEL} version {number}: retrained with stronger regularisation")
+        train = root / EXAMPLE / "train.py"
+        before, after = RETRAINED
+        if before not in train.read_text():
+            raise DemoFailed(f"{EXAMPLE}/train.py does not train {before}")
+        train.write_text(train.read_text().replace(before, after))
+        demo.say(f"{EXAMPLE}/train.py now trains {after}: as accurate, other probabilities.")
+        printed = demo.python(f"{EXAMPLE}/train.py")
+        model_yaml = root / EXAMPLE / "model.yaml"
+        model_yaml.write_text(_expected_answers(model_yaml.read_text(), _predictions(printed)))
+        demo.say(
+            f"Every sample's expected answer in {EXAMPLE}/model.yaml becomes what train.py"
+            " printed (a reviewer compares them in the diff):"
+        )
+        demo.git("diff", "--unified=0", "--", f"{EXAMPLE}/model.yaml")
+
+    def fraud_versions(self) -> None:
+        """Two versions of a stand-in fraud model, so that every endpoint runs a real version."""
+        demo = self.demo
+        root = demo.workspace.root
+        demo.step(f"{FRAUD} versions 1 and 2: a stand-in built from the example model")
+        demo.say(
+            f"The stack files deploy a {FRAUD} model too, and the project ships one example"
+            f" model. So that every endpoint runs a version this registry holds, the demo copies"
+            f" {EXAMPLE} to {FRAUD_EXAMPLE} under the name {FRAUD} (churn's weights, answers"
+            f" and samples: a stand-in, not a fraud model) and publishes it twice, version 2 with"
+            " one more sample. The smoke tests check them live."
+        )
+        shutil.copytree(root / EXAMPLE, root / FRAUD_EXAMPLE)
+        model_yaml = root / FRAUD_EXAMPLE / "model.yaml"
+        model_yaml.write_text(
+            model_yaml.read_text().replace(f"name: {MODEL}\n", f"name: {FRAUD}\n", 1)
+        )
+        demo.commit(
+            f"{FRAUD}: a stand-in model folder, the example under the name {FRAUD}", FRAUD_EXAMPLE
+        )
+        for number in (1, 2):
+            if number == 2:
+                model_yaml.write_text(_with_sample(model_yaml.read_text(), SAMPLE_V2))
+                demo.commit(f"{FRAUD}: one more sample request", FRAUD_EXAMPLE)
+            out = f"out/{FRAUD}-{number}"
+            demo.python("-m", "model_packaging", "build", FRAUD_EXAMPLE, "--out", out, "--quiet")
+            self.publish(out, FRAUD, number)
+            self.approve(
+                number, FRAUD, f"the demo's stand-in, built from the verified {MODEL} example"
+            )
+
+    def start_from_registry(self, churn: int) -> None:
+        """The scratch copy's stack files pinned to versions this registry holds."""
+        demo = self.demo
+        root = demo.workspace.root
+        demo.step("The stack files start from the versions this registry holds")
+        demo.say(
+            "The shipped stack files pin versions of the project's registry (churn 2 and 3,"
+            " fraud 1 and 2, with their digests), which this empty registry does not hold: an"
+            " endpoint made from them would run nothing that was published here. So, before"
+            f" anything is deployed, every {MODEL} pin becomes version {churn}, each {FRAUD} pin"
+            " keeps its number with the digest published above, and prod's A/B test of"
+            f" {MODEL} waits for the version it tests (it comes back below)."
+        )
+        pins = {(MODEL, n): self._published(MODEL, churn) for n in range(1, 10)}
+        pins |= {(FRAUD, n): self._published(FRAUD, n) for n in (1, 2)}
+        changed = []
+        for stage in STAGES:
+            path = root / "stacks" / f"Pulumi.{stage}.yaml"
+            text, lines = _repinned(path.read_text(), pins)
+            if stage == "prod":
+                text, dropped = _without_challenger(text)
+                if dropped:
+                    lines.append(f"{MODEL} challenger removed (the A/B test comes back later)")
+            path.write_text(text)
+            demo.show("\n".join(f"stacks/Pulumi.{stage}.yaml: {line}" for line in lines))
+            changed.append(f"stacks/Pulumi.{stage}.yaml")
+        demo.commit("demo: stack files pin the versions this registry holds", *changed)
+
+    def _published(self, model: str, number: int) -> tuple[str, str]:
+        """The ARN and digest (``sha256:...``) of a version this demo published."""
+        root = self.demo.workspace.root
+        manifest = json.loads((root / "out" / f"{model}-{number}" / "manifest.json").read_text())
+        arn = artifacts.version_arn("aws", REGION, ACCOUNT, model, number)
+        return arn, f"sha256:{manifest['digest']}"
+
+    def bring_up(self) -> None:
+        demo = self.demo
+        demo.step("dev, staging and prod brought up from those stack files, each smoke-tested")
+        demo.say(
+            "After each stand-in for pulumi up, status --check-deployed --invoke compares the"
+            " endpoints with the stack file and sends each production variant its version's"
+            " samples. The moto server answers them from a local `python -m model_packaging"
+            " serve` of the variant's artifact, copied from the store: real inference."
+        )
+        for stage in STAGES:
+            demo.standin(stage)
+            self.check(stage)
+
+    def ab_test(self, number: int) -> None:
+        demo = self.demo
+        demo.step(f"An A/B test in prod: {MODEL} {number} as challenger, 10% of the traffic")
+        path = demo.workspace.root / "stacks" / "Pulumi.prod.yaml"
+        package, digest = self._published(MODEL, number)
+        block = CHALLENGER.format(number=number, package=package, digest=digest)
+        demo.say(
+            f"A challenger of {MODEL} in stacks/Pulumi.prod.yaml, after its version pin. A new"
+            " variant needs a new endpoint: the plan replaces it (and what names it), and the"
+            " old one goes once the new one serves."
+        )
+        demo.show(block)
+        path.write_text(_with_challenger(path.read_text(), block))
+        demo.commit(f"prod: A/B test of {MODEL} {number}", "stacks/Pulumi.prod.yaml")
+        self.deploy("prod")
+
+    def wrong_model(self, stage: str, number: int, *, pinned: int) -> None:
+        demo = self.demo
+        demo.step(f"A wrong model behind {stage}'s champion, caught by the smoke test")
+        demo.say(
+            f"Simulating a change made outside Pulumi: with boto3, {stage}'s endpoint is moved"
+            f" onto a configuration whose champion runs {MODEL} version {number}, trained"
+            f" otherwise, while the stack file pins version {pinned} there. What is wrong: the"
+            f" champion answers with version {number}'s probabilities."
+        )
+        sagemaker = _session().client("sagemaker")
+        endpoint, config = _wrong_configuration(sagemaker, MODEL, stage, number)
+        demo.say(
+            f"$ boto3 sagemaker.update_endpoint(EndpointName={endpoint!r},"
+            f" EndpointConfigName={config!r})"
+        )
+        sagemaker.update_endpoint(EndpointName=endpoint, EndpointConfigName=config)
+        out = demo.python(
+            "-m",
+            "model_packaging",
+            "status",
+            "--check-deployed",
+            stage,
+            "--invoke",
+            expect=1,
+            expect_text="    FAIL sample new-customer-many-calls: ",
+        )
+        if f"champion serves version {number}" not in out:
+            raise DemoFailed(f"check-deployed did not name version {number} as served")
+        demo.say(
+            f"check-deployed exits 1: the champion serves version {number}, and the smoke test"
+            f" shows each wrong answer next to the one version {pinned}'s model.yaml expects."
+        )
+
+    def costs_and_quotas(self) -> None:
+        """What the promotions cost and whether each account can hold them goes here, after the
+        promotions: the cost delta (``plan-diff`` with a sample price file the demo writes and
+        labels as such) and the quota check of each stage. Not built yet: no step, no output."""
+
+    def approve(self, number: int, model: str = MODEL, reason: str | None = None) -> None:
         self.demo.python(
             "-m",
             "model_packaging",
             "approve",
-            MODEL,
+            model,
             "--version",
             str(number),
             "--reason",
-            f"verify passed on every sample of version {number}; reviewed for release",
+            reason or f"verify passed on every sample of version {number}; reviewed for release",
             expect_text="PendingManualApproval -> Approved",
         )
 
@@ -296,9 +489,17 @@ class Flow:
         self.check(stage)
 
     def check(self, stage: str) -> None:
-        self.demo.python(
-            "-m", "model_packaging", "status", "--check-deployed", stage, expect_text="ok churn"
+        out = self.demo.python(
+            "-m",
+            "model_packaging",
+            "status",
+            "--check-deployed",
+            stage,
+            "--invoke",
+            expect_text="ok churn",
         )
+        if "samples answer as expected" not in out:
+            raise DemoFailed(f"the smoke test of {stage} invoked nothing")
 
     def refused(self, args: list[str], stage: str, gate: str) -> None:
         demo = self.demo
@@ -338,6 +539,7 @@ class Flow:
             "status",
             "--check-deployed",
             stage,
+            "--invoke",
             expect=1,
             expect_text="SageMaker rolled the update back",
         )
@@ -502,6 +704,96 @@ def _with_sample(text: str, sample: str) -> str:
     return "".join(lines[:end]) + sample + "".join(lines[end:])
 
 
+_PIN = re.compile(
+    r"(?P<head>package: arn:aws:sagemaker:[a-z0-9-]+:\d{12}:model-package/(?P<model>[a-z0-9-]+)/)"
+    r"(?P<number>\d+)(?P<between>\s*\n\s*digest: )(?P<digest>sha256:[0-9a-f]{64})"
+)
+
+
+def _repinned(text: str, pins: dict[tuple[str, int], tuple[str, str]]) -> tuple[str, list[str]]:
+    """``text`` with each pin (package, then digest) of ``pins``' keys set to its value; and a
+    line per pin changed."""
+    lines: list[str] = []
+
+    def repin(match: re.Match[str]) -> str:
+        key = (match["model"], int(match["number"]))
+        if key not in pins:
+            return match[0]
+        package, digest = pins[key]
+        number = artifacts.version_of(package)
+        lines.append(
+            f"{key[0]} version {key[1]} (sha256:{artifacts.short_digest(match['digest'])}) ->"
+            f" version {number} (sha256:{artifacts.short_digest(digest)})"
+        )
+        return f"package: {package}{match['between']}{digest}"
+
+    return _PIN.sub(repin, text), lines
+
+
+_CHALLENGER_BLOCK = re.compile(
+    rf"^      # A/B test:.*\n      challenger:\n(?:        .*\n)+(?=    {MODEL}:|      \S)",
+    re.MULTILINE,
+)
+
+
+def _without_challenger(text: str) -> tuple[str, bool]:
+    """prod's text without churn's challenger block (and its comment)."""
+    start = text.index(f"    {MODEL}:\n")
+    end = re.search(r"^    \S", text[start + 1 :], re.MULTILINE)
+    section = text[start : start + 1 + end.start()] if end else text[start:]
+    kept, count = _CHALLENGER_BLOCK.subn("", section)
+    return text.replace(section, kept, 1), count == 1
+
+
+def _with_challenger(text: str, block: str) -> str:
+    """prod's text with ``block`` right after churn's version pin."""
+    start = text.index(f"    {MODEL}:\n")
+    pin = _PIN.search(text, start)
+    if pin is None:
+        raise DemoFailed(f"stacks/Pulumi.prod.yaml has no pin of {MODEL}")
+    end = text.index("\n", pin.end()) + 1
+    return text[:end] + block + text[end:]
+
+
+def _predictions(printed: str) -> dict[str, list[float]]:
+    """train.py's printed predictions: ``<sample> [p, ...]`` per line."""
+    found = {}
+    for line in printed.splitlines():
+        name, _, values = line.partition(" [")
+        if values.endswith("]"):
+            found[name] = [float(v) for v in values[:-1].split(",")]
+    return found
+
+
+def _expected_answers(text: str, predictions: dict[str, list[float]]) -> str:
+    """model.yaml's text with each sample's expected answer made from ``predictions``, as
+    inference.py answers: JSON ``{"predictions": [{"churn_probability": p, "churn": p >= 0.5}]}``
+    or CSV text, one ``p`` with six decimals a line."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = 4096
+    # The example's layout: mappings by 2, list items' dashes 2 in from their key.
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    document = yaml.load(text)
+    for sample in document["samples"]:
+        name = SAME_CUSTOMER.get(sample["name"], sample["name"])
+        if name not in predictions:
+            raise DemoFailed(f"train.py printed no predictions for sample {name}")
+        values = predictions[name]
+        expected = sample["expected"]
+        if "json" in expected:
+            for entry, p in zip(expected["json"]["predictions"], values, strict=True):
+                entry["churn_probability"], entry["churn"] = p, p >= 0.5
+        else:
+            expected["text"] = DoubleQuotedScalarString("".join(f"{p:.6f}\n" for p in values))
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()
+
+
 def _drift_samples(dataset: Path, unshifted: Path, shifted: Path) -> int:
     """Every fourth row of the baseline dataset, as it is and shifted; the number of rows."""
     with dataset.open(newline="") as handle:
@@ -570,6 +862,33 @@ def _previous_configuration(model: str, stage: str) -> tuple[str, str, str]:
     return endpoint.name, endpoint.config, str(max(older)[1])
 
 
+def _wrong_configuration(sagemaker: Any, model: str, stage: str, number: int) -> tuple[str, str]:
+    """A configuration made by hand, outside the stack: the live one's variants, the champion's
+    Model replaced by one of version ``number``. The endpoint's name and the configuration's."""
+    from model_packaging.release import live
+
+    endpoint = live.describe_live(sagemaker, model, stage)
+    if endpoint is None:
+        raise DemoFailed(f"{stage} has no endpoint for {model}")
+    current = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint.config)
+    champion = next(v for v in current["ProductionVariants"] if v["VariantName"] == "champion")
+    role = sagemaker.describe_model(ModelName=champion["ModelName"])["ExecutionRoleArn"]
+    by_hand = f"{model}-{stage}-by-hand"
+    sagemaker.create_model(
+        ModelName=by_hand,
+        ExecutionRoleArn=role,
+        PrimaryContainer={
+            "ModelPackageName": artifacts.version_arn("aws", REGION, ACCOUNT, model, number)
+        },
+    )
+    variants = [
+        {**v, "ModelName": by_hand} if v["VariantName"] == "champion" else v
+        for v in current["ProductionVariants"]
+    ]
+    sagemaker.create_endpoint_config(EndpointConfigName=by_hand, ProductionVariants=variants)
+    return endpoint.name, by_hand
+
+
 # --- set-up and tear-down -----------------------------------------------------------------
 
 
@@ -619,7 +938,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
     scratch = Path(tempfile.mkdtemp(prefix="mlserve-demo-"))
-    server = MotoServer(scratch / "moto-server.log", account=ACCOUNT)
+    server = MotoServer(scratch / "moto-server.log", account=ACCOUNT, serves=scratch / "serves")
     started = time.monotonic()
     demo = Demo(Workspace(scratch / "mlserve"), out)
     status = 1
@@ -629,6 +948,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO = sys.stdout) -> int:
         _environment(scratch, url)
         demo.say(f"moto server on {url}, answering in account {ACCOUNT} (MOTO_ACCOUNT_ID)")
         demo.say(f"Every command runs with AWS_ENDPOINT_URL={url} and fake credentials.")
+        demo.say(
+            "Its endpoints answer InvokeEndpoint from local serves of their artifacts, in"
+            f" {scratch / 'serves'}, stopped with the server."
+        )
 
         demo.step("A scratch copy of the project, in a git repository of its own")
         demo.workspace = Workspace.copy_of(ROOT, scratch / "mlserve")

@@ -13,7 +13,9 @@ autoscaling, logs, topics, dashboards) is only counted.
 - an environment: its SageMaker Models, endpoint configurations and endpoints, with the names,
   variants, tags and deployment configuration of the plan's inputs (:mod:`demo.api` turns them
   into the API's requests). An endpoint that exists is updated onto its new configuration;
-  superseded configurations and Models are kept, as the program keeps them.
+  superseded configurations and Models are kept, as the program keeps them. An endpoint the plan
+  replaced (a new name for the same model and environment) is deleted once its replacement is
+  made, as Pulumi deletes a replaced resource.
 
 Physical names: an endpoint's is its ``name`` input. Configurations and Models are auto-named,
 ``<logical name>-<7 hex>``; the plan shows those names where they are used, in the Endpoint's
@@ -228,7 +230,23 @@ def _environment(plan: Plan, sagemaker: Any, note: Say) -> set[str]:
 
     for endpoint in sorted(endpoints, key=lambda e: str(e.inputs["name"])):
         _endpoint(sagemaker, endpoint, configs[str(endpoint.inputs["endpointConfigName"])], note)
+        _delete_replaced(sagemaker, str(endpoint.inputs["name"]), note)
     return {MODEL, ENDPOINT_CONFIG, ENDPOINT}
+
+
+def _delete_replaced(sagemaker: Any, name: str, note: Say) -> None:
+    """Delete the endpoints of the same model and environment that the plan no longer has: the
+    program names an endpoint ``<model>-<env>-<suffix>`` and draws a new suffix when the endpoint
+    must be replaced (infra.naming), and Pulumi deletes a replaced resource once its replacement
+    exists (create before delete, its default)."""
+    prefix = name.rsplit("-", 1)[0] + "-"
+    pages = sagemaker.get_paginator("list_endpoints").paginate(NameContains=prefix)
+    for page in pages:
+        for summary in page.get("Endpoints", []):
+            other = str(summary["EndpointName"])
+            if other != name and other.startswith(prefix) and "-" not in other[len(prefix) :]:
+                sagemaker.delete_endpoint(EndpointName=other)
+                note(f"deleted endpoint {other}: replaced by {name}")
 
 
 def _endpoint(
