@@ -17,7 +17,7 @@ import pytest
 import infra.settings
 import infra.settings.loading
 from demo.standin import up
-from infra.review.plan import Plan, evaluate_entry_point, evaluate_file, render_json, stack_file
+from infra.review.plan import Plan, evaluate_entry_point, evaluate_file, plan_document, stack_file
 from infra.settings import Settings, load_stack_file
 
 
@@ -52,7 +52,7 @@ def test_the_entry_point_validates_once_and_builds_what_the_plan_builds(
     config = stack_configs["dev"]
     plan = evaluate_entry_point(config, "dev", config["aws:region"])
     assert validations == ["dev"]
-    assert render_json(plan) == render_json(plans["dev"])
+    assert plan_document(plan) == plan_document(plans["dev"])
 
 
 def test_the_stand_in_validates_once(
