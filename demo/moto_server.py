@@ -28,6 +28,10 @@ answer comes back with its Content-Type and ``x-Amzn-Invoked-Production-Variant`
 model as a ``ModelError`` (HTTP 424) with ``OriginalStatusCode`` and ``OriginalMessage``; an
 endpoint or variant that does not exist as a ``ValidationError``. Shadow variants get no copies
 of the requests here: nothing in the demo reads their answers.
+
+moto 5 lists the default Service Quotas of vpc only; here ListServiceQuotas and
+ListAWSDefaultServiceQuotas also answer for sagemaker, with the SAMPLE endpoint-usage quotas of
+``DEMO_QUOTAS``, for the demo's quota check.
 """
 
 from __future__ import annotations
@@ -56,6 +60,21 @@ ROOT = Path(__file__).resolve().parent.parent
 READY = "listening on "
 # moto's account when MOTO_ACCOUNT_ID is not set.
 DEFAULT_ACCOUNT = "123456789012"
+
+
+# SAMPLE Service Quotas of the demo's account for endpoint usage (service code sagemaker, quota
+# "<type> for endpoint usage"), invented for the demo: the applied values, and the defaults of
+# the types without one. staging's update peak fits; prod's ml.c5.xlarge does not.
+DEMO_QUOTAS = {
+    "applied": {"ml.m5.xlarge": 20, "ml.c5.xlarge": 8},
+    "default": {
+        "ml.t2.medium": 2,
+        "ml.m5.large": 6,
+        "ml.c5.large": 4,
+        "ml.m5.xlarge": 2,
+        "ml.c5.xlarge": 2,
+    },
+}
 
 
 class ServerError(Exception):
@@ -163,6 +182,43 @@ def _extend_runtime(serves: Serves) -> None:
     SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint  # type: ignore[method-assign]
 
 
+def _extend_service_quotas() -> None:
+    """Service Quotas' ListServiceQuotas and ListAWSDefaultServiceQuotas for SageMaker, with
+    DEMO_QUOTAS (moto 5 lists the default quotas of vpc only), in the shape botocore's
+    service-quotas model gives (ServiceQuota: QuotaName, QuotaCode, Value, Adjustable...)."""
+    from moto.servicequotas.responses import ServiceQuotasResponse
+
+    listed_defaults = ServiceQuotasResponse.list_aws_default_service_quotas
+
+    def quotas(self: Any, which: str) -> str:
+        values = DEMO_QUOTAS[which]
+        found = [
+            {
+                "ServiceCode": "sagemaker",
+                "ServiceName": "Amazon SageMaker",
+                "QuotaCode": f"L-DEMO-{instance_type.removeprefix('ml.').upper()}",
+                "QuotaName": f"{instance_type} for endpoint usage",
+                "Value": float(value),
+                "Unit": "None",
+                "Adjustable": True,
+                "GlobalQuota": False,
+            }
+            for instance_type, value in sorted(values.items())
+        ]
+        return json.dumps({"Quotas": found})
+
+    def list_service_quotas(self: Any) -> str:
+        return quotas(self, "applied")
+
+    def list_aws_default_service_quotas(self: Any) -> Any:
+        if json.loads(self.body).get("ServiceCode") == "sagemaker":
+            return quotas(self, "default")
+        return listed_defaults(self)
+
+    ServiceQuotasResponse.list_service_quotas = list_service_quotas  # type: ignore[attr-defined]
+    ServiceQuotasResponse.list_aws_default_service_quotas = list_aws_default_service_quotas  # type: ignore[method-assign]
+
+
 def _model_data(backend: Any, model_name: str) -> str:
     """The model data a SageMaker Model deploys: its container's ModelDataUrl, or its registry
     version's (ModelDataUrl, or the S3Uri of ModelDataSource for an uncompressed build)."""
@@ -238,6 +294,7 @@ def serve(host: str, port: int, serve_folder: Path | None = None) -> None:
     folder = serve_folder or Path(tempfile.mkdtemp(prefix="demo-serves-"))
     serves = Serves(folder, read_object)
     _extend_sagemaker()
+    _extend_service_quotas()
     _extend_runtime(serves)
     _serve_endpoints(serves)
     # One log line per request would bury the demo's log file; errors still show.

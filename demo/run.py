@@ -14,6 +14,9 @@ the release tool's own commands, each promotion committed and shown as a ``plan-
 way the gates refuse two promotions and ``status --check-deployed`` catches a silent rollback of
 an endpoint. Version 3, trained differently, becomes prod's challenger; an endpoint silently
 moved onto it shows the smoke test failing on the wrong answers, and ``rollback`` puts prod back.
+Then a one-line change shows its capacity and cost in ``plan-diff`` (with SAMPLE prices the demo
+writes), and ``status --check-quotas`` checks staging and prod against the server's SAMPLE
+Service Quotas (:data:`demo.moto_server.DEMO_QUOTAS`): staging fits, prod does not.
 Last, ``drift-check`` compares two samples of the example's baseline dataset with the baseline
 build made: as they are (no violations), and shifted (flagged feature by feature).
 
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import datetime
 import io
 import json
 import os
@@ -60,6 +64,28 @@ ACCOUNT = "111111111111"
 REGION = "us-east-1"
 INDENT = "    "
 COMMAND_TIMEOUT = 600
+
+# The sample price file of the cost step: invented prices, labelled as such, used nowhere else.
+SAMPLE_PRICES_FILE = "demo-sample-prices.json"
+SAMPLE_PRICES: dict[str, Any] = {
+    "currency": "USD",
+    "source": "SAMPLE prices for the demo only, not AWS's",
+    "fetched": datetime.date.today().isoformat(),
+    "regions": {
+        REGION: {
+            "ml.t2.medium": 0.05,
+            "ml.m5.large": 0.12,
+            "ml.c5.large": 0.10,
+            "ml.m5.xlarge": 0.25,
+            "ml.c5.xlarge": 0.20,
+        }
+    },
+}
+# The cost step's one-line change of prod's stack file: fraud's floor, 2 -> 3.
+FRAUD_MIN_INSTANCES = (
+    "min_instances: 2\n        max_instances: 8",
+    "min_instances: 3\n        max_instances: 8",
+)
 
 # Version 2 of the example: the same weights, and one more sample request in model.yaml (which
 # ships in the artifact), so a new digest. Its expected answer is the first sample's
@@ -451,9 +477,53 @@ class Flow:
         )
 
     def costs_and_quotas(self) -> None:
-        """What the promotions cost and whether each account can hold them goes here, after the
-        promotions: the cost delta (``plan-diff`` with a sample price file the demo writes and
-        labels as such) and the quota check of each stage. Not built yet: no step, no output."""
+        """What a change would cost, and whether prod's account can hold its update."""
+        demo = self.demo
+        root = demo.workspace.root
+        demo.step("What one more instance of fraud in prod would cost, and the quotas it meets")
+        prices = root / SAMPLE_PRICES_FILE
+        prices.write_text(json.dumps(SAMPLE_PRICES, indent=2) + "\n")
+        demo.say(
+            f"{SAMPLE_PRICES_FILE}: SAMPLE prices written by the demo for the demo, not AWS's"
+            " (a real file comes from `python -m infra prices refresh --region us-east-1`, with"
+            " the Price List API). The change, left uncommitted: fraud's min_instances 2 -> 3."
+        )
+        path = root / "stacks" / "Pulumi.prod.yaml"
+        original = path.read_text()
+        if FRAUD_MIN_INSTANCES[0] not in original:
+            raise DemoFailed(f"prod's stack file has no {FRAUD_MIN_INSTANCES[0]!r} to change")
+        path.write_text(original.replace(*FRAUD_MIN_INSTANCES, 1))
+        try:
+            # One more fraud champion and one more shadow, each at the sample ml.c5.xlarge price.
+            delta = 2 * 730 * SAMPLE_PRICES["regions"][REGION]["ml.c5.xlarge"]
+            demo.python(
+                "-m",
+                "infra",
+                "plan-diff",
+                "prod",
+                "--base",
+                "HEAD",
+                "--prices",
+                SAMPLE_PRICES_FILE,
+                expect_text=f"(+{delta:,.2f})",
+            )
+        finally:
+            path.write_text(original)
+        demo.say(
+            "The quotas of each account for endpoint usage, against the peak of an update of"
+            " every endpoint (old fleets beside new ones). The moto server answers with SAMPLE"
+            " quotas (demo.moto_server.DEMO_QUOTAS): staging's fit, prod's ml.c5.xlarge does not."
+        )
+        demo.python("-m", "model_packaging", "status", "--check-quotas", "staging")
+        demo.python(
+            "-m",
+            "model_packaging",
+            "status",
+            "--check-quotas",
+            "prod",
+            expect=1,
+            expect_text="request-service-quota-increase",
+        )
 
     def approve(self, number: int, model: str = MODEL, reason: str | None = None) -> None:
         self.demo.python(

@@ -47,6 +47,7 @@ HEADINGS = [
     "Promote churn 2 to prod",
     "A wrong model behind prod's champion, caught by the smoke test",
     "Roll churn back to version 1 in prod",
+    "What one more instance of fraud in prod would cost, and the quotas it meets",
     "Where each stage stands now",
     "The registry's view of churn: every version, its decisions, pins and endpoints",
     "What a clean-up of staging would delete (a dry run: nothing is deleted)",
@@ -313,6 +314,30 @@ def test_rollback_restores_prods_previous_pin(demo_run: subprocess.CompletedProc
     final = section[section.index(": Where each stage stands now ===") :]
     assert re.search(r"^    churn  prod     1 .* serves version 1 ", final, re.MULTILINE)
     assert re.search(r"^    churn  staging  2 .* serves version 2 ", final, re.MULTILINE)
+
+
+def test_the_cost_of_a_change_and_the_quotas_it_meets(
+    demo_run: subprocess.CompletedProcess[str],
+) -> None:
+    out = section(
+        demo_run.stdout,
+        "What one more instance of fraud in prod would cost, and the quotas it meets",
+    )
+    assert "SAMPLE prices written by the demo for the demo, not AWS's" in out
+    # One more fraud champion and one more shadow: 2 x 730 h x the sample 0.20 an hour.
+    price = run.SAMPLE_PRICES["regions"][run.REGION]["ml.c5.xlarge"]
+    delta = 2 * 730 * price
+    assert re.search(rf"^      fraud +[\d,.]+ -> [\d,.]+ \(\+{delta:,.2f}\)", out, re.MULTILINE), (
+        out
+    )
+    assert re.search(r"^      ml\.c5\.xlarge +4 -> 6 \(\+2\) ", out, re.MULTILINE), out
+    [staging] = outputs(out, "python -m model_packaging status --check-quotas staging")
+    assert all(line.startswith("    ok ") for line in staging) and len(staging) == 2
+    [prod] = outputs(out, "python -m model_packaging status --check-quotas prod")
+    assert any(
+        line.startswith("    FAIL ml.c5.xlarge: needs 14,") and "--desired-value 14" in line
+        for line in prod
+    ), prod
 
 
 def test_drift_check_passes_the_unshifted_sample_and_flags_the_shifted_one_by_feature(
