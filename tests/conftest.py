@@ -20,8 +20,8 @@ DEMO_TESTS = Path(__file__).resolve().parent / "test_demo.py"
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The demo's tests first, otherwise in the order collected: the demo runs for over a minute,
-    far longer than any other module, so started last it would leave the other worker idle.
-    Its tests stay together at the head of one worker's queue, which the other worker's steals
+    far longer than any other module, so started last it would leave the other workers idle.
+    Its tests stay together at the head of one worker's queue, which the other workers' steals
     (from the end) never reach while the demo runs."""
     items.sort(key=lambda item: item.path != DEMO_TESTS)
 
