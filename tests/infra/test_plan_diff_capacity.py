@@ -15,9 +15,11 @@ from infra import __main__ as cli
 from infra.capacity import quotas
 from infra.capacity.change import CapacityChange
 from infra.capacity.cost import HOURS_PER_MONTH
+from infra.capacity.fleet import stack_capacity
 from infra.review import plan_diff
 from infra.review.diff_model import StackDiff
 from infra.review.plan import ROOT
+from infra.settings import EnvironmentSettings, load_stack_file
 from tests.infra.test_plan_diff import edit_stack
 
 C5 = 0.204
@@ -79,32 +81,15 @@ def test_a_min_instances_change_in_prod_costs_its_hours(tmp_path, price_file):
     # Old fleet at the ceiling, 8, beside the new one at 3.
     assert c5["peakDuringUpdate"] == 8 + 3
 
-    markdown = run(
-        repo.root,
-        "plan-diff",
-        "prod",
-        "--base",
-        "HEAD",
-        "--format",
-        "markdown",
-        "--prices",
-        str(price_file),
-    )
-    assert markdown.returncode == 0, markdown.stderr
-    assert "| ml.c5.xlarge | 2 → 3 (+1) |" in markdown.stdout
-    assert f"(+{expected:,.2f})" in markdown.stdout
+    # The markdown comment renders the same change: tests/infra/test_capacity.py.
 
 
-def test_plan_prints_capacity_and_cost_with_the_environment_variable(price_file):
-    result = subprocess.run(
-        [sys.executable, "-m", "infra", "plan", "prod", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**__import__("os").environ, "MLSERVE_PRICES": str(price_file)},
-    )
-    assert result.returncode == 0, result.stderr
-    document = json.loads(result.stdout)
+def test_plan_prints_capacity_and_cost_with_the_environment_variable(
+    price_file, monkeypatch, capsys
+):
+    monkeypatch.setenv("MLSERVE_PRICES", str(price_file))
+    assert cli.main(["plan", "prod", "--json"]) == 0
+    document = json.loads(capsys.readouterr().out)
     assert document["capacity"]["types"]["ml.c5.xlarge"]["updatePeak"] == 14
     assert document["cost"]["total"]["floor"] == round((4 * 0.23 + 4 * C5) * HOURS_PER_MONTH, 2)
 
@@ -181,7 +166,10 @@ def test_a_refused_quota_call_stops_the_diff_with_one_line():
                 {"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "ListServiceQuotas"
             )
 
+    staging = load_stack_file(ROOT / "stacks" / "Pulumi.staging.yaml")
+    assert isinstance(staging, EnvironmentSettings)
+    capacity = CapacityChange(None, stack_capacity("staging", staging), frozenset())
     with pytest.raises(plan_diff.PlanDiffError) as raised:
-        plan_diff.plan_diff(["staging"], "HEAD", None, lambda region: Refusing())
+        plan_diff._with_quotas(capacity, Refusing())
     assert raised.value.status == 1
     assert "servicequotas:ListServiceQuotas" in str(raised.value)
