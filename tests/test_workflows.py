@@ -415,6 +415,23 @@ def test_each_environment_is_smoke_tested_after_its_pulumi_up() -> None:
     assert "inputs.check-deployed" in step["if"]
 
 
+def test_the_plan_comment_gets_todays_prices_when_the_repository_can_fetch_them() -> None:
+    preview = jobs(load(WORKFLOWS / "preview.yml"))
+    prices = preview["prices"]
+    assert prices["continue-on-error"] is True
+    assert "head.repo.full_name == github.repository" in prices["if"]
+    runs = [str(s.get("run", "")) for s in steps(prices)]
+    assert any("prices refresh --stacks --out prices/prices.json" in r for r in runs)
+    assert any("date -u +%F" in r for r in runs)  # one refresh a day, cached under the date
+    [cache] = [s for s in steps(prices) if str(s.get("uses", "")).startswith("actions/cache@")]
+    assert cache["with"]["path"] == "prices"
+    # The plan runs without prices too (a fork's pull request), and passes them on when there.
+    plan = preview["plan"]
+    assert plan["needs"] == "prices" and plan["if"] == "${{ !cancelled() }}"
+    [diff] = [s for s in steps(plan) if "plan-diff" in str(s.get("run", ""))]
+    assert "export MLSERVE_PRICES=prices/prices.json" in diff["run"]
+
+
 def test_each_environment_checks_its_quotas_before_the_plan_can_be_approved() -> None:
     deploy = jobs(load(WORKFLOWS / "deploy-stack.yml"))
     plan_steps = steps(deploy["plan"])
