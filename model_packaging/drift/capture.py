@@ -292,29 +292,43 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, prefix
 
 
-def record(data: str | bytes, encoding: str, content_type: str, time: datetime | str) -> str:
+def record(
+    data: str | bytes,
+    encoding: str,
+    content_type: str,
+    time: datetime | str,
+    *,
+    output: str | None = None,
+    event_id: str = "00000000-0000-0000-0000-000000000000",
+) -> str:
     """One capture record as SageMaker writes it (a line of a capture file, without its
-    newline), for a request body ``data``: as text for CSV and JSON, base64-encoded for BASE64.
-    The demo and the tests write captures with it."""
+    newline), for a request body ``data``: as text for CSV and JSON, base64-encoded for BASE64;
+    with ``output``, the endpoint's CSV answer too. The demo, the tests and the capture benchmark
+    write captures with it."""
     if isinstance(data, bytes):
         data = data.decode("utf-8")
     if encoding == "BASE64":
         data = base64.b64encode(data.encode("utf-8")).decode("ascii")
     when = time if isinstance(time, str) else iso(time)
+    captured: dict[str, Any] = {
+        "endpointInput": {
+            "observedContentType": content_type,
+            "mode": "INPUT",
+            "data": data,
+            "encoding": encoding,
+        }
+    }
+    if output is not None:
+        captured["endpointOutput"] = {
+            "observedContentType": "text/csv; charset=utf-8",
+            "mode": "OUTPUT",
+            "data": output,
+            "encoding": "CSV",
+        }
     return json.dumps(
         {
-            "captureData": {
-                "endpointInput": {
-                    "observedContentType": content_type,
-                    "mode": "INPUT",
-                    "data": data,
-                    "encoding": encoding,
-                }
-            },
-            "eventMetadata": {
-                "eventId": "00000000-0000-0000-0000-000000000000",
-                "inferenceTime": when,
-            },
+            "captureData": captured,
+            "eventMetadata": {"eventId": event_id, "inferenceTime": when},
             "eventVersion": "0",
         },
         separators=(",", ":"),
