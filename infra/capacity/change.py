@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from infra.capacity.cost import ZERO, Monthly, StackCost, stack_cost
 from infra.capacity.fleet import StackCapacity, TypeCapacity, VariantCapacity
@@ -26,6 +27,17 @@ class TypeChange:
     after: TypeCapacity | None
     # Instances while this change's updates run.
     peak: int
+
+
+@dataclass(frozen=True)
+class CostChange:
+    """A stack's monthly cost before and after a change (None where the stack is absent), and
+    after minus before per model and for the stack (a missing side costs nothing)."""
+
+    before: StackCost | None
+    after: StackCost | None
+    models: dict[str, Monthly]
+    total: Monthly
 
 
 @dataclass(frozen=True)
@@ -45,7 +57,7 @@ class CapacityChange:
     def over_quota(self) -> list[QuotaCheck]:
         return [c for c in self.quotas or [] if not c.ok]
 
-    @property
+    @cached_property
     def types(self) -> list[TypeChange]:
         old = self.before.by_type() if self.before else {}
         new = self.after.by_type() if self.after else {}
@@ -74,32 +86,23 @@ class CapacityChange:
                 found[instance_type] = found.get(instance_type, 0) + count
         return found
 
-    @property
-    def changed(self) -> bool:
-        return any(t.before != t.after for t in self.types) or _serverless(
-            self.before
-        ) != _serverless(self.after)
-
-    def costs(self) -> tuple[StackCost | None, StackCost | None]:
+    @cached_property
+    def cost(self) -> CostChange | None:
+        """The monthly cost before and after, and the change; None without prices."""
         if self.prices is None:
-            return None, None
-        return (
-            stack_cost(self.before, self.prices) if self.before else None,
-            stack_cost(self.after, self.prices) if self.after else None,
-        )
-
-    def monthly_delta(self) -> tuple[dict[str, Monthly], Monthly] | None:
-        """Per model and for the stack: after minus before (a missing side costs nothing)."""
-        before, after = self.costs()
-        if before is None and after is None:
             return None
+        before = stack_cost(self.before, self.prices) if self.before else None
+        after = stack_cost(self.after, self.prices) if self.after else None
         old = before.models if before else {}
         new = after.models if after else {}
-        models = {
-            m: new.get(m, ZERO).minus(old.get(m, ZERO)) for m in sorted(old.keys() | new.keys())
-        }
-        total = (after.total if after else ZERO).minus(before.total if before else ZERO)
-        return models, total
+        return CostChange(
+            before,
+            after,
+            models={
+                m: new.get(m, ZERO).minus(old.get(m, ZERO)) for m in sorted(old.keys() | new.keys())
+            },
+            total=(after.total if after else ZERO).minus(before.total if before else ZERO),
+        )
 
 
 def _sum(variants: Collection[VariantCapacity], figure: str) -> dict[str, int]:
@@ -115,7 +118,3 @@ def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
 
 def _most(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
     return {t: max(a.get(t, 0), b.get(t, 0)) for t in a.keys() | b.keys()}
-
-
-def _serverless(capacity: StackCapacity | None) -> tuple[object, ...]:
-    return capacity.serverless if capacity else ()

@@ -26,7 +26,6 @@ Serverless models hold no instances: they are listed apart with their memory and
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 from infra import naming
@@ -86,19 +85,17 @@ class StackCapacity:
     def of_model(self, model: str) -> list[VariantCapacity]:
         return [v for v in self.variants if v.model == model]
 
-    def by_type(self, updated: Collection[str] | None = None) -> dict[str, TypeCapacity]:
-        """Per instance type; ``update_peak`` counts the models in ``updated`` (default: every
-        model) at their update peak and the others at their ceiling."""
+    def by_type(self) -> dict[str, TypeCapacity]:
+        """Per instance type, every figure summed over its variants."""
         totals: dict[str, TypeCapacity] = {}
         for v in self.variants:
-            peak = v.update_peak if updated is None or v.model in updated else v.ceiling
             known = totals.get(v.instance_type)
             totals[v.instance_type] = TypeCapacity(
                 v.instance_type,
                 floor=v.floor + (known.floor if known else 0),
                 ceiling=v.ceiling + (known.ceiling if known else 0),
                 scheduled=v.scheduled + (known.scheduled if known else 0.0),
-                update_peak=peak + (known.update_peak if known else 0),
+                update_peak=v.update_peak + (known.update_peak if known else 0),
             )
         return dict(sorted(totals.items()))
 

@@ -11,7 +11,7 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
-from infra.capacity.change import CapacityChange, TypeChange
+from infra.capacity.change import CapacityChange, CostChange, TypeChange
 from infra.capacity.cost import HOURS_PER_MONTH, Monthly, StackCost, stack_cost
 from infra.capacity.fleet import ServerlessCapacity, StackCapacity, TypeCapacity
 from infra.capacity.prices import REFRESH_COMMAND, Prices
@@ -129,17 +129,11 @@ def _quota_lines(change: CapacityChange) -> list[str]:
 
 def _cost_text(change: CapacityChange) -> list[str]:
     region = _region(change)
-    if change.prices is None:
+    if change.prices is None or change.cost is None:
         return [prices_hint(region)]
-    before, after = change.costs()
-    delta = change.monthly_delta()
-    assert delta is not None
-    models, total = delta
     lines = [f"Cost a month ({_basis(change.prices)}), before -> after:"]
-    rows = [[m, *_money_change(_model(before, m), _model(after, m), d)] for m, d in models.items()]
-    rows.append(["total", *_money_change(_total(before), _total(after), total)])
-    lines += _table(["MODEL", "FLOOR", "CEILING", "SCHEDULED"], rows)
-    return lines + price_warnings(change.prices, [before, after], region, change.today)
+    lines += _table(["MODEL", "FLOOR", "CEILING", "SCHEDULED"], _cost_rows(change.cost, "->"))
+    return lines + _change_warnings(change)
 
 
 def change_markdown(change: CapacityChange) -> list[str]:
@@ -158,33 +152,37 @@ def change_markdown(change: CapacityChange) -> list[str]:
     if quota_lines:
         caution = ["> [!CAUTION]"] if change.over_quota else []
         out += ["", *caution, *(f"> {_plain(line.strip())}  " for line in quota_lines)]
-    region = _region(change)
-    if change.prices is None:
-        return [*out, "", f"_{prices_hint(region)}_"]
-    before, after = change.costs()
-    delta = change.monthly_delta()
-    assert delta is not None
-    models, total = delta
+    if change.prices is None or change.cost is None:
+        return [*out, "", f"_{prices_hint(_region(change))}_"]
+    rows = _cost_rows(change.cost, "→")
+    rows[-1][0] = "**total**"
     out += [
         "",
         f"Cost a month ({_basis(change.prices)}):",
         "",
         "| Model | Floor | Ceiling | Scheduled |",
         "|---|---:|---:|---:|",
+        *("| " + " | ".join(row) + " |" for row in rows),
     ]
-    for m, d in models.items():
-        out.append(
-            "| "
-            + " | ".join([m, *_money_change(_model(before, m), _model(after, m), d, "→")])
-            + " |"
-        )
-    out.append(
-        "| **total** | "
-        + " | ".join(_money_change(_total(before), _total(after), total, "→"))
-        + " |"
-    )
-    warnings = price_warnings(change.prices, [before, after], region, change.today)
+    warnings = _change_warnings(change)
     return out + [""] + [f"> {w}  " for w in warnings] if warnings else out
+
+
+def _cost_rows(cost: CostChange, arrow: str) -> list[list[str]]:
+    """A row per model and one for the stack: each figure before -> after (change)."""
+    rows = [
+        [m, *_money_change(_model(cost.before, m), _model(cost.after, m), d, arrow)]
+        for m, d in cost.models.items()
+    ]
+    return rows + [
+        ["total", *_money_change(_total(cost.before), _total(cost.after), cost.total, arrow)]
+    ]
+
+
+def _change_warnings(change: CapacityChange) -> list[str]:
+    assert change.prices is not None and change.cost is not None
+    costs = [change.cost.before, change.cost.after]
+    return price_warnings(change.prices, costs, _region(change), change.today)
 
 
 def change_json(change: CapacityChange) -> dict[str, Any]:
@@ -208,24 +206,20 @@ def change_json(change: CapacityChange) -> dict[str, Any]:
     }
     if change.quotas is not None:
         found["quotas"] = [c.as_json() for c in change.quotas]
-    region = _region(change)
-    if change.prices is None:
+    if change.prices is None or change.cost is None:
         found["cost"] = None
-        found["costHint"] = prices_hint(region)
+        found["costHint"] = prices_hint(_region(change))
         return found
-    before, after = change.costs()
-    delta = change.monthly_delta()
-    assert delta is not None
-    models, total = delta
+    cost = change.cost
     found["cost"] = {
         **_basis_json(change.prices),
-        "before": _cost_json(before),
-        "after": _cost_json(after),
+        "before": _cost_json(cost.before),
+        "after": _cost_json(cost.after),
         "monthly_delta": {
-            "models": {m: _monthly_json(d) for m, d in models.items()},
-            "total": _monthly_json(total),
+            "models": {m: _monthly_json(d) for m, d in cost.models.items()},
+            "total": _monthly_json(cost.total),
         },
-        "warnings": price_warnings(change.prices, [before, after], region, change.today),
+        "warnings": _change_warnings(change),
     }
     return found
 

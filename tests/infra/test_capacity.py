@@ -195,9 +195,8 @@ def test_an_instance_count_change_costs_its_hours():
     change = CapacityChange(
         stack_capacity("staging", before), stack_capacity("staging", after), frozenset(), prices()
     )
-    delta = change.monthly_delta()
-    assert delta is not None
-    _, total = delta
+    assert change.cost is not None
+    total = change.cost.total
     assert total.floor == pytest.approx((3 - 2) * HOURS_PER_MONTH * M5)
     assert total.scheduled == pytest.approx((3 - 2) * HOURS_PER_MONTH * M5)
     assert total.ceiling == 0
@@ -213,9 +212,8 @@ def test_a_type_change_costs_the_new_price_less_the_old():
     change = CapacityChange(
         stack_capacity("prod", before), stack_capacity("prod", after), frozenset(), prices()
     )
-    delta = change.monthly_delta()
-    assert delta is not None
-    models, total = delta
+    assert change.cost is not None
+    models, total = change.cost.models, change.cost.total
     # fraud: champion 2..8 plus a shadow of 2, so 4 at the floor and 10 at the ceiling.
     assert models["fraud"].floor == pytest.approx(4 * HOURS_PER_MONTH * (M5 - C5))
     assert models["fraud"].ceiling == pytest.approx(10 * HOURS_PER_MONTH * (M5 - C5))
