@@ -19,7 +19,7 @@ from infra.components.alerting import Alerting, AlertingArgs
 from infra.components.artifact_store import ArtifactStore, ArtifactStoreArgs
 from infra.components.dashboard import DashboardArgs, EnvironmentDashboard
 from infra.components.drift_engine import DriftEngine, DriftEngineArgs
-from infra.components.drift_monitor import DriftMonitor, DriftMonitorArgs
+from infra.components.drift_monitor import DriftArgs, DriftMonitor
 from infra.components.encryption_key import EncryptionKey, EncryptionKeyArgs
 from infra.components.model_endpoint import ModelEndpoint, ModelEndpointArgs
 from infra.components.secure_bucket import SecureBucket, SecureBucketArgs
@@ -171,49 +171,33 @@ def _environment(settings: EnvironmentSettings) -> dict[str, Any]:
         )
         drift: DriftMonitor | DriftEngine | None = None
         # Settings allow drift monitoring only where the endpoint captures data (rules).
-        if model.drift.enabled and capture is not None and model.drift.engine is Engine.MLSERVE:
-            drift = DriftEngine(
-                f"{name}-drift",
-                DriftEngineArgs(
-                    model_name=name,
-                    region=region,
-                    partition=partition,
-                    account=account,
-                    settings=model,
-                    tags=naming.model_tags(tags, name),
-                    endpoint_name=endpoint.endpoint_name,
+        if model.drift.enabled and capture is not None:
+            shared = DriftArgs(
+                model_name=name,
+                region=region,
+                partition=partition,
+                account=account,
+                settings=model,
+                tags=naming.model_tags(tags, name),
+                endpoint_name=endpoint.endpoint_name,
+                capture_bucket_name=capture.name,
+                capture_bucket_arn=capture.arn,
+                environment_key_arn=key.arn,
+                artifact_bucket_name=store["artifact_bucket_name"],
+                artifact_bucket_arn=store["artifact_bucket_arn"],
+                artifact_key_arn=store["artifact_key_arn"],
+                alert_topic_arn=alerting.topic_arn,
+            )
+            if model.drift.engine is Engine.MLSERVE:
+                engine_args = DriftEngineArgs.of(
+                    shared,
                     variants=list(naming.variant_versions(model)),
-                    capture_bucket_name=capture.name,
-                    capture_bucket_arn=capture.arn,
-                    environment_key_arn=key.arn,
-                    artifact_bucket_name=store["artifact_bucket_name"],
-                    artifact_bucket_arn=store["artifact_bucket_arn"],
-                    artifact_key_arn=store["artifact_key_arn"],
-                    alert_topic_arn=alerting.topic_arn,
                     code=functions.code(),
                     layer_arn=functions.layer_arn(),
-                ),
-            )
-        elif model.drift.enabled and capture is not None:
-            drift = DriftMonitor(
-                f"{name}-drift",
-                DriftMonitorArgs(
-                    model_name=name,
-                    region=region,
-                    partition=partition,
-                    account=account,
-                    settings=model,
-                    tags=naming.model_tags(tags, name),
-                    endpoint_name=endpoint.endpoint_name,
-                    capture_bucket_name=capture.name,
-                    capture_bucket_arn=capture.arn,
-                    environment_key_arn=key.arn,
-                    artifact_bucket_name=store["artifact_bucket_name"],
-                    artifact_bucket_arn=store["artifact_bucket_arn"],
-                    artifact_key_arn=store["artifact_key_arn"],
-                    alert_topic_arn=alerting.topic_arn,
-                ),
-            )
+                )
+                drift = DriftEngine(f"{name}-drift", engine_args)
+            else:
+                drift = DriftMonitor(f"{name}-drift", shared)
         models[name] = {
             "endpoint_name": endpoint.endpoint_name,
             "endpoint_arn": endpoint.endpoint_arn,

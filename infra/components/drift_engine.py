@@ -21,6 +21,7 @@ policy already let the environment accounts' roles under that path read and decr
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 from dataclasses import dataclass
@@ -30,11 +31,11 @@ import pulumi
 import pulumi_aws as aws
 
 from infra import iam
-from infra.components.drift_monitor import capture_prefix, reports_prefix
+from infra.components.drift_monitor import DriftArgs, capture_prefix, reports_prefix
 from infra.lambda_package import HANDLER, RUNTIME
 from infra.resource_types import DRIFT_ENGINE
 from infra.settings.artifacts import baseline_prefix
-from infra.settings.schema import DriftSchedule, ModelSettings
+from infra.settings.schema import DriftSchedule
 from model_packaging.drift import metrics
 
 LAMBDA = "lambda.amazonaws.com"
@@ -75,26 +76,25 @@ def feature_alarm_name(endpoint: str, feature: str) -> str:
 
 
 @dataclass(frozen=True)
-class DriftEngineArgs:
-    model_name: str
-    region: str
-    partition: str
-    account: pulumi.Input[str]
-    settings: ModelSettings
-    tags: dict[str, str]
-    endpoint_name: pulumi.Output[str]
+class DriftEngineArgs(DriftArgs):
     # Every variant whose captures are analysed (production and shadow).
     variants: list[str]
-    capture_bucket_name: pulumi.Input[str]
-    capture_bucket_arn: pulumi.Input[str]
-    environment_key_arn: pulumi.Input[str]
-    artifact_bucket_name: pulumi.Input[str]
-    artifact_bucket_arn: pulumi.Input[str]
-    artifact_key_arn: pulumi.Input[str]
-    alert_topic_arn: pulumi.Input[str]
     # The function's code and its dependency layer (infra.lambda_package, infra.program).
     code: pulumi.Archive
     layer_arn: pulumi.Input[str]
+
+    @classmethod
+    def of(
+        cls,
+        shared: DriftArgs,
+        *,
+        variants: list[str],
+        code: pulumi.Archive,
+        layer_arn: pulumi.Input[str],
+    ) -> DriftEngineArgs:
+        """``shared`` with what the mlserve engine needs besides."""
+        known = {f.name: getattr(shared, f.name) for f in dataclasses.fields(DriftArgs)}
+        return cls(**known, variants=variants, code=code, layer_arn=layer_arn)
 
 
 class DriftEngine(pulumi.ComponentResource):

@@ -83,14 +83,18 @@ def drift_metric(feature: str) -> str:
 
 
 @dataclass(frozen=True)
-class DriftMonitorArgs:
+class DriftArgs:
+    """What either drift engine needs of its model, its endpoint and the stores: all that
+    Model Monitor needs, and what the mlserve engine's ``DriftEngineArgs`` adds to."""
+
     model_name: str
     region: str
     partition: str
     account: pulumi.Input[str]
     settings: ModelSettings
     tags: dict[str, str]
-    # The endpoint's name as the endpoint resource outputs it: the job waits for the endpoint.
+    # The endpoint's name as the endpoint resource outputs it: the analysis waits for the
+    # endpoint.
     endpoint_name: pulumi.Output[str]
     capture_bucket_name: pulumi.Input[str]
     capture_bucket_arn: pulumi.Input[str]
@@ -108,7 +112,7 @@ class DriftMonitor(pulumi.ComponentResource):
     alarm_names: pulumi.Output[list[str]]
 
     def __init__(
-        self, name: str, args: DriftMonitorArgs, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: DriftArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__(DRIFT_MONITOR, name, None, opts)
         drift = args.settings.drift
