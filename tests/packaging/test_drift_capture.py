@@ -147,6 +147,18 @@ def test_keys_in_the_documented_layout_name_endpoint_variant_and_hour() -> None:
     assert layout("AllTraffic/2024/05/01/10/x.jsonl") is None  # no endpoint folder
 
 
+def test_a_record_may_carry_the_endpoints_answer_and_an_event_id() -> None:
+    line = json.loads(record("1,2\n", "CSV", "text/csv", HOUR, output="0.25", event_id="e-1"))
+    assert line["captureData"]["endpointOutput"] == {
+        "observedContentType": "text/csv; charset=utf-8",
+        "mode": "OUTPUT",
+        "data": "0.25",
+        "encoding": "CSV",
+    }
+    assert line["eventMetadata"]["eventId"] == "e-1"
+    assert line["captureData"]["endpointInput"]["data"] == "1,2\n"
+
+
 def test_a_record_is_the_documented_shape() -> None:
     line = json.loads(record("1,2\n", "CSV", "text/csv", HOUR))
     assert line == {
