@@ -36,6 +36,11 @@ def _build(args: argparse.Namespace) -> int:
     # installed distribution (about 20 ms). A build's models need none (pydantic's
     # documented switch; a value the user set is kept).
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    # numpy (the baseline's, and pyarrow's) loads OpenBLAS, which starts a thread per CPU as it
+    # loads, unless OPENBLAS_NUM_THREADS says otherwise (OpenBLAS's README, "Setting the number
+    # of threads using environment variables"). A build does no linear algebra; those threads
+    # would only take CPU from the compression (about 0.15 s). A value the user set is kept.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from model_packaging.artifact.archive import keep_freed_buffers
     from model_packaging.artifact.build import build
 
