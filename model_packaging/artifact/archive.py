@@ -25,11 +25,6 @@ level 2 737 MB/s at 0.92), and stock zlib at gzip's default level 6 runs at ~30 
 releases the GIL while it deflates, so threads compress in parallel; meanwhile the reading
 thread hashes the input and a writer thread the output, which hashlib also does without the
 GIL.
-
-Write-behind: the caller makes the artifact durable (fsync) before naming it. Waiting for the
-disk only then would add the write-out of the whole artifact to every build, so while a file is
-being written another thread has the disk catch up every ``WRITE_BEHIND`` bytes (fdatasync);
-the final fsync finds only the tail left.
 """
 
 from __future__ import annotations
@@ -57,7 +52,6 @@ BLOCK_SIZE = 4 * 1024 * 1024
 # Deflate's window: how far back a block may refer, so what it needs of the block before it.
 WINDOW_SIZE = 32 * 1024
 GZIP_LEVEL = 1
-WRITE_BEHIND = 32 * 1024 * 1024
 # magic, deflate, no flags, mtime 0, no extra flags, OS "unknown": the same bytes everywhere.
 GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
 
@@ -202,10 +196,6 @@ class _GzipSink:
         self._out = out
         self._pool = ThreadPoolExecutor(threads, "deflate") if threads > 1 else None
         self._writer = ThreadPoolExecutor(1, "deflate-write") if threads > 1 else None
-        self._fd = _file_descriptor(out)
-        self._syncer = ThreadPoolExecutor(1, "deflate-sync") if self._fd is not None else None
-        self._syncing: Future[None] | None = None
-        self._synced = 0
         self._in_flight = 2 * threads
         self._pending: deque[tuple[Future[None], memoryview]] = deque()
         self._spare: list[memoryview] = []
@@ -246,14 +236,10 @@ class _GzipSink:
             isal_zlib.compressobj(GZIP_LEVEL, isal_zlib.DEFLATED, -isal_zlib.MAX_WBITS).flush()
         )
         self._emit(struct.pack("<II", self._crc, self.tar_size & 0xFFFFFFFF))
-        if self._syncing is not None:
-            # A write error is reported to one fsync only (Linux): this one must not swallow it.
-            self._syncing.result()
 
     def close(self) -> None:
-        """Stop the threads; blocks not yet deflated or written are dropped (after an error).
-        The write-behind thread is waited for: it must not outlive the caller's file."""
-        for pool in (self._pool, self._writer, self._syncer):
+        """Stop the threads; blocks not yet deflated or written are dropped (after an error)."""
+        for pool in (self._pool, self._writer):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
@@ -291,29 +277,6 @@ class _GzipSink:
             self.sha256.update(data)
             self._out.write(data)
             self.size += len(data)
-            self._write_behind()
-
-    def _write_behind(self) -> None:
-        """Start the disk on what was written since the last time, unless it is still busy."""
-        if self._syncer is None or self.size - self._synced < WRITE_BEHIND:
-            return
-        if self._syncing is not None:
-            if not self._syncing.done():
-                return
-            self._syncing.result()
-        self._out.flush()
-        self._synced = self.size
-        self._syncing = self._syncer.submit(os.fdatasync, cast(int, self._fd))
-
-
-def _file_descriptor(out: BinaryIO) -> int | None:
-    """The descriptor of a regular file, or None for anything else (in memory, a pipe), which
-    has nothing to write out."""
-    try:
-        fd = out.fileno()
-        return fd if stat.S_ISREG(os.fstat(fd).st_mode) else None
-    except (AttributeError, OSError):  # io.UnsupportedOperation is an OSError
-        return None
 
 
 @dataclass(frozen=True)

@@ -1,10 +1,11 @@
 """``build``: a model folder in, an immutable artifact and its manifest out.
 
 Output files appear under their final names only when complete: each is written under a
-temporary name in the output folder and moved into place with ``os.replace``; on any error
+temporary name in the output folder and moved into place with ``os.replace``
+(:mod:`model_packaging.replace_file`, which also says why they are not fsynced); on any error
 the temporary files are removed and earlier outputs stay as they were. The artifact is
-replaced before the manifest, so a crash in between leaves a manifest that verify rejects
-rather than one that vouches for the wrong bytes.
+replaced before the manifest, so a build stopped in between leaves a manifest that verify
+rejects rather than one that vouches for the wrong bytes.
 
 The artifact is written from the start, while model.yaml is read and checked and the work
 beside it runs (:mod:`model_packaging.artifact.assembly`): importing what those need takes
@@ -23,7 +24,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import TYPE_CHECKING
 
 from infra.settings.artifacts import BASELINE_FOLDER
 from model_packaging.artifact.archive import (
@@ -37,11 +38,10 @@ from model_packaging.artifact.paths import ARTIFACT_PATHS, MANIFEST_NAME, output
 from model_packaging.artifact.sources import listing
 from model_packaging.errors import PackagingError
 from model_packaging.progress import Bar, progress_bar
+from model_packaging.replace_file import replace_file
 
 if TYPE_CHECKING:
     from model_packaging.artifact.manifest import Manifest
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def build(
             baseline.write(out_dir / BASELINE_FOLDER)
         manifest = assembly.manifest(plan, compression, written, baseline)
         manifest_path = out_dir / MANIFEST_NAME
-        _write_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
+        replace_file(manifest_path, lambda out: out.write(manifest.to_json().encode("utf-8")))
         other = out_dir / ARTIFACT_PATHS["none" if compression == "gzip" else "gzip"].rstrip("/")
         _remove(other)  # a stale artifact of the other kind next to this manifest only confuses
         if baseline is None:
@@ -189,31 +189,6 @@ def _write_artifact(
     return _write_tree(files, path, progress, ready)
 
 
-def _write_file(
-    path: Path, write: Callable[[BinaryIO], T], ready: Callable[[], object] = lambda: None
-) -> T:
-    """Write ``path`` through a temporary file in the same folder, then move it into place.
-
-    fsync before the rename: without it a crash can leave the final name pointing at a file
-    whose data never reached the disk. ``ready`` runs just before the rename; if it raises, the
-    previous file stays.
-    """
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with open(fd, "wb") as out:
-            result = write(out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temp, 0o644)
-        ready()
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temp)
-        raise
-    return result
-
-
 def _write_tarball(
     files: Sequence[SourceFile],
     path: Path,
@@ -223,7 +198,7 @@ def _write_tarball(
 ) -> WrittenArtifact:
     # None leaves the choice to write_tar_gz: one thread per CPU.
     options = {} if threads is None else {"threads": threads}
-    return _write_file(path, lambda out: write_tar_gz(files, out, progress, **options), ready)
+    return replace_file(path, lambda out: write_tar_gz(files, out, progress, **options), ready)
 
 
 def _write_tree(

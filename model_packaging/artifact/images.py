@@ -15,18 +15,17 @@ read or written is ignored: it can cost time, never change a manifest.
 
 from __future__ import annotations
 
-import contextlib
 import importlib.metadata
 import json
 import logging
 import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from model_packaging.artifact.descriptor import Framework
 from model_packaging.errors import PackagingError
+from model_packaging.replace_file import replace_file
 
 # Image URIs differ by processor type only; any CPU type selects the CPU image.
 LOOKUP_INSTANCE_TYPE = "ml.m5.large"
@@ -165,14 +164,7 @@ def _write_cache(path: Path, table: dict[str, str]) -> None:
     """Replace the cache file whole, so a concurrent build reads the old table or the new one."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-        try:
-            with open(fd, "w", encoding="utf-8") as out:
-                json.dump(table, out, sort_keys=True, indent=0)
-            os.replace(temp, path)
-        except BaseException:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
-            raise
+        text = json.dumps(table, sort_keys=True, indent=0)
+        replace_file(path, lambda out: out.write(text.encode("utf-8")))
     except OSError as exc:
         log.info("image URI cache %s not written: %s", path, exc)

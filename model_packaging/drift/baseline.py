@@ -33,18 +33,17 @@ import csv
 import functools
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from infra.settings.artifacts import CONSTRAINTS_NAME, MONITORING_DEFAULTS, STATISTICS_NAME
 from model_packaging.drift.sketch import KllSketch
 from model_packaging.errors import PackagingError
+from model_packaging.replace_file import replace_file
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl"}
@@ -143,22 +142,16 @@ def to_json(document: dict[str, Any]) -> bytes:
 def write(baseline: Baseline, folder: Path) -> None:
     """Write ``statistics.json`` and ``constraints.json`` into ``folder`` (created if needed).
 
-    Each file appears under its name only when complete (temporary file, then rename).
+    Each file appears under its name only when complete (:func:`replace_file`).
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for name, data in baseline.files.items():
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".partial")
-        try:
-            with open(fd, "wb") as out:
-                out.write(data)
-                out.flush()
-                os.fsync(out.fileno())  # the name must never point at data not yet on disk
-            os.chmod(temp, 0o644)
-            os.replace(temp, folder / name)
-        except BaseException:
-            Path(temp).unlink(missing_ok=True)
-            raise
+        replace_file(folder / name, functools.partial(_write_all, data))
+
+
+def _write_all(data: bytes, out: BinaryIO) -> int:
+    return out.write(data)
 
 
 # --- reading -------------------------------------------------------------------------------

@@ -20,12 +20,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import model_packaging.artifact.archive as archive_module
 import model_packaging.artifact.build as build_module
 from model_packaging.artifact import images
 from model_packaging.artifact.archive import BLOCK_SIZE, SourceFile, write_tar_gz
 from model_packaging.artifact.build import build
 from model_packaging.artifact.descriptor import Framework
+from model_packaging.artifact.manifest import check_artifact, check_baseline, load_artifact
 from model_packaging.errors import PackagingError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -260,24 +260,29 @@ def deflate_threads() -> list[threading.Thread]:
     return [t for t in threading.enumerate() if t.name.startswith("deflate")]
 
 
-def test_written_out_as_it_is_compressed_the_file_holds_the_same_bytes(
+def test_a_build_does_not_wait_for_the_disk(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Write-behind (the disk catching up every few bytes here) changes when bytes reach the
-    disk, never which."""
+    """No output of a build is fsynced: every command that reads one checks it against the
+    manifest's digests, and a build gives the same bytes again (model_packaging.replace_file)."""
     folder = model_folder(tmp_path)
-    files = [
-        SourceFile(name, folder / name, False, (folder / name).stat().st_size)
-        for name in ("vocab.txt", "weights.bin")
-    ]
-    in_memory = io.BytesIO()
-    expected = write_tar_gz(files, in_memory, threads=2)
-    monkeypatch.setattr(archive_module, "WRITE_BEHIND", 1)
-    with open(tmp_path / "model.tar.gz", "wb") as out:
-        written = write_tar_gz(files, out, threads=2)
-    assert (tmp_path / "model.tar.gz").read_bytes() == in_memory.getvalue()
-    assert written == expected
-    assert not deflate_threads()
+    (folder / "data").mkdir()
+    (folder / "data" / "baseline.csv").write_text("x,y\n1,a\n2,b\n")
+    (folder / "model.yaml").write_text(
+        (folder / "model.yaml").read_text() + "baseline: {path: data/baseline.csv}\n"
+    )
+    synced: list[int] = []
+    monkeypatch.setattr(os, "fsync", synced.append)
+    monkeypatch.setattr(os, "fdatasync", synced.append)
+
+    result = build(folder, tmp_path / "out", progress=False)
+
+    assert synced == []
+    loaded = load_artifact(tmp_path / "out")
+    check_artifact(loaded)
+    assert loaded.manifest == result.manifest
+    assert result.manifest.baseline is not None
+    check_baseline(result.manifest, tmp_path / "out")
 
 
 def test_a_refused_model_yaml_stops_the_artifact_being_written(tmp_path: Path) -> None:
