@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from infra import __version__, arguments, command_line
+from infra import arguments, command_line
 
 if TYPE_CHECKING:
     from infra.capacity.prices import Prices
@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Evaluate the Pulumi program offline, under mocks, and show what it registers."
         " Also installed as the mlserve-infra command.",
     )
-    parser.add_argument("--version", action="version", version=f"mlserve {__version__}")
+    parser.add_argument("--version", action=arguments.VersionAction)
     # Each command's parser reports its own usage errors (infra.command_line.CommandParser).
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=command_line.CommandParser

@@ -25,6 +25,32 @@ PORT_MAX = 65535
 BUCKET_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
+class VersionAction(argparse.Action):
+    """``--version``: prints ``mlserve <version>`` and exits, as argparse's ``version`` action
+    does, but reads the version only then (:mod:`infra` says why)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS) -> None:
+        super().__init__(
+            option_strings,
+            dest,
+            nargs=0,
+            default=argparse.SUPPRESS,
+            help="show the version and exit",
+        )
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        import infra
+
+        print(f"mlserve {infra.__version__}")  # on stdout, as argparse's action prints it
+        parser.exit()
+
+
 def _fail(message: str, value: str) -> argparse.ArgumentTypeError:
     return argparse.ArgumentTypeError(f"{message}, got {value!r}")
 

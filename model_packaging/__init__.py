@@ -14,4 +14,11 @@ Run it as ``python -m model_packaging``, or ``mlserve-release`` once the project
 function in these packages, so the same operations can be scripted from Python.
 """
 
-from infra import __version__ as __version__
+
+def __getattr__(name: str) -> str:
+    """``__version__``, the project's (:mod:`infra`), read when first asked for."""
+    if name == "__version__":
+        import infra
+
+        return infra.__version__
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from infra import arguments, command_line
-from model_packaging import __version__
 from model_packaging.errors import PackagingError
 
 # The console script (pyproject.toml) that the completion script completes.
@@ -495,7 +494,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Build, verify, serve and publish immutable model artifacts, and release them"
         " through dev, staging and prod. Also installed as the mlserve-release command.",
     )
-    parser.add_argument("--version", action="version", version=f"mlserve {__version__}")
+    parser.add_argument("--version", action=arguments.VersionAction)
     # Each command's parser reports its own usage errors (infra.command_line.CommandParser).
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=command_line.CommandParser

@@ -7,6 +7,8 @@ so a value that got through to the work would show.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -55,6 +57,20 @@ def test_version_prints_the_installed_version(capsys: pytest.CaptureFixture[str]
         main(["--version"])
     assert exited.value.code == 0
     assert capsys.readouterr().out == f"mlserve {__version__}\n"
+
+
+def test_the_installed_version_is_read_only_when_asked_for() -> None:
+    """Reading the distribution's metadata costs every command about 40 ms (infra's docstring)."""
+    code = (
+        "import infra, model_packaging.cli as cli, infra.__main__ as tool\n"
+        "cli.build_parser(); tool.build_parser()\n"
+        "before = infra._installed_version.cache_info().currsize\n"
+        "import model_packaging\n"
+        "print(before, model_packaging.__version__ == infra.__version__,"
+        " infra._installed_version.cache_info().currsize)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.split() == ["0", "True", "1"]
 
 
 def test_a_command_version_flag_is_still_the_registry_version() -> None:
