@@ -9,6 +9,7 @@ once, and commits every change the demo makes on top. The project's own files ar
 
 from __future__ import annotations
 
+import compileall
 import os
 import shutil
 import subprocess
@@ -23,6 +24,8 @@ _IDENTITY = {
     "GIT_COMMITTER_EMAIL": "demo@mlserve.invalid",
 }
 _OPTIONS = ("-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
+# The project's packages the demo's commands import.
+_PACKAGES = ("infra", "model_packaging")
 
 
 class WorkspaceError(Exception):
@@ -51,7 +54,19 @@ class Workspace:
         workspace.git("init", "--quiet", "--initial-branch=main")
         workspace.git("add", "--all")
         workspace.git("commit", "--quiet", "-m", f"mlserve as in {project}")
+        workspace.compile_bytecode()
         return workspace
+
+    def compile_bytecode(self) -> None:
+        """Write the copy's bytecode (``__pycache__``, which its .gitignore leaves out).
+
+        Every command the demo runs imports the project from this copy, in a process of its
+        own; without bytecode each one compiles the modules it imports from source again, and
+        Python writes none back where PYTHONDONTWRITEBYTECODE is set (as ``make install`` does
+        for the checkout, the Makefile says why).
+        """
+        for package in _PACKAGES:
+            compileall.compile_dir(self.root / package, quiet=1)
 
     def git(self, *args: str) -> str:
         return _git(self.root, *args, options=_OPTIONS)
