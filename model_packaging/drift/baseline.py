@@ -36,14 +36,20 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from infra.settings.artifacts import CONSTRAINTS_NAME, MONITORING_DEFAULTS, STATISTICS_NAME
-from model_packaging.drift.sketch import KllSketch
 from model_packaging.errors import PackagingError
 from model_packaging.replace_file import replace_file
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from model_packaging.drift.sketch import KllSketch
+
+# numpy (and the sketch, which needs it) is imported by the functions that compute a baseline,
+# not with this module: the model.yaml checks (format_from_name) and the commands that only
+# read a baseline's documents import it too, and numpy's import takes about 0.15 s.
 
 FORMATS = ("csv", "jsonl")
 _EXTENSIONS = {".csv": "csv", ".jsonl": "jsonl"}
@@ -282,6 +288,12 @@ def _update(features: list[_Feature], batch: list[Any]) -> int:
 # --- summaries -----------------------------------------------------------------------------
 
 
+def _new_sketch() -> KllSketch:
+    from model_packaging.drift.sketch import KllSketch
+
+    return KllSketch()
+
+
 @dataclass
 class _Feature:
     """One column's running summary. ``first_type`` is what the first block looked like."""
@@ -297,7 +309,7 @@ class _Feature:
     m2: float = 0.0
     low: float = math.inf
     high: float = -math.inf
-    kll: KllSketch = field(default_factory=KllSketch)
+    kll: KllSketch = field(default_factory=_new_sketch)
     # string
     frequent: Any = None
     hll: Any = None
@@ -321,6 +333,8 @@ class _Feature:
             self._update_numeric(column)
 
     def _update_numeric(self, column: Any) -> None:
+        import numpy as np
+
         values = _finite_values(column)
         count = len(values)
         self.missing += len(column) - count
@@ -425,6 +439,8 @@ class _Feature:
 
     def _buckets(self) -> list[dict[str, float | int]]:
         """Ten equal-width buckets from min to max, the last closed, counted from the sketch."""
+        import numpy as np
+
         items, weights = self.kll.weighted()
         edges = np.linspace(self.low, self.high, KLL_BUCKETS + 1)
         index = np.clip(np.searchsorted(edges, items, side="right") - 1, 0, KLL_BUCKETS - 1)
@@ -460,6 +476,8 @@ def _finite_values(column: Any) -> np.ndarray:
     Read from the column's buffers: pyarrow's ``to_numpy`` goes through its pandas conversion,
     whose first call imports pandas, which takes longer than a small dataset's whole baseline.
     """
+    import numpy as np
+
     if not len(column):
         return np.empty(0)
     validity, data = column.buffers()

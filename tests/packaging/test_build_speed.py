@@ -378,6 +378,18 @@ def test_the_artifact_contract_and_the_rules_load_no_schema_or_partition_data(
     ]
 
 
+def test_reading_model_yaml_and_the_release_commands_import_no_numpy(image_cache: Path) -> None:
+    """numpy comes with computing a baseline, not with the module that knows its formats."""
+    code = (
+        "import sys, model_packaging.artifact.descriptor, model_packaging.release.status,"
+        " model_packaging.release.promote, model_packaging.store.publish;"
+        " print(sorted(m for m in ('numpy', 'pyarrow') if m in sys.modules));"
+        " from model_packaging.drift import baseline;"
+        " print(baseline.format_from_name('train.jsonl'), 'numpy' in sys.modules)"
+    )
+    assert run_python(code, image_cache).splitlines() == ["[]", "jsonl False"]
+
+
 SETTINGS_NAMES = """
 import sys, infra.settings
 from infra.settings import SettingsError
